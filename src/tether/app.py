@@ -1,0 +1,77 @@
+"""create_app(): the API, the OAuth callback, and the sandbox, in one ASGI app."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import HTMLResponse
+
+from tether import errors_http, vault
+from tether.authorizations.api import router as authorizations_router
+from tether.clients.api import router as clients_router
+from tether.config import Settings
+from tether.connections.api import router as connections_router
+from tether.db import create_engine, create_sessionmaker
+from tether.kit.body_limit import BodyLimitMiddleware
+from tether.members.api import router as members_router
+from tether.organizations.api import router as organizations_router
+from tether.providers.api import router as providers_router
+from tether.providers.registry import build_registry
+from tether.web import oauth as web_oauth
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        vault.load_keyring(settings)
+        engine = create_engine(settings.resolved_database_url)
+        timeout = httpx.Timeout(30.0, connect=5.0)
+        async with httpx.AsyncClient(timeout=timeout) as http:
+            app.state.settings = settings
+            app.state.sessionmaker = create_sessionmaker(engine)
+            app.state.registry = build_registry(settings, http)
+            yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="Tether",
+        version="0.1.0",
+        summary="Keeps the data-source connections of a marketing-analytics team alive.",
+        lifespan=lifespan,
+    )
+    api = APIRouter(prefix="/api/v1")
+    for router in (
+        organizations_router,
+        members_router,
+        clients_router,
+        providers_router,
+        authorizations_router,
+        connections_router,
+    ):
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(web_oauth.router)
+    app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
+    app.add_api_route("/", _home, methods=["GET"], include_in_schema=False)
+    errors_http.install(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.mount_sandbox:
+        from tether.sandbox import create_app as create_sandbox
+
+        app.mount("/sandbox", create_sandbox())
+    return app
+
+
+async def _healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _home() -> HTMLResponse:
+    return HTMLResponse(
+        "<!doctype html><title>Tether</title><h1>Tether is running</h1>"
+        '<p>The API is at <a href="/docs">/docs</a> (OpenAPI: <a href="/openapi.json">'
+        '/openapi.json</a>). The sandbox ad platform is at <a href="/sandbox/">/sandbox</a>.</p>'
+    )

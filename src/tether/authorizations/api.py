@@ -1,0 +1,140 @@
+"""/api/v1/authorizations: connect data sources and see what each grant reaches."""
+
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from tether.authorizations import oauth, service
+from tether.authorizations.schemas import (
+    AccountRead,
+    ApiKeyConnect,
+    AuthorizationRead,
+    ConnectorRead,
+    OAuthStartRead,
+    OAuthStartRequest,
+)
+from tether.authorizations.service import ACCOUNT_SORTS, AuthorizationRow
+from tether.deps import CurrentActor, RegistryDep, SessionDep, SettingsDep
+from tether.errors import BadRequest
+from tether.kit.pagination import check_limit, parse_sort
+from tether.kit.schemas import Counted, ListOf
+from tether.models import Authorization, Status
+
+router = APIRouter(tags=["authorizations"])
+
+
+def _read(row: AuthorizationRow) -> AuthorizationRead:
+    a, connector = row.authorization, row.connector
+    return AuthorizationRead(
+        id=a.id,
+        provider=a.provider,
+        role=a.role,
+        status=a.status,
+        reason=a.reason,
+        message=a.message,
+        external_user_id=a.external_user_id,
+        external_user_name=a.external_user_name,
+        connector=ConnectorRead.model_validate(connector) if connector else None,
+        account_count=row.account_count,
+        expires_at=a.expires_at,
+        created_at=a.created_at,
+        updated_at=a.updated_at,
+        last_synced_at=a.last_synced_at,
+    )
+
+
+async def _row(session: SessionDep, actor: CurrentActor, a: Authorization) -> AuthorizationRead:
+    return _read(await service.authorization_row(session, actor=actor, authorization_id=a.id))
+
+
+@router.get("/authorizations")
+async def list_authorizations(
+    session: SessionDep,
+    actor: CurrentActor,
+    provider: str | None = None,
+    status: Status | None = None,
+) -> Counted[AuthorizationRead]:
+    rows = await service.list_authorizations(session, actor=actor, provider=provider, status=status)
+    return Counted(data=[_read(row) for row in rows], total=len(rows))
+
+
+@router.post("/authorizations", status_code=status.HTTP_201_CREATED)
+async def connect_api_key(
+    session: SessionDep, actor: CurrentActor, registry: RegistryDep, body: ApiKeyConnect
+) -> AuthorizationRead:
+    """Connect an API-key provider: the key is verified with the provider before it is kept."""
+    authorization = await service.connect_api_key(
+        session, actor=actor, registry=registry, provider=body.provider, api_key=body.api_key
+    )
+    return await _row(session, actor, authorization)
+
+
+@router.post("/authorizations/oauth/start")
+async def start_oauth(
+    session: SessionDep,
+    actor: CurrentActor,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    body: OAuthStartRequest,
+) -> OAuthStartRead:
+    """Begin connecting an OAuth provider: open `authorize_url` in the member's browser."""
+    if body.return_to and not (
+        body.return_to.startswith("/") and not body.return_to.startswith("//")
+    ):
+        raise BadRequest(
+            "return_to must be a path in Tether, like /connections.", code="invalid_return_to"
+        )
+    started = await oauth.start(
+        session,
+        actor=actor,
+        registry=registry,
+        provider=body.provider,
+        redirect_uri=settings.oauth_redirect_uri,
+        lifetime=timedelta(seconds=settings.oauth_state_lifetime_seconds),
+        return_to=body.return_to,
+    )
+    return OAuthStartRead(authorize_url=started.authorize_url, expires_at=started.expires_at)
+
+
+@router.get("/authorizations/{authorization_id}")
+async def get_authorization(
+    session: SessionDep, actor: CurrentActor, authorization_id: uuid.UUID
+) -> AuthorizationRead:
+    a = await service.get_authorization(session, actor=actor, authorization_id=authorization_id)
+    return await _row(session, actor, a)
+
+
+@router.get("/authorizations/{authorization_id}/accounts")
+async def list_accounts(
+    session: SessionDep,
+    actor: CurrentActor,
+    authorization_id: uuid.UUID,
+    sort: str = "name",
+    cursor: str | None = None,
+    limit: Annotated[int, Query()] = 50,
+) -> ListOf[AccountRead]:
+    page = await service.list_accounts(
+        session,
+        actor=actor,
+        authorization_id=authorization_id,
+        sort=parse_sort(sort, ACCOUNT_SORTS, "name"),
+        cursor=cursor,
+        limit=check_limit(limit),
+    )
+    data = [
+        AccountRead(
+            id=row.account.id,
+            authorization_id=row.account.authorization_id,
+            external_id=row.account.external_id,
+            name=row.account.name,
+            currency=row.account.currency,
+            status=row.account.status,
+            client_count=row.client_count,
+            created_at=row.account.created_at,
+            last_synced_at=row.account.last_synced_at,
+        )
+        for row in page.items
+    ]
+    return ListOf(data=data, next_cursor=page.next_cursor)

@@ -1,0 +1,145 @@
+"""The OAuth2 authorization-code flow with `state` and PKCE (RFC 6749, RFC 7636)."""
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether import vault
+from tether.authorizations import repository
+from tether.authorizations.service import discover, store_authorization
+from tether.db import utcnow
+from tether.errors import ProviderError
+from tether.members.actor import Actor
+from tether.models import Authorization, OAuthState
+from tether.providers.base import Credentials, ProviderCallError
+from tether.providers.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthStart:
+    authorize_url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthOutcome:
+    """How a consent ended: an authorization, or a message for the person and an HTTP status."""
+
+    authorization: Authorization | None
+    provider: str | None
+    message: str
+    status: int
+    return_to: str | None = None
+
+
+async def start(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    registry: Registry,
+    provider: str,
+    redirect_uri: str,
+    lifetime: timedelta,
+    return_to: str | None = None,
+) -> OAuthStart:
+    """Record a new attempt and return the provider's consent URL for it."""
+    actor.require_writer("connect data sources")
+    adapter = registry.oauth_adapter(provider)
+    state = secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(64)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    expires_at = utcnow() + lifetime
+    session.add(
+        OAuthState(
+            state_hash=_digest(state),
+            organization_id=actor.organization_id,
+            member_id=actor.member_id,
+            provider=provider,
+            code_verifier=vault.seal(verifier),
+            return_to=return_to,
+            expires_at=expires_at,
+        )
+    )
+    await session.flush()
+    url = adapter.authorize_url(
+        state=state, code_challenge=challenge.decode().rstrip("="), redirect_uri=redirect_uri
+    )
+    return OAuthStart(url, expires_at)
+
+
+async def complete(
+    session: AsyncSession,
+    *,
+    registry: Registry,
+    state: str | None,
+    code: str | None,
+    error: str | None,
+    redirect_uri: str,
+) -> OAuthOutcome:
+    """Finish a consent. The state is spent whatever happens, so it can never be replayed."""
+    attempt = await repository.state_by_hash(session, _digest(state)) if state else None
+    if attempt is None:
+        return _refused(
+            None, "This sign-in link is not one Tether started. Start connecting again."
+        )
+    if attempt.used_at is not None:
+        return _refused(attempt, "This sign-in was already completed. Start connecting again.")
+    attempt.used_at = utcnow()
+    await session.flush()
+    if attempt.expires_at < attempt.used_at:
+        return _refused(attempt, "This sign-in took too long and expired. Start connecting again.")
+    name = registry.info(attempt.provider).name
+    if error:
+        return _refused(
+            attempt, f"Access was not granted on {name} ({error}); nothing was connected."
+        )
+    if not code:
+        return _refused(attempt, f"{name} sent no authorization code; nothing was connected.")
+    try:
+        authorization = await _connect(session, registry, attempt, code, redirect_uri)
+    except ProviderError as failure:
+        return _refused(attempt, failure.message, status=failure.status)
+    return OAuthOutcome(
+        authorization, attempt.provider, f"{name} is connected.", 200, attempt.return_to
+    )
+
+
+async def _connect(
+    session: AsyncSession, registry: Registry, attempt: OAuthState, code: str, redirect_uri: str
+) -> Authorization:
+    adapter = registry.oauth_adapter(attempt.provider)
+    name = registry.info(attempt.provider).name
+    try:
+        grant = await adapter.exchange_code(
+            code=code, code_verifier=vault.reveal(attempt.code_verifier), redirect_uri=redirect_uri
+        )
+    except ProviderCallError as failure:
+        raise ProviderError(
+            f"{name} did not accept the sign-in: {failure.message}",
+            reason=failure.reason,
+            status=400,
+        ) from None
+    credentials = Credentials(access_token=grant.access_token)
+    identity, accounts = await discover(registry.adapter(attempt.provider), credentials, name)
+    return await store_authorization(
+        session,
+        organization_id=attempt.organization_id,
+        connector_id=attempt.member_id,
+        provider=attempt.provider,
+        identity=identity,
+        accounts=accounts,
+        grant=grant,
+    )
+
+
+def _refused(attempt: OAuthState | None, message: str, *, status: int = 400) -> OAuthOutcome:
+    provider = attempt.provider if attempt else None
+    return OAuthOutcome(None, provider, message, status, attempt.return_to if attempt else None)
+
+
+def _digest(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()

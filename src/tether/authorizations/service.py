@@ -1,0 +1,193 @@
+"""Authorizations: grants of access made by members, and the accounts they reach."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether import vault
+from tether.authorizations import repository
+from tether.errors import BadRequest, NotFound, ProviderError, Unprocessable
+from tether.kit.pagination import Page, Sort, decode_cursor, paginate
+from tether.members.actor import Actor
+from tether.models import Account, Authorization, Member
+from tether.models.status import AuthorizationRole
+from tether.providers.base import (
+    AuthKind,
+    Credentials,
+    ExternalAccount,
+    Identity,
+    ProviderCallError,
+    TokenGrant,
+)
+from tether.providers.registry import Registry
+
+ACCOUNT_SORTS = ("name", "external_id", "created_at", "last_synced_at", "status")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRow:
+    authorization: Authorization
+    connector: Member | None
+    account_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    account: Account
+    client_count: int
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.account.id
+
+    def __getattr__(self, name: str) -> Any:
+        # Lets paginate() read the sort value straight off the account.
+        return getattr(self.account, name)
+
+
+async def connect_api_key(
+    session: AsyncSession, *, actor: Actor, registry: Registry, provider: str, api_key: str
+) -> Authorization:
+    """Verify an API key with the provider, then store it and discover its accounts."""
+    actor.require_writer("connect data sources")
+    info = registry.info(provider)
+    if info.auth_kind != AuthKind.API_KEY:
+        raise Unprocessable(
+            f"{info.name} is connected by signing in (OAuth), not with an API key.",
+            code="wrong_auth_kind",
+        )
+    api_key = api_key.strip()
+    if not api_key:
+        raise Unprocessable("Enter the API key.", code="invalid_api_key")
+    adapter = registry.adapter(provider)
+    credentials = Credentials(api_key=api_key)
+    identity, accounts = await discover(adapter, credentials, info.name)
+    return await store_authorization(
+        session,
+        organization_id=actor.organization_id,
+        connector_id=actor.member_id,
+        provider=provider,
+        identity=identity,
+        accounts=accounts,
+        api_key=api_key,
+    )
+
+
+async def discover(
+    adapter: Any, credentials: Credentials, provider_name: str
+) -> tuple[Identity, list[ExternalAccount]]:
+    """Who the credentials belong to and which accounts they reach, or a clear refusal."""
+    try:
+        identity = await adapter.probe(credentials)
+        accounts = await adapter.list_accounts(credentials)
+    except ProviderCallError as error:
+        status = 422 if error.status is not None and error.status < 500 else 502
+        raise ProviderError(
+            f"{provider_name} refused the connection: {error.message}",
+            reason=error.reason,
+            status=status,
+        ) from None
+    return identity, accounts
+
+
+async def store_authorization(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    connector_id: uuid.UUID,
+    provider: str,
+    identity: Identity,
+    accounts: Sequence[ExternalAccount],
+    grant: TokenGrant | None = None,
+    api_key: str | None = None,
+) -> Authorization:
+    """A new main authorization with its accounts; older ones for the provider become secondary."""
+    authorization = Authorization(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        provider=provider,
+        connector_id=connector_id,
+        role=AuthorizationRole.MAIN,
+        external_user_id=identity.external_user_id,
+        external_user_name=identity.name,
+        scope=grant.scope if grant else None,
+        access_token=vault.seal(grant.access_token) if grant else None,
+        refresh_token=vault.seal(grant.refresh_token) if grant and grant.refresh_token else None,
+        expires_at=grant.expires_at if grant else None,
+        api_key=vault.seal(api_key) if api_key else None,
+    )
+    session.add(authorization)
+    await session.flush()
+    session.add_all(
+        Account(
+            organization_id=organization_id,
+            authorization_id=authorization.id,
+            external_id=account.external_id,
+            name=account.name,
+            currency=account.currency,
+        )
+        for account in {a.external_id: a for a in accounts}.values()
+    )
+    await repository.demote_others(session, organization_id, provider, authorization.id)
+    await session.flush()
+    return authorization
+
+
+async def list_authorizations(
+    session: AsyncSession, *, actor: Actor, provider: str | None, status: str | None
+) -> list[AuthorizationRow]:
+    rows = await repository.list_with_connector(
+        session, actor.organization_id, provider=provider, status=status
+    )
+    return [AuthorizationRow(*row) for row in rows]
+
+
+async def authorization_row(
+    session: AsyncSession, *, actor: Actor, authorization_id: uuid.UUID
+) -> AuthorizationRow:
+    """One authorization with its connector and account count."""
+    rows = await repository.list_with_connector(
+        session, actor.organization_id, authorization_id=authorization_id
+    )
+    if not rows:
+        raise NotFound("No such authorization.")
+    return AuthorizationRow(*rows[0])
+
+
+async def get_authorization(
+    session: AsyncSession, *, actor: Actor, authorization_id: uuid.UUID
+) -> Authorization:
+    authorization = await repository.get(session, actor.organization_id, authorization_id)
+    if authorization is None:
+        raise NotFound("No such authorization.")
+    return authorization
+
+
+async def list_accounts(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    authorization_id: uuid.UUID,
+    sort: Sort,
+    cursor: str | None,
+    limit: int,
+) -> Page[AccountRow]:
+    """The accounts an authorization reaches, with how many clients use each."""
+    await get_authorization(session, actor=actor, authorization_id=authorization_id)
+    after = decode_cursor(cursor, sort) if cursor else None
+    rows = await repository.accounts_page(
+        session, authorization_id, sort=sort, after=after, limit=limit
+    )
+    return paginate([AccountRow(*row) for row in rows], sort=sort, limit=limit, key=sort.field)
+
+
+def credentials_of(authorization: Authorization) -> Credentials:
+    """Open the authorization's secret for one provider call."""
+    if authorization.api_key is not None:
+        return Credentials(api_key=vault.reveal(authorization.api_key))
+    if authorization.access_token is None:
+        raise BadRequest("This authorization holds no credentials.", code="no_credentials")
+    return Credentials(access_token=vault.reveal(authorization.access_token))

@@ -1,0 +1,38 @@
+"""What CLI commands share: settings, a database session, and the console."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether import vault
+from tether.config import Settings
+from tether.db import create_engine, create_sessionmaker
+from tether.errors import TetherError
+
+T = TypeVar("T")
+console = Console()
+errors = Console(stderr=True)
+
+
+def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run one unit of work in a transaction, committed if it succeeds."""
+
+    async def main() -> T:
+        vault.load_keyring(settings)
+        engine = create_engine(settings.resolved_database_url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except TetherError as error:
+        errors.print(f"[red]{error.message}[/red]")
+        raise SystemExit(1) from None

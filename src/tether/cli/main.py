@@ -1,0 +1,46 @@
+"""The `tether` command."""
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tether.cli import admin, secrets, serve
+from tether.cli.context import console, run_in_session
+from tether.config import Settings
+from tether.providers.catalog import CATALOG
+
+app = typer.Typer(
+    help="Tether keeps your marketing data-source connections alive.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(serve.serve)
+app.command()(serve.migrate)
+app.command()(serve.sandbox)
+app.add_typer(admin.app, name="admin")
+app.add_typer(admin.clients_app, name="clients")
+app.add_typer(admin.connections_app, name="connections")
+app.add_typer(secrets.app, name="secrets")
+
+
+@app.command()
+def providers() -> None:
+    """List the provider catalog."""
+    table = Table("key", "name", "auth kind", "email grouping")
+    for info in CATALOG:
+        table.add_row(info.key, info.name, info.auth_kind.value, info.email_grouping)
+    console.print(table)
+
+
+@app.command()
+def version(
+    verbose: Annotated[bool, typer.Option(help="Also show the database in use.")] = False,
+) -> None:
+    """Show Tether's version."""
+    console.print("tether 0.1.0")
+    if verbose:
+        console.print(Settings().resolved_database_url.split("@")[-1])
+
+
+__all__ = ["app", "run_in_session"]

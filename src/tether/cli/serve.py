@@ -1,0 +1,59 @@
+"""`tether serve`, `tether migrate`, `tether sandbox`."""
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from tether import demo
+from tether import migrate as migrations
+from tether.cli.context import console, run_in_session
+from tether.config import Settings
+from tether.kit import logs
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Run Tether: web app, API and worker in one process (embedded: SQLite in the data folder)."""
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrations.upgrade(settings.resolved_database_url)
+    if settings.seed_demo:
+        login = run_in_session(settings, demo.seed)
+        if login is not None:
+            path = demo.save(login, settings.data_dir)
+            console.print(login.as_text(), highlight=False)
+            console.print(f"(Shown once; also saved to {path}, readable only by you.)")
+    logs.configure(settings.log_level)
+    console.print(f"Tether is running at {settings.resolved_public_url}", highlight=False)
+    from tether.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        log_level=settings.log_level,
+    )
+
+
+def migrate() -> None:
+    """Bring the database to the newest schema."""
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrations.upgrade(settings.resolved_database_url)
+    console.print("The database is up to date.")
+
+
+def sandbox(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
+) -> None:
+    """Run the sandbox ad platform on its own."""
+    from tether.sandbox import create_app
+
+    logs.configure("info")
+    uvicorn.run(create_app(), host=host, port=port, log_config=None)

@@ -1,0 +1,64 @@
+"""SQL for clients."""
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.models import Client, Connection
+
+
+async def existing_ids(
+    session: AsyncSession, organization_id: uuid.UUID, client_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    if not client_ids:
+        return set()
+    stmt = select(Client.id).where(
+        Client.organization_id == organization_id, Client.id.in_(client_ids)
+    )
+    return set((await session.scalars(stmt)).all())
+
+
+async def get(
+    session: AsyncSession, organization_id: uuid.UUID, client_id: uuid.UUID
+) -> Client | None:
+    stmt = select(Client).where(Client.id == client_id, Client.organization_id == organization_id)
+    return await session.scalar(stmt)
+
+
+async def get_by_name(
+    session: AsyncSession, organization_id: uuid.UUID, name: str
+) -> Client | None:
+    stmt = select(Client).where(Client.organization_id == organization_id, Client.name == name)
+    return await session.scalar(stmt)
+
+
+async def list_visible(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    client_ids: frozenset[uuid.UUID] | None,
+    *,
+    search: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Client], int]:
+    stmt = select(Client).where(Client.organization_id == organization_id)
+    if client_ids is not None:
+        stmt = stmt.where(Client.id.in_(client_ids))
+    if search:
+        stmt = stmt.where(Client.name.ilike(f"%{search}%"))
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = await session.scalars(stmt.order_by(Client.name, Client.id).limit(limit).offset(offset))
+    return rows.all(), total or 0
+
+
+async def connection_count(session: AsyncSession, client_id: uuid.UUID) -> int:
+    stmt = select(func.count()).where(Connection.client_id == client_id)
+    return (await session.scalar(stmt)) or 0
+
+
+async def rename_in_connections(session: AsyncSession, client_id: uuid.UUID, name: str) -> None:
+    await session.execute(
+        update(Connection).where(Connection.client_id == client_id).values(client_name=name)
+    )

@@ -1,0 +1,75 @@
+"""Clients: the agency's customers whose reports use the data."""
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.clients import repository
+from tether.errors import Conflict, Forbidden, NotFound
+from tether.members.actor import Actor
+from tether.models import Client
+
+
+async def create_client(session: AsyncSession, *, actor: Actor, name: str) -> Client:
+    """Add a client; limited staff cannot, as they would not see it afterwards."""
+    actor.require_writer("add clients")
+    if actor.client_ids is not None:
+        raise Forbidden("Only admins and staff with access to every client can add clients.")
+    return await add_client(session, organization_id=actor.organization_id, name=name)
+
+
+async def add_client(session: AsyncSession, *, organization_id: uuid.UUID, name: str) -> Client:
+    name = name.strip()
+    if await repository.get_by_name(session, organization_id, name) is not None:
+        raise Conflict(f"A client called {name!r} already exists.", code="client_exists")
+    client = Client(organization_id=organization_id, name=name)
+    session.add(client)
+    await session.flush()
+    return client
+
+
+async def get_client(session: AsyncSession, *, actor: Actor, client_id: uuid.UUID) -> Client:
+    """A client the actor may see; any other gets the same 404 as one that does not exist."""
+    client = await repository.get(session, actor.organization_id, client_id)
+    if client is None or not actor.can_see_client(client.id):
+        raise NotFound("No such client.")
+    return client
+
+
+async def list_clients(
+    session: AsyncSession, *, actor: Actor, search: str | None, limit: int, offset: int
+) -> tuple[Sequence[Client], int]:
+    return await repository.list_visible(
+        session, actor.organization_id, actor.client_ids, search=search, limit=limit, offset=offset
+    )
+
+
+async def rename_client(
+    session: AsyncSession, *, actor: Actor, client_id: uuid.UUID, name: str
+) -> Client:
+    actor.require_writer("rename clients")
+    client = await get_client(session, actor=actor, client_id=client_id)
+    name = name.strip()
+    if name != client.name:
+        other = await repository.get_by_name(session, actor.organization_id, name)
+        if other is not None:
+            raise Conflict(f"A client called {name!r} already exists.", code="client_exists")
+        client.name = name
+        await repository.rename_in_connections(session, client.id, name)
+        await session.flush()
+    return client
+
+
+async def delete_client(session: AsyncSession, *, actor: Actor, client_id: uuid.UUID) -> None:
+    """Remove a client that has no connections left."""
+    actor.require_admin("delete clients")
+    client = await get_client(session, actor=actor, client_id=client_id)
+    count = await repository.connection_count(session, client.id)
+    if count:
+        raise Conflict(
+            f"{client.name} still has {count} connection(s); disconnect them first.",
+            code="client_in_use",
+        )
+    await session.delete(client)
+    await session.flush()

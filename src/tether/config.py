@@ -1,0 +1,60 @@
+"""Tether's settings: one object, read from `TETHER_*` environment variables."""
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything that differs between the embedded default and a deployment at scale."""
+
+    model_config = SettingsConfigDict(env_prefix="TETHER_", extra="ignore")
+
+    data_dir: Path = Path(".tether")
+    database_url: str | None = None
+    # Newest first, comma-separated `key_id:base64key`; empty means the embedded key file.
+    secret_keys: str | None = Field(default=None, repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    sandbox_url: str | None = None
+    sandbox_client_id: str = "tether"
+    sandbox_client_secret: str = Field(default="tether-sandbox-secret", repr=False)
+    mount_sandbox: bool = True
+    seed_demo: bool = True
+    oauth_state_lifetime_seconds: int = 600
+    max_body_bytes: int = 1_000_000
+    log_level: str = "info"
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The async SQLAlchemy URL: the setting with its driver, or SQLite in data_dir."""
+        if self.database_url is None:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'tether.db').resolve()}"
+        return async_database_url(self.database_url)
+
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def resolved_sandbox_url(self) -> str:
+        return (self.sandbox_url or f"{self.resolved_public_url}/sandbox").rstrip("/")
+
+    @property
+    def oauth_redirect_uri(self) -> str:
+        return f"{self.resolved_public_url}/oauth/callback"
+
+
+def async_database_url(url: str) -> str:
+    """Accept plain `postgresql://` and `sqlite://` URLs and pick Tether's async drivers."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url

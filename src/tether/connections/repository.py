@@ -1,0 +1,85 @@
+"""SQL for connections: the filtered, sorted, keyset-paged list and its counts."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.kit.pagination import AnySelect, Sort, keyset
+from tether.models import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionFilter:
+    organization_id: uuid.UUID
+    visible_client_ids: frozenset[uuid.UUID] | None = None
+    statuses: tuple[str, ...] = ()
+    provider: str | None = None
+    client_id: uuid.UUID | None = None
+    authorization_id: uuid.UUID | None = None
+
+    def apply(self, stmt: AnySelect, *, with_status: bool = True) -> AnySelect:
+        stmt = stmt.where(Connection.organization_id == self.organization_id)
+        if self.visible_client_ids is not None:
+            stmt = stmt.where(Connection.client_id.in_(self.visible_client_ids))
+        if with_status and self.statuses:
+            stmt = stmt.where(Connection.status.in_(self.statuses))
+        if self.provider:
+            stmt = stmt.where(Connection.provider == self.provider)
+        if self.client_id:
+            stmt = stmt.where(Connection.client_id == self.client_id)
+        if self.authorization_id:
+            stmt = stmt.where(Connection.authorization_id == self.authorization_id)
+        return stmt
+
+
+async def page(
+    session: AsyncSession,
+    where: ConnectionFilter,
+    *,
+    sort: Sort,
+    after: tuple[Any, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[Connection]:
+    column = getattr(Connection, sort.field)
+    stmt = keyset(
+        where.apply(select(Connection)),
+        column=column,
+        id_column=Connection.id,
+        sort=sort,
+        after=after,
+        limit=limit,
+        nullable=column.nullable,
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def counts_by_status(session: AsyncSession, where: ConnectionFilter) -> dict[str, int]:
+    """How many connections match the filter, per status (the status filter itself ignored)."""
+    stmt = where.apply(
+        select(Connection.status, func.count()).group_by(Connection.status), with_status=False
+    )
+    return {status: count for status, count in (await session.execute(stmt)).all()}
+
+
+async def get(
+    session: AsyncSession, organization_id: uuid.UUID, connection_id: uuid.UUID
+) -> Connection | None:
+    stmt = select(Connection).where(
+        Connection.id == connection_id, Connection.organization_id == organization_id
+    )
+    return await session.scalar(stmt)
+
+
+async def find_duplicate(
+    session: AsyncSession, client_id: uuid.UUID, provider: str, external_id: str
+) -> Connection | None:
+    stmt = select(Connection).where(
+        Connection.client_id == client_id,
+        Connection.provider == provider,
+        Connection.account_external_id == external_id,
+    )
+    return await session.scalar(stmt)

@@ -1,0 +1,70 @@
+"""Every failure leaves as `{"error": {"code", "message"}}` with the right status, never a trace."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException
+
+from tether.errors import TetherError
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    401: "not_authenticated",
+    403: "forbidden",
+}
+
+
+def error_response(status: int, code: str, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+async def _tether_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, TetherError)
+    return error_response(error.status, error.code, error.message)
+
+
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = list(error.errors())
+    if any(p.get("type") == "json_invalid" for p in problems):
+        return error_response(400, "malformed_json", "The request body is not valid JSON.")
+    details = [
+        {
+            "field": ".".join(str(part) for part in p.get("loc", ())[1:]) or "body",
+            "problem": p.get("msg", ""),
+        }
+        for p in problems
+    ]
+    summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details)
+    return error_response(422, "invalid", f"Some fields are not valid. {summary}", details=details)
+
+
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    code = _HTTP_CODES.get(error.status_code, "http_error")
+    message = "No such page." if error.status_code == 404 else str(error.detail)
+    return error_response(error.status_code, code, message)
+
+
+async def _integrity_error(_: Request, error: Exception) -> JSONResponse:
+    log.warning("Refused a write that broke a database constraint: %s", type(error).__name__)
+    return error_response(409, "conflict", "This conflicts with something that already exists.")
+
+
+async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+    log.error("Unexpected error while serving a request", exc_info=error)
+    return error_response(500, "internal", "Something went wrong on Tether's side; it was logged.")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(TetherError, _tether_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(Exception, _unexpected)

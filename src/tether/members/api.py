@@ -1,0 +1,106 @@
+"""/api/v1/members and /api/v1/tokens."""
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from tether.deps import CurrentActor, SessionDep
+from tether.kit.schemas import Counted
+from tether.members import service
+from tether.members.schemas import (
+    MemberCreate,
+    MemberRead,
+    MemberUpdate,
+    TokenCreate,
+    TokenCreated,
+    TokenRead,
+)
+from tether.models import Member
+
+router = APIRouter(tags=["members"])
+
+
+def _read(member: Member, client_ids: list[uuid.UUID] | None) -> MemberRead:
+    access = "all" if member.all_clients else sorted(client_ids or [])
+    return MemberRead(
+        id=member.id,
+        email=member.email,
+        name=member.name,
+        role=member.role,
+        client_access=access,
+        created_at=member.created_at,
+    )
+
+
+@router.get("/members")
+async def list_members(session: SessionDep, actor: CurrentActor) -> Counted[MemberRead]:
+    members, access = await service.list_members(session, actor=actor)
+    return Counted(data=[_read(m, access.get(m.id)) for m in members], total=len(members))
+
+
+@router.post("/members", status_code=status.HTTP_201_CREATED)
+async def create_member(session: SessionDep, actor: CurrentActor, body: MemberCreate) -> MemberRead:
+    actor.require_admin("add members")
+    client_ids = None if body.client_access == "all" else body.client_access
+    member = await service.create_member(
+        session,
+        organization_id=actor.organization_id,
+        email=body.email,
+        name=body.name,
+        role=body.role,
+        client_ids=client_ids,
+        password=body.password,
+    )
+    return _read(member, await service.client_access_of(session, member))
+
+
+@router.get("/members/me")
+async def me(session: SessionDep, actor: CurrentActor) -> MemberRead:
+    member = await service.get_member(session, actor=actor, member_id=actor.member_id)
+    return _read(member, await service.client_access_of(session, member))
+
+
+@router.get("/members/{member_id}")
+async def get_member(session: SessionDep, actor: CurrentActor, member_id: uuid.UUID) -> MemberRead:
+    member = await service.get_member(session, actor=actor, member_id=member_id)
+    return _read(member, await service.client_access_of(session, member))
+
+
+@router.patch("/members/{member_id}")
+async def update_member(
+    session: SessionDep, actor: CurrentActor, member_id: uuid.UUID, body: MemberUpdate
+) -> MemberRead:
+    member = await service.update_member(
+        session,
+        actor=actor,
+        member_id=member_id,
+        name=body.name,
+        role=body.role,
+        all_clients=body.client_access == "all",
+        client_ids=body.client_access if isinstance(body.client_access, list) else None,
+        password=body.password,
+    )
+    return _read(member, await service.client_access_of(session, member))
+
+
+@router.delete("/members/{member_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_member(session: SessionDep, actor: CurrentActor, member_id: uuid.UUID) -> None:
+    await service.remove_member(session, actor=actor, member_id=member_id)
+
+
+@router.get("/tokens")
+async def list_tokens(session: SessionDep, actor: CurrentActor) -> Counted[TokenRead]:
+    tokens = await service.list_tokens(session, actor=actor)
+    return Counted(data=[TokenRead.model_validate(t) for t in tokens], total=len(tokens))
+
+
+@router.post("/tokens", status_code=status.HTTP_201_CREATED)
+async def create_token(session: SessionDep, actor: CurrentActor, body: TokenCreate) -> TokenCreated:
+    member = await service.get_member(session, actor=actor, member_id=actor.member_id)
+    token, plaintext = await service.create_token(session, member=member, name=body.name)
+    return TokenCreated(**TokenRead.model_validate(token).model_dump(), token=plaintext)
+
+
+@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_token(session: SessionDep, actor: CurrentActor, token_id: uuid.UUID) -> None:
+    await service.delete_token(session, actor=actor, token_id=token_id)

@@ -1,0 +1,87 @@
+"""SQL for members, their client access and their API tokens."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.models import ApiToken, Member, MemberClientAccess
+from tether.models.member import Role
+
+
+async def get(
+    session: AsyncSession, organization_id: uuid.UUID, member_id: uuid.UUID
+) -> Member | None:
+    stmt = select(Member).where(Member.id == member_id, Member.organization_id == organization_id)
+    return await session.scalar(stmt)
+
+
+async def get_by_email(session: AsyncSession, email: str) -> Member | None:
+    return await session.scalar(select(Member).where(Member.email == email))
+
+
+async def list_all(session: AsyncSession, organization_id: uuid.UUID) -> Sequence[Member]:
+    stmt = select(Member).where(Member.organization_id == organization_id).order_by(Member.email)
+    return (await session.scalars(stmt)).all()
+
+
+async def count_admins(session: AsyncSession, organization_id: uuid.UUID) -> int:
+    stmt = select(func.count()).where(
+        Member.organization_id == organization_id, Member.role == Role.ADMIN
+    )
+    return (await session.scalar(stmt)) or 0
+
+
+async def client_ids(session: AsyncSession, member_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    stmt = select(MemberClientAccess.client_id).where(MemberClientAccess.member_id == member_id)
+    return frozenset((await session.scalars(stmt)).all())
+
+
+async def client_ids_by_member(
+    session: AsyncSession, member_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    stmt = select(MemberClientAccess.member_id, MemberClientAccess.client_id).where(
+        MemberClientAccess.member_id.in_(member_ids)
+    )
+    found: dict[uuid.UUID, list[uuid.UUID]] = {member_id: [] for member_id in member_ids}
+    for member_id, client_id in (await session.execute(stmt)).all():
+        found[member_id].append(client_id)
+    return found
+
+
+async def replace_client_access(
+    session: AsyncSession, member_id: uuid.UUID, client_ids: Sequence[uuid.UUID]
+) -> None:
+    await session.execute(
+        delete(MemberClientAccess).where(MemberClientAccess.member_id == member_id)
+    )
+    session.add_all(MemberClientAccess(member_id=member_id, client_id=c) for c in client_ids)
+    await session.flush()
+
+
+async def token_by_hash(session: AsyncSession, token_hash: str) -> tuple[ApiToken, Member] | None:
+    stmt = (
+        select(ApiToken, Member)
+        .join(Member, Member.id == ApiToken.member_id)
+        .where(ApiToken.token_hash == token_hash)
+    )
+    row = (await session.execute(stmt)).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def touch_token(session: AsyncSession, token_id: uuid.UUID, when: datetime) -> None:
+    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=when))
+
+
+async def tokens_of(session: AsyncSession, member_id: uuid.UUID) -> Sequence[ApiToken]:
+    stmt = select(ApiToken).where(ApiToken.member_id == member_id).order_by(ApiToken.created_at)
+    return (await session.scalars(stmt)).all()
+
+
+async def get_token(
+    session: AsyncSession, member_id: uuid.UUID, token_id: uuid.UUID
+) -> ApiToken | None:
+    stmt = select(ApiToken).where(ApiToken.id == token_id, ApiToken.member_id == member_id)
+    return await session.scalar(stmt)

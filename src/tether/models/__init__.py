@@ -1,0 +1,26 @@
+"""Every table, one module each; importing this package registers them all on Base.metadata."""
+
+from tether.models.account import Account
+from tether.models.api_token import ApiToken
+from tether.models.authorization import Authorization
+from tether.models.client import Client
+from tether.models.connection import Connection
+from tether.models.member import Member, MemberClientAccess, Role
+from tether.models.oauth_state import OAuthState
+from tether.models.organization import Organization
+from tether.models.status import AuthorizationRole, Status
+
+__all__ = [
+    "Account",
+    "ApiToken",
+    "Authorization",
+    "AuthorizationRole",
+    "Client",
+    "Connection",
+    "Member",
+    "MemberClientAccess",
+    "OAuthState",
+    "Organization",
+    "Role",
+    "Status",
+]

@@ -1,0 +1,107 @@
+"""Every database test runs on SQLite and on PostgreSQL, against Tether served over real HTTP."""
+
+import base64
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.fixtures.builders import Org, create_org
+from tests.fixtures.databases import Backend, postgres_backend, sqlite_backend, temporary_folder
+from tests.fixtures.running import bound_socket, running
+from tether import vault
+from tether.app import create_app
+from tether.config import Settings
+from tether.db import Base, create_engine, create_sessionmaker
+from tether.kit.crypto import KeyRing, parse_keys
+
+TEST_KEYS = "t1:" + base64.b64encode(os.urandom(32)).decode()
+
+
+@dataclass
+class Tether:
+    """One running Tether (with its sandbox mounted) on one database."""
+
+    backend: Backend
+    base_url: str
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"{self.base_url}/sandbox"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Iterator[Path]:
+    yield from temporary_folder()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[Backend]:
+    if request.param == "sqlite":
+        yield sqlite_backend(data_dir)
+    else:
+        yield from postgres_backend()
+
+
+@pytest.fixture(scope="session")
+def keyring() -> KeyRing:
+    ring = KeyRing(parse_keys(TEST_KEYS))
+    vault.use_keyring(ring)
+    return ring
+
+
+@pytest.fixture(scope="session")
+async def tether(backend: Backend, data_dir: Path, keyring: KeyRing) -> AsyncIterator[Tether]:
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=backend.url,
+        secret_keys=TEST_KEYS,
+        port=port,
+        max_body_bytes=64_000,
+    )
+    engine = create_engine(backend.url)
+    with running(create_app(settings), sock):
+        yield Tether(backend, f"http://127.0.0.1:{port}", settings, create_sessionmaker(engine))
+    await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+async def _clean(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Each test starts from empty tables and a freshly seeded sandbox."""
+    yield
+    if "tether" not in request.fixturenames:
+        return
+    tether: Tether = request.getfixturevalue("tether")
+    async with tether.sessions() as session:
+        tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+        if tether.backend.name == "postgresql":
+            await session.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                await session.execute(text(f"DELETE FROM {table}"))
+        await session.commit()
+    async with httpx.AsyncClient() as http:
+        await http.post(f"{tether.sandbox_url}/control/reset")
+
+
+@pytest.fixture
+async def org(tether: Tether) -> AsyncIterator[Org]:
+    created = await create_org(tether.sessions, tether.base_url)
+    yield created
+    await created.api.aclose()
+
+
+@pytest.fixture
+async def other_org(tether: Tether) -> AsyncIterator[Org]:
+    created = await create_org(tether.sessions, tether.base_url)
+    yield created
+    await created.api.aclose()
