@@ -5,6 +5,7 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -35,6 +36,13 @@ class Tether:
     @property
     def sandbox_url(self) -> str:
         return f"{self.base_url}/sandbox"
+
+    async def sandbox(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Call the sandbox's control API (its switches) and return the JSON answer."""
+        async with httpx.AsyncClient(base_url=f"{self.sandbox_url}/control") as http:
+            response = await http.request(method, path, **kwargs)
+        response.raise_for_status()
+        return response.json()
 
 
 @pytest.fixture(scope="session")

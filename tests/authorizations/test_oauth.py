@@ -25,9 +25,7 @@ async def test_connecting_stores_the_grant_and_discovers_its_accounts(org: Org) 
 
 
 async def test_the_authorize_url_carries_state_and_an_s256_challenge(org: Org) -> None:
-    started = await org.api.post(
-        "/api/v1/authorizations/oauth/start", json={"provider": "sandbox"}
-    )
+    started = await org.api.post("/api/v1/authorizations/oauth/start", json={"provider": "sandbox"})
 
     query = query_of(started.json()["authorize_url"])
     assert query["code_challenge_method"] == "S256"
@@ -39,10 +37,12 @@ async def test_tokens_are_stored_encrypted(org: Org, tether: Tether) -> None:
     await connect_sandbox(org.api)
 
     async with tether.sessions() as session:
-        row = (await session.execute(text("SELECT access_token, refresh_token FROM authorizations"))).one()
+        row = (
+            await session.execute(text("SELECT access_token, refresh_token FROM authorizations"))
+        ).one()
     assert all(value.startswith("v1.t1.") for value in row)
-    grants = httpx.get(f"{tether.sandbox_url}/control/grants", params={"username": "alice"})
-    assert grants.status_code == 200 and len(grants.json()) == 1
+    grants = await tether.sandbox("GET", "/grants", params={"username": "alice"})
+    assert len(grants) == 1
 
 
 async def test_a_new_authorization_becomes_main_and_the_older_secondary(org: Org) -> None:
@@ -108,7 +108,6 @@ async def test_a_state_older_than_its_lifetime_is_refused(org: Org) -> None:
 async def test_a_code_without_its_verifier_is_refused_by_the_provider(tether: Tether) -> None:
     # Tether always sends the verifier; the sandbox proves a code alone is worthless.
 
-
     verifier, challenge = pkce_pair()
     redirect = "http://127.0.0.1/cb"
     authorize = httpx.URL(
@@ -141,7 +140,9 @@ async def test_a_code_without_its_verifier_is_refused_by_the_provider(tether: Te
 
 async def test_oauth_start_refuses_unknown_and_unavailable_providers(org: Org) -> None:
     unknown = await org.api.post("/api/v1/authorizations/oauth/start", json={"provider": "myspace"})
-    later = await org.api.post("/api/v1/authorizations/oauth/start", json={"provider": "google_ads"})
+    later = await org.api.post(
+        "/api/v1/authorizations/oauth/start", json={"provider": "google_ads"}
+    )
     api_key = await org.api.post(
         "/api/v1/authorizations/oauth/start", json={"provider": "sandbox_api_key"}
     )
