@@ -1,0 +1,45 @@
+# Tether's everyday commands. `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format types bench migrate clean
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install Tether with its development tools
+
+run: $(STAMP) ## Run Tether embedded (SQLite in ./.tether, demo organization, sandbox)
+	$(BIN)/tether serve
+
+test: $(STAMP) ## Run the test suite (SQLite and PostgreSQL)
+	$(BIN)/pytest
+
+lint: $(STAMP) ## Check style (ruff)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+format: $(STAMP) ## Reformat the code
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+types: $(STAMP) ## Check types (mypy, strict)
+	$(BIN)/mypy
+
+bench: $(STAMP) ## Run the benchmarks (they print figures)
+	for bench in bench/*.py; do $(BIN)/python $$bench || exit 1; done
+
+migrate: $(STAMP) ## Bring the database in TETHER_DATABASE_URL to the newest schema
+	$(BIN)/tether migrate
+
+clean: ## Remove the virtual environment and caches (not your data in ./.tether)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
