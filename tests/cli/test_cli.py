@@ -39,7 +39,8 @@ def test_admin_create_prints_a_token_that_works_for_scripting(tmp_path: Path) ->
 
     assert created.returncode == 0, created.stderr
     assert re.fullmatch(r"tth_[\w-]{40,}\n", created.stdout)
-    assert client.returncode == 0 and "Northwind" in listed.stdout
+    assert client.returncode == 0
+    assert "Northwind" in listed.stdout
     assert again.returncode == 1
     assert "already exists" in again.stderr
     assert "Traceback" not in again.stderr
@@ -49,7 +50,8 @@ def test_providers_lists_the_catalog(tmp_path: Path) -> None:
     result = _run(tmp_path, "providers")
 
     assert result.returncode == 0
-    assert "sandbox" in result.stdout and "google_ads" in result.stdout
+    assert "sandbox" in result.stdout
+    assert "google_ads" in result.stdout
 
 
 def test_generate_key_prints_a_usable_key_entry(tmp_path: Path) -> None:
