@@ -75,6 +75,8 @@ async def tether(backend: Backend, data_dir: Path, keyring: KeyRing) -> AsyncIte
         secret_keys=TEST_KEYS,
         port=port,
         max_body_bytes=64_000,
+        background=False,
+        provider_timeout_seconds=2.0,
     )
     engine = create_engine(backend.url)
     with running(create_app(settings), sock):

@@ -3,22 +3,23 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
 
-from tether import errors_http, vault
+from tether import errors_http
+from tether.audit.api import router as audit_router
 from tether.authorizations.api import router as authorizations_router
 from tether.clients.api import router as clients_router
 from tether.config import Settings
 from tether.connections.api import router as connections_router
-from tether.db import create_engine, create_sessionmaker
+from tether.health.api import router as health_router
 from tether.kit.body_limit import BodyLimitMiddleware
 from tether.members.api import router as members_router
 from tether.organizations.api import router as organizations_router
 from tether.providers.api import router as providers_router
-from tether.providers.registry import build_registry
 from tether.web import oauth as web_oauth
+from tether.worker import runtime
+from tether.worker.embedded import Background
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -26,15 +27,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        vault.load_keyring(settings)
-        engine = create_engine(settings.resolved_database_url)
-        timeout = httpx.Timeout(30.0, connect=5.0)
-        async with httpx.AsyncClient(timeout=timeout) as http:
+        async with runtime.opened(settings) as opened:
             app.state.settings = settings
-            app.state.sessionmaker = create_sessionmaker(engine)
-            app.state.registry = build_registry(settings, http)
-            yield
-        await engine.dispose()
+            app.state.runtime = opened
+            app.state.sessionmaker = opened.sessions
+            app.state.registry = opened.registry
+            background = Background(settings, opened) if settings.background else None
+            if background is not None:
+                background.start()
+            try:
+                yield
+            finally:
+                if background is not None:
+                    await background.stop()
 
     app = FastAPI(
         title="Tether",
@@ -50,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         providers_router,
         authorizations_router,
         connections_router,
+        health_router,
+        audit_router,
     ):
         api.include_router(router)
     app.include_router(api)

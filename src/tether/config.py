@@ -28,6 +28,28 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     log_level: str = "info"
 
+    # The health engine (see docs/health.md).
+    broker_url: str | None = Field(default=None, repr=False)
+    # Run the scheduler (and, without a broker, a worker) inside `tether serve`.
+    background: bool = True
+    provider_timeout_seconds: float = 30.0
+    worker_threads: int = 8
+    check_interval_seconds: int = 900
+    accounts_check_interval_seconds: int = 6 * 3600
+    refresh_window_seconds: int = 600
+    refresh_lease_seconds: int = 60
+    expiring_warning_days: int = 7
+    failing_alarm_after_seconds: int = 3600
+    backoff_base_seconds: int = 30
+    backoff_max_seconds: int = 3600
+    outage_window_seconds: int = 600
+    outage_min_authorizations: int = 3
+    outage_ratio: float = 0.5
+    scheduler_tick_seconds: float = 2.0
+    scheduler_batch: int = 2000
+    # How long a check handed to the queue may stay unanswered before the scheduler resends it.
+    dispatch_timeout_seconds: int = 300
+
     @cached_property
     def resolved_database_url(self) -> str:
         """The async SQLAlchemy URL: the setting with its driver, or SQLite in data_dir."""

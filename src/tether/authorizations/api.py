@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.authorizations import oauth, service
 from tether.authorizations.schemas import (
@@ -20,7 +21,8 @@ from tether.deps import CurrentActor, RegistryDep, SessionDep, SettingsDep
 from tether.errors import BadRequest
 from tether.kit.pagination import check_limit, parse_sort
 from tether.kit.schemas import Counted, ListOf
-from tether.models import Authorization, Status
+from tether.members.actor import Actor
+from tether.models import Status
 
 router = APIRouter(tags=["authorizations"])
 
@@ -45,8 +47,12 @@ def _read(row: AuthorizationRow) -> AuthorizationRead:
     )
 
 
-async def _row(session: SessionDep, actor: CurrentActor, a: Authorization) -> AuthorizationRead:
-    return _read(await service.authorization_row(session, actor=actor, authorization_id=a.id))
+async def authorization_read(
+    session: AsyncSession, actor: Actor, authorization_id: uuid.UUID
+) -> AuthorizationRead:
+    return _read(
+        await service.authorization_row(session, actor=actor, authorization_id=authorization_id)
+    )
 
 
 @router.get("/authorizations")
@@ -68,7 +74,7 @@ async def connect_api_key(
     authorization = await service.connect_api_key(
         session, actor=actor, registry=registry, provider=body.provider, api_key=body.api_key
     )
-    return await _row(session, actor, authorization)
+    return await authorization_read(session, actor, authorization.id)
 
 
 @router.post("/authorizations/oauth/start")
@@ -102,8 +108,7 @@ async def start_oauth(
 async def get_authorization(
     session: SessionDep, actor: CurrentActor, authorization_id: uuid.UUID
 ) -> AuthorizationRead:
-    a = await service.get_authorization(session, actor=actor, authorization_id=authorization_id)
-    return await _row(session, actor, a)
+    return await authorization_read(session, actor, authorization_id)
 
 
 @router.get("/authorizations/{authorization_id}/accounts")

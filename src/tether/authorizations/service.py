@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether import vault
 from tether.authorizations import repository
+from tether.db import utcnow
 from tether.errors import BadRequest, NotFound, ProviderError, Unprocessable
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate
 from tether.members.actor import Actor
@@ -118,6 +119,8 @@ async def store_authorization(
         refresh_token=vault.seal(grant.refresh_token) if grant and grant.refresh_token else None,
         expires_at=grant.expires_at if grant else None,
         api_key=vault.seal(api_key) if api_key else None,
+        # Checked at the scheduler's next pass, which also settles when to refresh it.
+        next_check_at=utcnow(),
     )
     session.add(authorization)
     await session.flush()

@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tether.cli import admin, secrets, serve
+from tether.cli import admin, secrets, serve, worker
 from tether.cli.context import console, run_in_session
 from tether.config import Settings
 from tether.providers.catalog import CATALOG
@@ -18,6 +18,8 @@ app = typer.Typer(
 app.command()(serve.serve)
 app.command()(serve.migrate)
 app.command()(serve.sandbox)
+app.command()(worker.worker)
+app.command()(worker.check)
 app.add_typer(admin.app, name="admin")
 app.add_typer(admin.clients_app, name="clients")
 app.add_typer(admin.connections_app, name="connections")

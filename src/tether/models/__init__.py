@@ -2,9 +2,12 @@
 
 from tether.models.account import Account
 from tether.models.api_token import ApiToken
+from tether.models.audit_event import AuditEvent
 from tether.models.authorization import Authorization
 from tether.models.client import Client
 from tether.models.connection import Connection
+from tether.models.incident import Incident, IncidentClient, IncidentKind, IncidentScope
+from tether.models.lease import Lease
 from tether.models.member import Member, MemberClientAccess, Role
 from tether.models.oauth_state import OAuthState
 from tether.models.organization import Organization
@@ -13,10 +16,16 @@ from tether.models.status import AuthorizationRole, Status
 __all__ = [
     "Account",
     "ApiToken",
+    "AuditEvent",
     "Authorization",
     "AuthorizationRole",
     "Client",
     "Connection",
+    "Incident",
+    "IncidentClient",
+    "IncidentKind",
+    "IncidentScope",
+    "Lease",
     "Member",
     "MemberClientAccess",
     "OAuthState",

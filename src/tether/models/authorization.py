@@ -35,3 +35,11 @@ class Authorization(IdMixin, TimestampMixin, Base):
     api_key: Mapped[Sealed | None] = mapped_column(default=None)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     last_synced_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The health engine's state: when to look next, and what it saw last.
+    next_check_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    last_checked_at: Mapped[datetime | None] = mapped_column(default=None)
+    accounts_checked_at: Mapped[datetime | None] = mapped_column(default=None)
+    check_failures: Mapped[int] = mapped_column(default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(default=None)
+    # One refresh at a time across every worker: a worker holds this lease while it refreshes.
+    refresh_lease_until: Mapped[datetime | None] = mapped_column(default=None)

@@ -122,6 +122,8 @@ class SandboxAdapter:
     def classify_error(self, status: int, body: Any) -> tuple[Reason, str]:
         """Tether's reason and the provider's own message for a failed response."""
         code, message = _error_of(body)
+        if code == "invalid_grant":
+            return _invalid_grant_reason(message), message
         if code in _REASONS:
             return _REASONS[code], message
         if status == 429:
@@ -158,6 +160,16 @@ class SandboxAdapter:
             status=response.status_code,
             retry_after=_retry_after(response),
         )
+
+
+def _invalid_grant_reason(description: str) -> Reason:
+    # OAuth has one error for every dead grant; its description says which death it was.
+    text = description.lower()
+    if "password" in text:
+        return Reason.PASSWORD_CHANGED
+    if "expired" in text:
+        return Reason.TOKEN_EXPIRED
+    return Reason.TOKEN_REVOKED
 
 
 def _auth(credentials: Credentials) -> dict[str, str]:

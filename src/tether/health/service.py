@@ -1,0 +1,58 @@
+"""What members ask of the health engine: check now, and the incidents it opened."""
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.health import checks, repository
+from tether.health.repository import IncidentFilter
+from tether.kit.pagination import Page, Sort, decode_cursor, paginate
+from tether.members.actor import Actor
+from tether.models import Incident
+
+_NEWEST_FIRST = Sort("opened_at", descending=True)
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    incident: Incident
+    clients: list[tuple[uuid.UUID, str]]
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.incident.id
+
+    @property
+    def opened_at(self) -> object:
+        return self.incident.opened_at
+
+
+async def check_now(engine: checks.Engine, *, actor: Actor, authorization_id: uuid.UUID) -> None:
+    """Check one authorization at once, its accounts included (visibility checked by caller)."""
+    await checks.check(engine, authorization_id, accounts=True, actor=f"member:{actor.member_id}")
+
+
+async def list_incidents(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    state: str,
+    provider: str | None,
+    client_id: uuid.UUID | None,
+    kind: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[IncidentRow]:
+    where = IncidentFilter(
+        actor.organization_id, actor.client_ids, state, provider, client_id, kind
+    )
+    before = decode_cursor(cursor, _NEWEST_FIRST) if cursor else None
+    rows = await repository.incidents_page(session, where, before=before, limit=limit)
+    clients = await repository.affected_clients(session, [i.id for i in rows])
+    return paginate(
+        [IncidentRow(i, [c for c in clients[i.id] if actor.can_see_client(c[0])]) for i in rows],
+        sort=_NEWEST_FIRST,
+        limit=limit,
+        key="opened_at",
+    )

@@ -1,0 +1,312 @@
+"""Recording what a check saw: statuses, incidents and audit entries, in one transaction."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.audit import service as audit
+from tether.config import Settings
+from tether.health import repository
+from tether.health.classify import Observation, Verdict, backoff, next_check
+from tether.health.incidents import (
+    authorization_key,
+    close_incidents,
+    connection_key,
+    open_incident,
+    provider_key,
+)
+from tether.models import Account, Authorization, IncidentKind, IncidentScope, Status
+from tether.providers.base import ExternalAccount, Reason
+from tether.providers.catalog import BY_KEY
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    settings: Settings
+    now: datetime
+    actor: str = audit.HEALTH
+
+
+async def record(
+    session: AsyncSession, authorization: Authorization, seen: Observation, ctx: Context
+) -> None:
+    """Apply one observation of an authorization."""
+    authorization.last_checked_at = ctx.now
+    if seen.verdict == Verdict.OK:
+        await _healthy(session, authorization, ctx)
+    elif seen.verdict == Verdict.LAPSE:
+        await _lapsed(session, authorization, seen, ctx)
+    else:
+        await _transient(session, authorization, seen, ctx)
+    await _expiring(session, authorization, ctx)
+    await session.flush()
+
+
+async def _set_status(
+    session: AsyncSession, a: Authorization, status: Status, seen: Observation, ctx: Context
+) -> bool:
+    if (a.status, a.reason, a.message) == (status, seen.reason, seen.message):
+        return False
+    audit.record(
+        session,
+        organization_id=a.organization_id,
+        actor=ctx.actor,
+        action="authorization.status",
+        subject_type="authorization",
+        subject_id=a.id,
+        from_value=a.status,
+        to_value=status,
+        reason=seen.reason,
+    )
+    a.status, a.reason, a.message = status, seen.reason, seen.message
+    await repository.follow_authorization(session, a)
+    return True
+
+
+async def _healthy(session: AsyncSession, a: Authorization, ctx: Context) -> None:
+    was_outage = a.status == Status.FAILING and a.reason == Reason.PROVIDER_OUTAGE
+    a.check_failures, a.failing_since = 0, None
+    a.next_check_at = _next_regular(a, ctx)
+    await _set_status(session, a, Status.ACTIVE, Observation(Verdict.OK), ctx)
+    await close_incidents(
+        session,
+        scope_keys=[authorization_key(a.id)],
+        kinds=[IncidentKind.LAPSE, IncidentKind.FAILING],
+        how="recovered",
+        now=ctx.now,
+        actor=ctx.actor,
+    )
+    if was_outage:
+        await _judge_outage(session, a.provider, ctx)
+
+
+async def _lapsed(session: AsyncSession, a: Authorization, seen: Observation, ctx: Context) -> None:
+    a.check_failures, a.failing_since = 0, None
+    a.next_check_at = _next_regular(a, ctx)
+    await _set_status(session, a, Status.NEEDS_RECONNECT, seen, ctx)
+    await close_incidents(
+        session,
+        scope_keys=[authorization_key(a.id)],
+        kinds=[IncidentKind.FAILING, IncidentKind.EXPIRING],
+        how="lapsed",
+        now=ctx.now,
+        actor=ctx.actor,
+    )
+    await open_incident(
+        session,
+        kind=IncidentKind.LAPSE,
+        scope=IncidentScope.AUTHORIZATION,
+        scope_key=authorization_key(a.id),
+        organization_id=a.organization_id,
+        provider=a.provider,
+        reason=seen.reason or Reason.UNKNOWN,
+        message=seen.message or "",
+        now=ctx.now,
+        actor=ctx.actor,
+        authorization_id=a.id,
+        affected_client_ids=await repository.client_ids_of(session, a.id),
+    )
+
+
+async def _transient(
+    session: AsyncSession, a: Authorization, seen: Observation, ctx: Context
+) -> None:
+    a.check_failures += 1
+    a.failing_since = a.failing_since or ctx.now
+    a.next_check_at = ctx.now + backoff(a.check_failures, ctx.settings, seen.retry_after)
+    # A passing fault proves nothing about a grant already known to be dead.
+    if a.status != Status.NEEDS_RECONNECT:
+        await _set_status(session, a, Status.FAILING, seen, ctx)
+    if seen.reason == Reason.PROVIDER_OUTAGE:
+        await _judge_outage(session, a.provider, ctx)
+    lasted = ctx.now - a.failing_since >= timedelta(
+        seconds=ctx.settings.failing_alarm_after_seconds
+    )
+    held_back = await repository.open_incident(
+        session, provider_key(a.provider), IncidentKind.OUTAGE
+    )
+    if lasted and held_back is None and a.status == Status.FAILING:
+        await open_incident(
+            session,
+            kind=IncidentKind.FAILING,
+            scope=IncidentScope.AUTHORIZATION,
+            scope_key=authorization_key(a.id),
+            organization_id=a.organization_id,
+            provider=a.provider,
+            reason=seen.reason or Reason.UNKNOWN,
+            message=seen.message or "",
+            now=ctx.now,
+            actor=ctx.actor,
+            authorization_id=a.id,
+            affected_client_ids=await repository.client_ids_of(session, a.id),
+        )
+
+
+async def _judge_outage(session: AsyncSession, provider: str, ctx: Context) -> None:
+    """Open one provider incident when most of its recent checks fail at once; close it after."""
+    await session.flush()
+    since = ctx.now - timedelta(seconds=ctx.settings.outage_window_seconds)
+    total, failing = await repository.outage_counts(session, provider, since)
+    widespread = total >= ctx.settings.outage_min_authorizations and (
+        failing >= total * ctx.settings.outage_ratio
+    )
+    key = provider_key(provider)
+    if widespread:
+        name = BY_KEY[provider].name if provider in BY_KEY else provider
+        await open_incident(
+            session,
+            kind=IncidentKind.OUTAGE,
+            scope=IncidentScope.PROVIDER,
+            scope_key=key,
+            organization_id=None,
+            provider=provider,
+            reason=Reason.PROVIDER_OUTAGE,
+            message=f"{name} is failing for {failing} of {total} recently checked connections.",
+            now=ctx.now,
+            actor=ctx.actor,
+        )
+    else:
+        await close_incidents(
+            session,
+            scope_keys=[key],
+            kinds=[IncidentKind.OUTAGE],
+            how="recovered",
+            now=ctx.now,
+            actor=ctx.actor,
+        )
+
+
+async def _expiring(session: AsyncSession, a: Authorization, ctx: Context) -> None:
+    """Warn ahead of the end of a token that cannot be refreshed without a person."""
+    if a.expires_at is None or a.refresh_token is not None or a.api_key is not None:
+        return
+    warning = timedelta(days=ctx.settings.expiring_warning_days)
+    if a.status != Status.ACTIVE or a.expires_at - ctx.now > warning:
+        return
+    days = max(0, (a.expires_at - ctx.now).days)
+    name = BY_KEY[a.provider].name if a.provider in BY_KEY else a.provider
+    await open_incident(
+        session,
+        kind=IncidentKind.EXPIRING,
+        scope=IncidentScope.AUTHORIZATION,
+        scope_key=authorization_key(a.id),
+        organization_id=a.organization_id,
+        provider=a.provider,
+        reason="token_expiring",
+        message=(
+            f"The {name} access of {a.external_user_name} ends on "
+            f"{a.expires_at:%Y-%m-%d} ({days} days left) and cannot be renewed "
+            "without signing in again."
+        ),
+        now=ctx.now,
+        actor=ctx.actor,
+        authorization_id=a.id,
+        affected_client_ids=await repository.client_ids_of(session, a.id),
+    )
+
+
+def _next_regular(a: Authorization, ctx: Context) -> datetime:
+    """The next check: the regular one, or sooner when the token must be refreshed first."""
+    regular = next_check(ctx.now, ctx.settings)
+    if a.expires_at is None:
+        return regular
+    if a.refresh_token is not None:
+        refresh_at = a.expires_at - timedelta(seconds=ctx.settings.refresh_window_seconds)
+        return max(ctx.now, min(regular, refresh_at))
+    return min(regular, max(ctx.now, a.expires_at))
+
+
+async def reconcile_accounts(
+    session: AsyncSession, a: Authorization, reachable: Sequence[ExternalAccount], ctx: Context
+) -> None:
+    """Lapse the connections on accounts the grant lost; restore those on accounts it regained."""
+    a.accounts_checked_at = ctx.now
+    by_id = {account.external_id: account for account in reachable}
+    known = await repository.accounts_of(session, a.id)
+    for account in known:
+        if account.external_id in by_id and account.status != Status.ACTIVE:
+            await _account_back(session, a, account, ctx)
+        elif account.external_id not in by_id and account.status == Status.ACTIVE:
+            await _account_lost(session, a, account, ctx)
+    known_ids = {account.external_id for account in known}
+    session.add_all(
+        Account(
+            organization_id=a.organization_id,
+            authorization_id=a.id,
+            external_id=new.external_id,
+            name=new.name,
+            currency=new.currency,
+        )
+        for new in reachable
+        if new.external_id not in known_ids
+    )
+    await session.flush()
+
+
+async def _account_lost(
+    session: AsyncSession, a: Authorization, account: Account, ctx: Context
+) -> None:
+    name = BY_KEY[a.provider].name if a.provider in BY_KEY else a.provider
+    message = (
+        f"{a.external_user_name} can no longer reach {account.name} ({account.external_id}) "
+        f"on {name}."
+    )
+    account.status = Status.NEEDS_RECONNECT
+    for connection in await repository.connections_on(session, account.id):
+        audit.record(
+            session,
+            organization_id=a.organization_id,
+            actor=ctx.actor,
+            action="connection.status",
+            subject_type="connection",
+            subject_id=connection.id,
+            from_value=connection.status,
+            to_value=Status.NEEDS_RECONNECT,
+            reason=Reason.ACCESS_REMOVED,
+        )
+        connection.status, connection.reason = Status.NEEDS_RECONNECT, Reason.ACCESS_REMOVED
+        connection.message = message
+        await open_incident(
+            session,
+            kind=IncidentKind.LAPSE,
+            scope=IncidentScope.CONNECTION,
+            scope_key=connection_key(connection.id),
+            organization_id=a.organization_id,
+            provider=a.provider,
+            reason=Reason.ACCESS_REMOVED,
+            message=message,
+            now=ctx.now,
+            actor=ctx.actor,
+            authorization_id=a.id,
+            connection_id=connection.id,
+            affected_client_ids=[connection.client_id],
+        )
+
+
+async def _account_back(
+    session: AsyncSession, a: Authorization, account: Account, ctx: Context
+) -> None:
+    account.status = Status.ACTIVE
+    connections = await repository.connections_on(session, account.id)
+    for connection in connections:
+        audit.record(
+            session,
+            organization_id=a.organization_id,
+            actor=ctx.actor,
+            action="connection.status",
+            subject_type="connection",
+            subject_id=connection.id,
+            from_value=connection.status,
+            to_value=a.status,
+        )
+        connection.status, connection.reason, connection.message = a.status, a.reason, a.message
+    await close_incidents(
+        session,
+        scope_keys=[connection_key(c.id) for c in connections],
+        kinds=[IncidentKind.LAPSE],
+        how="recovered",
+        now=ctx.now,
+        actor=ctx.actor,
+    )

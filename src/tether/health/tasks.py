@@ -1,0 +1,15 @@
+"""The health engine's actors."""
+
+import uuid
+
+from tether.health import checks
+from tether.health.schedule import CHECK_ACTOR
+from tether.worker import runtime
+from tether.worker.actor import actor
+
+
+@actor(CHECK_ACTOR, time_limit=15 * 60 * 1000)
+async def check_authorizations(ids: list[str]) -> None:
+    """Check a batch of authorizations, concurrently, each failure isolated."""
+    engine = runtime.current().health
+    await checks.check_many(engine, [uuid.UUID(i) for i in ids])

@@ -1,0 +1,41 @@
+"""Background work inside the web process: the scheduler always (it leads only if no other
+process does), and a worker too when there is no broker to share work through."""
+
+import asyncio
+from dataclasses import dataclass, field
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from tether.config import Settings
+from tether.worker import actor, broker, runtime, scheduler
+from tether.worker.runtime import Runtime
+
+
+@dataclass
+class Background:
+    settings: Settings
+    runtime: Runtime
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    worker: dramatiq.Worker | None = None
+    task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        bound = broker.setup(self.settings)
+        actor.declare(bound)
+        runtime.configure(self.settings)
+        if isinstance(bound, StubBroker):
+            self.worker = dramatiq.Worker(
+                bound, worker_threads=self.settings.worker_threads, worker_timeout=100
+            )
+            self.worker.start()
+        self.task = asyncio.create_task(
+            scheduler.run(self.runtime.sessions, self.settings, self.stop_event)
+        )
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        if self.task is not None:
+            await self.task
+        if self.worker is not None:
+            await asyncio.to_thread(self.worker.stop)
