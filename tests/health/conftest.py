@@ -61,3 +61,13 @@ async def connected(org: Org, tether: Tether) -> Connected:
         )
         connections.append(response.json())
     return Connected(org, tether, authorization, accounts, clients, connections)
+
+
+@pytest.fixture
+async def org_with_meta_like_grant(org: Org, tether: Tether) -> Connected:
+    """A grant like Meta's: a 60-day access token and no refresh token."""
+    await tether.sandbox(
+        "PUT", "/settings", json={"refreshable": False, "non_refreshable_lifetime": 60 * 86400}
+    )
+    authorization = await connect_sandbox(org.api)
+    return Connected(org, tether, authorization, [], [], [])

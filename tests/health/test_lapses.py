@@ -120,7 +120,8 @@ async def test_throttling_is_failing_and_waits_for_retry_after(connected: Connec
         from tether.models import Authorization
 
         stored = await session.get(Authorization, __import__("uuid").UUID(connected.id))
-    assert stored is not None and stored.next_check_at is not None
+    assert stored is not None
+    assert stored.next_check_at is not None
     assert (stored.next_check_at - utcnow()).total_seconds() >= 115
 
 

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 
 from tether.authorizations.api import authorization_read
-from tether.authorizations.service import get_authorization
 from tether.authorizations.schemas import AuthorizationRead
+from tether.authorizations.service import get_authorization
 from tether.deps import CurrentActor, SessionDep
 from tether.health import service
 from tether.kit.pagination import check_limit

@@ -79,7 +79,7 @@ async def _healthy(session: AsyncSession, a: Authorization, ctx: Context) -> Non
         actor=ctx.actor,
     )
     if was_outage:
-        await _judge_outage(session, a.provider, ctx)
+        await _judge_outage(session, a.provider, ctx, recovering=True)
 
 
 async def _lapsed(session: AsyncSession, a: Authorization, seen: Observation, ctx: Context) -> None:
@@ -120,7 +120,7 @@ async def _transient(
     if a.status != Status.NEEDS_RECONNECT:
         await _set_status(session, a, Status.FAILING, seen, ctx)
     if seen.reason == Reason.PROVIDER_OUTAGE:
-        await _judge_outage(session, a.provider, ctx)
+        await _judge_outage(session, a.provider, ctx, recovering=False)
     lasted = ctx.now - a.failing_since >= timedelta(
         seconds=ctx.settings.failing_alarm_after_seconds
     )
@@ -144,8 +144,11 @@ async def _transient(
         )
 
 
-async def _judge_outage(session: AsyncSession, provider: str, ctx: Context) -> None:
-    """Open one provider incident when most of its recent checks fail at once; close it after."""
+async def _judge_outage(
+    session: AsyncSession, provider: str, ctx: Context, *, recovering: bool
+) -> None:
+    """Open one provider incident when most of its recent checks fail at once. Only a success
+    can close it: a quiet window is no evidence that the provider is back."""
     await session.flush()
     since = ctx.now - timedelta(seconds=ctx.settings.outage_window_seconds)
     total, failing = await repository.outage_counts(session, provider, since)
@@ -167,7 +170,7 @@ async def _judge_outage(session: AsyncSession, provider: str, ctx: Context) -> N
             now=ctx.now,
             actor=ctx.actor,
         )
-    else:
+    elif recovering:
         await close_incidents(
             session,
             scope_keys=[key],

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 
 from tether.sandbox import api, control, oauth
+from tether.sandbox.faults import CallStatsMiddleware
 from tether.sandbox.state import OAuthError, SandboxError, SandboxState
 
 __all__ = ["SandboxState", "create_app"]
@@ -26,7 +27,8 @@ without a real Google or Meta account. Everything lives in memory and is re-seed
 <li>API: <code>{base}api/v1/me</code>, <code>{base}api/v1/accounts</code>,
 <code>{base}api/v1/accounts/&lt;id&gt;/metrics</code></li>
 <li>Control: <a href="{base}control/state">{base}control/state</a> — expire, revoke, throttle,
-take the platform down.</li>
+take the platform (or one user) down; call counts at
+<a href="{base}control/stats">{base}control/stats</a>.</li>
 </ul>
 <p>Demo users: alice, bob and carol (password: the username followed by <code>-password</code>).</p>
 </body></html>
@@ -36,7 +38,9 @@ take the platform down.</li>
 def create_app(state: SandboxState | None = None) -> FastAPI:
     """The Sandbox Ads ASGI app; mountable under any prefix."""
     app = FastAPI(title="Sandbox Ads", summary="Fake ad platform for trying Tether.")
-    app.state.sandbox = state if state is not None else SandboxState.seeded()
+    sandbox = state if state is not None else SandboxState.seeded()
+    app.state.sandbox = sandbox
+    app.add_middleware(CallStatsMiddleware, state=sandbox)
     app.include_router(oauth.router)
     app.include_router(api.router)
     app.include_router(control.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,9 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from tether.sandbox.faults import FaultError, apply_faults, sandbox_state
+from tether.sandbox.faults import FaultError, apply_faults, count_call, sandbox_state
 from tether.sandbox.metrics import account_metrics, parse_range, served_days
-from tether.sandbox.state import SandboxError, SandboxUser
+from tether.sandbox.state import SandboxError, SandboxState, SandboxUser
 
 MAX_PAGE_SIZE = 1000
 STATUS_BY_CODE = {
@@ -33,7 +33,7 @@ STATUS_BY_CODE = {
 }
 _BEARER_CODES = {"invalid_token", "token_expired", "token_revoked", "password_changed"}
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(apply_faults)])
+router = APIRouter(prefix="/api/v1")
 
 
 def error_response(
@@ -79,9 +79,8 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def current_user(request: Request) -> SandboxUser:
+def _identify(request: Request, state: SandboxState) -> SandboxUser:
     """The caller, from `Authorization: Bearer` or, failing that, `X-Api-Key`."""
-    state = sandbox_state(request)
     authorization = request.headers.get("authorization")
     if authorization is not None:
         scheme, _, token = authorization.partition(" ")
@@ -96,11 +95,27 @@ async def current_user(request: Request) -> SandboxUser:
     raise SandboxError("invalid_token", "No access token or API key was sent.")
 
 
-User = Annotated[SandboxUser, Depends(current_user)]
+def caller(kind: str) -> Callable[[Request], Awaitable[SandboxUser]]:
+    """Dependency of a `kind` route: identifies the caller, counts the call, applies faults."""
+
+    async def current_user(request: Request) -> SandboxUser:
+        state = sandbox_state(request)
+        count_call(request, kind, None)
+        try:
+            user = _identify(request, state)
+        except SandboxError:
+            # A platform that is down or throttling says so before it looks at credentials.
+            await apply_faults(state, None)
+            raise
+        count_call(request, kind, user.username)
+        await apply_faults(state, user.username)
+        return user
+
+    return current_user
 
 
 @router.get("/me")
-async def me(user: User) -> dict[str, str]:
+async def me(user: Annotated[SandboxUser, Depends(caller("me"))]) -> dict[str, str]:
     """The authenticated user."""
     return {"id": user.id, "username": user.username, "name": user.name, "email": user.email}
 
@@ -122,7 +137,10 @@ def _decode_cursor(token: str) -> str | None:
 
 @router.get("/accounts")
 async def accounts(
-    request: Request, user: User, page_size: int = 100, page_token: str = ""
+    request: Request,
+    user: Annotated[SandboxUser, Depends(caller("accounts"))],
+    page_size: int = 100,
+    page_token: str = "",
 ) -> dict[str, Any]:
     """The accounts the user reaches now, paginated by an opaque cursor."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -139,7 +157,7 @@ async def accounts(
 @router.get("/accounts/{account_id}/metrics")
 async def metrics(
     request: Request,
-    user: User,
+    user: Annotated[SandboxUser, Depends(caller("metrics"))],
     account_id: str,
     start: str | None = None,
     end: str | None = None,

@@ -49,6 +49,8 @@ class Settings:
     history_days: int = 1095
     # Not in the original brief: lets tests mimic Google's 7-day refresh tokens of unverified apps.
     refresh_token_lifetime: int | None = None
+    # With rotation: presenting a refresh token that was already replaced revokes the grant.
+    reuse_detection: bool = False
 
 
 class _Lockable(Protocol):

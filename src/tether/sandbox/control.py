@@ -35,6 +35,8 @@ class PasswordBody(BaseModel):
 
 
 class FaultsBody(BaseModel):
+    # When given, the faults of this body hit only calls made with these users' credentials.
+    users: list[str] | None = Field(default=None, min_length=1)
     down: bool | None = None
     throttle_retry_after: int | None = Field(default=None, ge=0)
     slow_ms: int | None = Field(default=None, ge=0, le=120_000)
@@ -47,6 +49,7 @@ class SettingsBody(BaseModel):
     non_refreshable_lifetime: int | None = Field(default=None, ge=1)
     history_days: int | None = Field(default=None, ge=0)
     refresh_token_lifetime: int | None = Field(default=None, ge=1)
+    reuse_detection: bool | None = None
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -60,6 +63,8 @@ def _grant_json(state: SandboxState, grant: Grant) -> dict[str, Any]:
         "client_id": grant.client_id,
         "scope": grant.scope,
         "refreshable": grant.refresh_token is not None,
+        # After a rotation: the replaced refresh token still works until its successor is used.
+        "refresh_grace": grant.previous_refresh_token is not None,
         "created_at": _iso(grant.created_at),
         "access_expires_at": _iso(grant.access_expires_at),
         "refresh_expires_at": _iso(grant.refresh_expires_at),
@@ -87,7 +92,7 @@ async def get_state(request: Request) -> dict[str, Any]:
 
 @router.post("/reset")
 async def reset(request: Request) -> dict[str, Any]:
-    """Re-seed the world; grants, faults and settings go back to their defaults."""
+    """Re-seed the world; grants, faults, settings and stats go back to their defaults."""
     state = sandbox_state(request)
     state.reset()
     return state.summary()
@@ -168,18 +173,46 @@ async def user_grants_action(request: Request, username: str, action: str) -> li
     return [_grant_json(state, g) for g in state.act_on_user_grants(username, action)]
 
 
+@router.get("/faults")
+async def get_faults(request: Request) -> dict[str, Any]:
+    """Global faults and those of single users: `{"global": {...}, "users": {"alice": {...}}}`."""
+    return sandbox_state(request).faults_snapshot()
+
+
 @router.put("/faults")
 async def put_faults(request: Request, body: FaultsBody) -> dict[str, Any]:
-    """Partially update faults; `throttle_retry_after: null` switches throttling off."""
-    changes = body.model_dump(exclude_unset=True)
+    """Partially update faults; `throttle_retry_after: null` switches throttling off.
+
+    Without `users` the global faults change and are returned; with `users` only those users'
+    faults change and the answer has the shape of `GET /control/faults`.
+    """
+    changes = body.model_dump(exclude_unset=True, exclude={"users"})
     changes = {k: v for k, v in changes.items() if v is not None or k == "throttle_retry_after"}
-    return asdict(sandbox_state(request).set_faults(**changes))
+    state = sandbox_state(request)
+    if body.users is None:
+        return asdict(state.set_faults(**changes))
+    state.set_user_faults(body.users, **changes)
+    return state.faults_snapshot()
 
 
 @router.delete("/faults")
 async def clear_faults(request: Request) -> dict[str, Any]:
-    """Switch every fault off."""
+    """Switch every fault off, global and per user; answers the (cleared) global faults."""
     return asdict(sandbox_state(request).clear_faults())
+
+
+@router.get("/stats")
+async def get_stats(request: Request) -> dict[str, Any]:
+    """Answered calls per user and in total, per kind (`me`, `token_refresh`...): ok / failed."""
+    return sandbox_state(request).stats()
+
+
+@router.delete("/stats")
+async def reset_stats(request: Request) -> dict[str, Any]:
+    """Forget every counted call; answers the (empty) statistics."""
+    state = sandbox_state(request)
+    state.reset_stats()
+    return state.stats()
 
 
 @router.put("/settings")

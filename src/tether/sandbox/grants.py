@@ -2,98 +2,28 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tether.sandbox.common import OAuthError, SandboxError, SandboxUser, Settings, locked
-
-CODE_LIFETIME = 600
-DEFAULT_SCOPE = "ads.read"
-DEFAULT_CLIENTS = {"tether": "tether-sandbox-secret"}
-# Old access tokens stay valid after a refresh (as on real platforms); only the newest few are
-# remembered so that a benchmark refreshing in a loop does not grow memory without bound.
-KEPT_ACCESS_TOKENS = 5
-
-REVOKE_DESCRIPTIONS = {
-    "token_revoked": "The grant was revoked.",
-    "password_changed": "The grant was revoked because the user changed their password.",
-    "code_reused": "The grant was revoked because its authorization code was used twice.",
-}
-
-
-@dataclass
-class Grant:
-    id: str
-    user_id: str
-    client_id: str
-    scope: str
-    access_token: str = field(repr=False)
-    refresh_token: str | None = field(repr=False)
-    access_expires_at: float
-    refresh_expires_at: float | None
-    created_at: float
-    revoked_reason: str | None = None
-
-
-@dataclass
-class AuthCode:
-    code: str = field(repr=False)
-    client_id: str
-    redirect_uri: str
-    code_challenge: str
-    user_id: str
-    scope: str
-    expires_at: float
-    used: bool = False
-    grant_id: str | None = None
-
-
-@dataclass(frozen=True)
-class TokenSet:
-    grant_id: str
-    access_token: str = field(repr=False)
-    expires_in: int
-    refresh_token: str | None = field(repr=False)
-    refresh_token_expires_in: int | None
-    scope: str
-
-    def as_json(self) -> dict[str, Any]:
-        """Body of a successful RFC 6749 token response."""
-        body: dict[str, Any] = {
-            "access_token": self.access_token,
-            "token_type": "Bearer",
-            "expires_in": self.expires_in,
-            "scope": self.scope,
-        }
-        if self.refresh_token is not None:
-            body["refresh_token"] = self.refresh_token
-        if self.refresh_token_expires_in is not None:
-            body["refresh_token_expires_in"] = self.refresh_token_expires_in
-        return body
-
-
-@dataclass
-class _AccessRecord:
-    grant_id: str
-    expires_at: float
-
-
-@dataclass
-class _RefreshRecord:
-    grant_id: str
-    current: bool = True
-
-
-def pkce_challenge(verifier: str) -> str:
-    """S256 code challenge of a PKCE code verifier (RFC 7636 §4.2)."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+from tether.sandbox.tokens import (
+    CODE_LIFETIME,
+    DEFAULT_CLIENTS,
+    DEFAULT_SCOPE,
+    KEPT_ACCESS_TOKENS,
+    REPLACED_DESCRIPTION,
+    REUSE_DETECTED_DESCRIPTION,
+    REVOKE_DESCRIPTIONS,
+    AccessRecord,
+    AuthCode,
+    Grant,
+    RefreshRecord,
+    TokenSet,
+    check_code,
+)
 
 
 class GrantsMixin:
@@ -115,8 +45,8 @@ class GrantsMixin:
         self.grants: dict[str, Grant] = {}
         self._codes: dict[str, AuthCode] = {}
         self._prune_codes_at = 1000
-        self._access: dict[str, _AccessRecord] = {}
-        self._refresh: dict[str, _RefreshRecord] = {}
+        self._access: dict[str, AccessRecord] = {}
+        self._refresh: dict[str, RefreshRecord] = {}
         self._grant_access: dict[str, list[str]] = {}
         self._user_grants: dict[str, list[str]] = {}
 
@@ -175,7 +105,7 @@ class GrantsMixin:
                 "The authorization code was already used; the grant it produced is now revoked.",
             )
         record.used = True
-        _check_code(record, client_id, redirect_uri, code_verifier)
+        check_code(record, client_id, redirect_uri, code_verifier)
         grant, tokens = self._new_grant(record.user_id, client_id, record.scope)
         record.grant_id = grant.id
         return tokens
@@ -208,7 +138,7 @@ class GrantsMixin:
         now = time.time()
         token = f"sbx_at_{secrets.token_urlsafe(32)}"
         grant.access_token, grant.access_expires_at = token, now + lifetime
-        self._access[token] = _AccessRecord(grant.id, grant.access_expires_at)
+        self._access[token] = AccessRecord(grant.id, grant.access_expires_at, grant.generation)
         kept = self._grant_access[grant.id]
         kept.append(token)
         for old in kept[:-KEPT_ACCESS_TOKENS]:
@@ -220,10 +150,26 @@ class GrantsMixin:
         return TokenSet(grant.id, token, lifetime, grant.refresh_token, refresh_in, grant.scope)
 
     def _issue_refresh(self, grant: Grant) -> None:
-        if grant.refresh_token is not None:
-            self._refresh[grant.refresh_token].current = False
+        # The token it replaces is remembered (in `_refresh`) so that it is refused as replaced
+        # rather than as unknown; `_rotate` decides which token stays in grace.
         grant.refresh_token = f"sbx_rt_{secrets.token_urlsafe(32)}"
-        self._refresh[grant.refresh_token] = _RefreshRecord(grant.id)
+        grant.generation += 1
+        self._refresh[grant.refresh_token] = RefreshRecord(grant.id)
+
+    def _rotate(self, grant: Grant, presented: str) -> None:
+        """Replace the refresh token; the presented one stays usable until the successor is used.
+
+        Presenting the token in grace again discards its unused successor for a newer one, so
+        a client that lost a refresh response (crash, timeout) is never locked out.
+        """
+        if presented == grant.refresh_token:
+            grant.previous_refresh_token = presented
+        self._issue_refresh(grant)
+
+    @staticmethod
+    def _successor_used(grant: Grant) -> None:
+        """The client holds the newest refresh token: its predecessor is replaced for good."""
+        grant.previous_refresh_token = None
 
     @locked
     def refresh(self, *, client_id: str, refresh_token: str) -> TokenSet:
@@ -236,14 +182,17 @@ class GrantsMixin:
             raise OAuthError("invalid_grant", "The refresh token was issued to another client.")
         if grant.revoked_reason is not None:
             raise OAuthError("invalid_grant", REVOKE_DESCRIPTIONS[grant.revoked_reason])
-        if not record.current:
-            raise OAuthError(
-                "invalid_grant", "The refresh token was rotated; only the newest one is valid."
-            )
+        if refresh_token == grant.refresh_token:
+            self._successor_used(grant)
+        elif refresh_token != grant.previous_refresh_token:
+            if self.settings.reuse_detection:
+                self._revoke(grant, "token_revoked")
+                raise OAuthError("invalid_grant", REUSE_DETECTED_DESCRIPTION)
+            raise OAuthError("invalid_grant", REPLACED_DESCRIPTION)
         if grant.refresh_expires_at is not None and time.time() >= grant.refresh_expires_at:
             raise OAuthError("invalid_grant", "The refresh token has expired.")
         if self.settings.rotate_refresh_tokens:
-            self._issue_refresh(grant)
+            self._rotate(grant, refresh_token)
         return self._issue_access(grant, self.settings.access_token_lifetime)
 
     @locked
@@ -259,6 +208,21 @@ class GrantsMixin:
         return True
 
     @locked
+    def code_owner(self, code: str) -> str | None:
+        """Username behind an authorization code, if known; changes nothing."""
+        record = self._codes.get(code)
+        return None if record is None else self.users[record.user_id].username
+
+    @locked
+    def token_owner(self, token: str, *, refresh_only: bool = False) -> str | None:
+        """Username behind an access or refresh token ever issued; changes nothing."""
+        access = None if refresh_only else self._access.get(token)
+        record = access or self._refresh.get(token)
+        if record is None:
+            return None
+        return self.users[self.grants[record.grant_id].user_id].username
+
+    @locked
     def user_for_access_token(self, token: str) -> SandboxUser:
         """The user behind a live access token; raises `SandboxError` saying why not."""
         record = self._access.get(token)
@@ -272,6 +236,9 @@ class GrantsMixin:
             )
         if grant.revoked_reason is not None:
             raise SandboxError("token_revoked", "The access token was revoked.")
+        if record.generation == grant.generation:
+            # Issued alongside the newest refresh token, so the client has that one too.
+            self._successor_used(grant)
         if time.time() >= record.expires_at:
             raise SandboxError("token_expired", "The access token has expired.")
         return self.users[grant.user_id]
@@ -346,18 +313,3 @@ class GrantsMixin:
     def _act_on_user_grants(self, user: SandboxUser, act: Callable[[Grant], Grant]) -> list[Grant]:
         live = [g for g in self.grants_for(user.username) if g.revoked_reason is None]
         return [act(g) for g in live]
-
-
-def _check_code(record: AuthCode, client_id: str, redirect_uri: str, verifier: str | None) -> None:
-    if time.time() >= record.expires_at:
-        raise OAuthError("invalid_grant", "The authorization code has expired.")
-    if record.client_id != client_id:
-        raise OAuthError("invalid_grant", "The authorization code was issued to another client.")
-    if record.redirect_uri != redirect_uri:
-        raise OAuthError(
-            "invalid_grant", "The redirect_uri differs from the one in the authorization request."
-        )
-    if not verifier:
-        raise OAuthError("invalid_request", "The code_verifier parameter is missing.")
-    if not hmac.compare_digest(pkce_challenge(verifier), record.code_challenge):
-        raise OAuthError("invalid_grant", "The code_verifier does not match the code_challenge.")

@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from tether.sandbox.faults import FaultError, apply_faults, sandbox_state
+from tether.sandbox.faults import apply_faults, count_call, sandbox_state
 from tether.sandbox.state import OAuthError, SandboxState
 
 # Parameters of the authorization request that the consent form carries through the POST.
@@ -21,6 +21,7 @@ _FORM_ONLY = {"username", "password", "decision"}
 # RFC 7636 §4.1/§4.2: an S256 challenge is 43-128 unreserved characters.
 _CHALLENGE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_TOKEN_CALL_KINDS = {"authorization_code": "token_exchange", "refresh_token": "token_refresh"}
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 router = APIRouter(prefix="/oauth")
@@ -36,14 +37,6 @@ async def oauth_error_handler(request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = 'Basic realm="sandbox"'
     body = {"error": exc.error, "error_description": exc.description}
     return JSONResponse(body, status_code=status, headers=headers)
-
-
-async def token_faults(request: Request) -> None:
-    """Faults on the token endpoint, reported in the OAuth error shape OAuth clients parse."""
-    try:
-        await apply_faults(request)
-    except FaultError as fault:
-        raise FaultError(fault.code, fault.message, fault.headers, oauth_style=True) from None
 
 
 def with_query(uri: str, params: Mapping[str, str | None]) -> str:
@@ -181,13 +174,27 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
 
 
-@router.post("/token", dependencies=[Depends(token_faults)])
+def _token_caller(state: SandboxState, grant_type: str, form: Mapping[str, str]) -> str | None:
+    """Username of the grant a token request is about, if the code or token is known."""
+    if grant_type == "authorization_code":
+        return state.code_owner(form.get("code", ""))
+    if grant_type == "refresh_token":
+        return state.token_owner(form.get("refresh_token", ""), refresh_only=True)
+    return None
+
+
+@router.post("/token")
 async def token(request: Request) -> JSONResponse:
     """Exchange an authorization code or a refresh token for tokens."""
     form = await _form(request)
-    client_id = _authenticate_client(request, form)
     state = sandbox_state(request)
-    grant_type = form.get("grant_type")
+    grant_type = form.get("grant_type", "")
+    username = _token_caller(state, grant_type, form)
+    if grant_type in _TOKEN_CALL_KINDS:
+        count_call(request, _TOKEN_CALL_KINDS[grant_type], username)
+    # Faults come first, in the OAuth error shape that OAuth clients parse.
+    await apply_faults(state, username, oauth_style=True)
+    client_id = _authenticate_client(request, form)
     if grant_type == "authorization_code":
         tokens = state.exchange_code(
             client_id=client_id,
@@ -210,8 +217,10 @@ async def token(request: Request) -> JSONResponse:
 async def revoke(request: Request) -> Response:
     """RFC 7009 revocation: 200 whether or not the token was known."""
     form = await _form(request)
+    state = sandbox_state(request)
+    count_call(request, "revoke", state.token_owner(form.get("token", "")))
     client_id = _authenticate_client(request, form)
     if not form.get("token"):
         raise OAuthError("invalid_request", "The token parameter is missing.")
-    sandbox_state(request).revoke_token(form["token"], client_id)
+    state.revoke_token(form["token"], client_id)
     return Response(status_code=200)

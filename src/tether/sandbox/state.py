@@ -8,11 +8,12 @@ import random
 import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from tether.sandbox.common import OAuthError, SandboxError, SandboxUser, Settings, locked
-from tether.sandbox.grants import (
+from tether.sandbox.grants import GrantsMixin
+from tether.sandbox.tokens import (
     CODE_LIFETIME,
     DEFAULT_CLIENTS,
     DEFAULT_SCOPE,
@@ -20,12 +21,13 @@ from tether.sandbox.grants import (
     REVOKE_DESCRIPTIONS,
     AuthCode,
     Grant,
-    GrantsMixin,
     TokenSet,
     pkce_challenge,
 )
+from tether.sandbox.traffic import CALL_KINDS, Faults, TrafficMixin, apply_changes
 
 __all__ = [
+    "CALL_KINDS",
     "CODE_LIFETIME",
     "DEFAULT_CLIENTS",
     "DEFAULT_SCOPE",
@@ -74,13 +76,6 @@ class SandboxAccount:
     currency: str
 
 
-@dataclass
-class Faults:
-    down: bool = False
-    throttle_retry_after: int | None = None
-    slow_ms: int = 0
-
-
 @dataclass(frozen=True)
 class NewUser:
     username: str
@@ -103,7 +98,7 @@ def account_order(account_id: str) -> tuple[int, str]:
     return (len(account_id), account_id)
 
 
-class SandboxState(GrantsMixin):
+class SandboxState(GrantsMixin, TrafficMixin):
     """The whole sandbox platform; every route is a thin wrapper around one method here."""
 
     def __init__(self, seed: int = 0) -> None:
@@ -120,13 +115,12 @@ class SandboxState(GrantsMixin):
 
     @locked
     def reset(self) -> None:
-        """Back to the freshly seeded world: grants, faults and settings are dropped."""
+        """Back to the freshly seeded world: grants, faults, settings and stats are dropped."""
         self._clear()
         self._seed_world()
 
     def _clear(self) -> None:
         self.settings = Settings()
-        self.faults = Faults()
         self.users: dict[str, SandboxUser] = {}
         self.accounts: dict[str, SandboxAccount] = {}
         self._by_username: dict[str, SandboxUser] = {}
@@ -136,6 +130,7 @@ class SandboxState(GrantsMixin):
         self._sorted_reach: dict[str, list[str]] = {}
         self._next_account = FIRST_ACCOUNT_ID
         self._clear_grants()
+        self._clear_traffic()
 
     def _seed_world(self) -> None:
         rng = random.Random(self.seed)
@@ -349,25 +344,13 @@ class SandboxState(GrantsMixin):
             )
         raise SandboxError("not_found", f"Account {account_id} was not found.")
 
-    # -- settings and faults ------------------------------------------------------------
+    # -- settings (faults and call statistics: see TrafficMixin) -----------------------------
 
     @locked
     def update_settings(self, **changes: Any) -> Settings:
         """Change some settings; unknown names are refused."""
-        _apply(self.settings, changes)
+        apply_changes(self.settings, changes)
         return self.settings
-
-    @locked
-    def set_faults(self, **changes: Any) -> Faults:
-        """Change some faults (`down`, `throttle_retry_after`, `slow_ms`)."""
-        _apply(self.faults, changes)
-        return self.faults
-
-    @locked
-    def clear_faults(self) -> Faults:
-        """Turn every fault off."""
-        self.faults = Faults()
-        return self.faults
 
     @locked
     def summary(self) -> dict[str, Any]:
@@ -381,6 +364,7 @@ class SandboxState(GrantsMixin):
             "live_grants": live,
             "settings": asdict(self.settings),
             "faults": asdict(self.faults),
+            "user_faults": {name: asdict(f) for name, f in sorted(self.user_faults.items())},
         }
 
     # -- API keys (OAuth clients, codes, grants and tokens: see GrantsMixin) ------------
@@ -392,12 +376,3 @@ class SandboxState(GrantsMixin):
         if found is None:
             raise SandboxError("invalid_api_key", "The API key is not recognised.")
         return found
-
-
-def _apply(target: Any, changes: dict[str, Any]) -> None:
-    names = {f.name for f in fields(target)}
-    unknown = set(changes) - names
-    if unknown:
-        raise SandboxError("invalid_request", f"Unknown setting(s): {', '.join(sorted(unknown))}.")
-    for name, value in changes.items():
-        setattr(target, name, value)
