@@ -120,7 +120,23 @@ async def test_serve_seeds_the_demo_once_and_keeps_secrets_out_of_its_logs(
     assert authorization["status"] == "active"
     state = httpx.URL(started.json()["authorize_url"]).params["state"]
     after_banner = log.read_text()[len(banner) :]
+    checked = subprocess.run(
+        [*TETHER, "check", "-o", "Demo Agency"],
+        env=_env(tmp_path / "data", TETHER_SANDBOX_URL=f"{base}/sandbox"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert re.search(r"active\s+│\s+1", checked.stdout), checked.stdout
     assert "/oauth/callback?code=***" in after_banner  # the access log is there, redacted
     assert token.group(1) not in after_banner
     assert state not in after_banner
     assert "Traceback" not in after_banner
+
+
+def test_worker_without_a_broker_explains_what_to_set(tmp_path: Path) -> None:
+    result = _run(tmp_path, "worker")
+
+    assert result.returncode == 1
+    assert "TETHER_BROKER_URL" in result.stderr
