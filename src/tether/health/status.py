@@ -70,14 +70,7 @@ async def _healthy(session: AsyncSession, a: Authorization, ctx: Context) -> Non
     a.check_failures, a.failing_since = 0, None
     a.next_check_at = _next_regular(a, ctx)
     await _set_status(session, a, Status.ACTIVE, Observation(Verdict.OK), ctx)
-    await close_incidents(
-        session,
-        scope_keys=[authorization_key(a.id)],
-        kinds=[IncidentKind.LAPSE, IncidentKind.FAILING],
-        how="recovered",
-        now=ctx.now,
-        actor=ctx.actor,
-    )
+    await _close_on(session, a, [IncidentKind.LAPSE, IncidentKind.FAILING], "recovered", ctx)
     if was_outage:
         await _judge_outage(session, a.provider, ctx, recovering=True)
 
@@ -86,28 +79,8 @@ async def _lapsed(session: AsyncSession, a: Authorization, seen: Observation, ct
     a.check_failures, a.failing_since = 0, None
     a.next_check_at = _next_regular(a, ctx)
     await _set_status(session, a, Status.NEEDS_RECONNECT, seen, ctx)
-    await close_incidents(
-        session,
-        scope_keys=[authorization_key(a.id)],
-        kinds=[IncidentKind.FAILING, IncidentKind.EXPIRING],
-        how="lapsed",
-        now=ctx.now,
-        actor=ctx.actor,
-    )
-    await open_incident(
-        session,
-        kind=IncidentKind.LAPSE,
-        scope=IncidentScope.AUTHORIZATION,
-        scope_key=authorization_key(a.id),
-        organization_id=a.organization_id,
-        provider=a.provider,
-        reason=seen.reason or Reason.UNKNOWN,
-        message=seen.message or "",
-        now=ctx.now,
-        actor=ctx.actor,
-        authorization_id=a.id,
-        affected_client_ids=await repository.client_ids_of(session, a.id),
-    )
+    await _close_on(session, a, [IncidentKind.FAILING, IncidentKind.EXPIRING], "lapsed", ctx)
+    await _open_on(session, a, IncidentKind.LAPSE, seen.reason, seen.message or "", ctx)
 
 
 async def _transient(
@@ -128,20 +101,45 @@ async def _transient(
         session, provider_key(a.provider), IncidentKind.OUTAGE
     )
     if lasted and held_back is None and a.status == Status.FAILING:
-        await open_incident(
-            session,
-            kind=IncidentKind.FAILING,
-            scope=IncidentScope.AUTHORIZATION,
-            scope_key=authorization_key(a.id),
-            organization_id=a.organization_id,
-            provider=a.provider,
-            reason=seen.reason or Reason.UNKNOWN,
-            message=seen.message or "",
-            now=ctx.now,
-            actor=ctx.actor,
-            authorization_id=a.id,
-            affected_client_ids=await repository.client_ids_of(session, a.id),
-        )
+        await _open_on(session, a, IncidentKind.FAILING, seen.reason, seen.message or "", ctx)
+
+
+async def _open_on(
+    session: AsyncSession,
+    a: Authorization,
+    kind: IncidentKind,
+    reason: str | None,
+    message: str,
+    ctx: Context,
+) -> None:
+    """Open an incident of this kind on the authorization, naming the clients it serves."""
+    await open_incident(
+        session,
+        kind=kind,
+        scope=IncidentScope.AUTHORIZATION,
+        scope_key=authorization_key(a.id),
+        organization_id=a.organization_id,
+        provider=a.provider,
+        reason=reason or Reason.UNKNOWN,
+        message=message,
+        now=ctx.now,
+        actor=ctx.actor,
+        authorization_id=a.id,
+        affected_client_ids=await repository.client_ids_of(session, a.id),
+    )
+
+
+async def _close_on(
+    session: AsyncSession, a: Authorization, kinds: list[IncidentKind], how: str, ctx: Context
+) -> None:
+    await close_incidents(
+        session,
+        scope_keys=[authorization_key(a.id)],
+        kinds=kinds,
+        how=how,
+        now=ctx.now,
+        actor=ctx.actor,
+    )
 
 
 async def _judge_outage(
@@ -190,24 +188,11 @@ async def _expiring(session: AsyncSession, a: Authorization, ctx: Context) -> No
         return
     days = max(0, (a.expires_at - ctx.now).days)
     name = BY_KEY[a.provider].name if a.provider in BY_KEY else a.provider
-    await open_incident(
-        session,
-        kind=IncidentKind.EXPIRING,
-        scope=IncidentScope.AUTHORIZATION,
-        scope_key=authorization_key(a.id),
-        organization_id=a.organization_id,
-        provider=a.provider,
-        reason="token_expiring",
-        message=(
-            f"The {name} access of {a.external_user_name} ends on "
-            f"{a.expires_at:%Y-%m-%d} ({days} days left) and cannot be renewed "
-            "without signing in again."
-        ),
-        now=ctx.now,
-        actor=ctx.actor,
-        authorization_id=a.id,
-        affected_client_ids=await repository.client_ids_of(session, a.id),
+    message = (
+        f"The {name} access of {a.external_user_name} ends on {a.expires_at:%Y-%m-%d} "
+        f"({days} days left) and cannot be renewed without signing in again."
     )
+    await _open_on(session, a, IncidentKind.EXPIRING, "token_expiring", message, ctx)
 
 
 def _next_regular(a: Authorization, ctx: Context) -> datetime:
