@@ -3,46 +3,25 @@
 import base64
 import os
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.fixtures.builders import Org, create_org
+from tests.fixtures.connected import connected, org_with_meta_like_grant
 from tests.fixtures.databases import Backend, postgres_backend, sqlite_backend, temporary_folder
-from tests.fixtures.running import bound_socket, running
+from tests.fixtures.running import Tether, bound_socket, running
 from tether import vault
 from tether.app import create_app
 from tether.config import Settings
 from tether.db import Base, create_engine, create_sessionmaker
 from tether.kit.crypto import KeyRing, parse_keys
 
+__all__ = ["Tether", "connected", "org_with_meta_like_grant"]  # fixtures shared by every folder
+
 TEST_KEYS = "t1:" + base64.b64encode(os.urandom(32)).decode()
-
-
-@dataclass
-class Tether:
-    """One running Tether (with its sandbox mounted) on one database."""
-
-    backend: Backend
-    base_url: str
-    settings: Settings
-    sessions: async_sessionmaker[AsyncSession]
-
-    @property
-    def sandbox_url(self) -> str:
-        return f"{self.base_url}/sandbox"
-
-    async def sandbox(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Call the sandbox's control API (its switches) and return the JSON answer."""
-        async with httpx.AsyncClient(base_url=f"{self.sandbox_url}/control") as http:
-            response = await http.request(method, path, **kwargs)
-        response.raise_for_status()
-        return response.json()
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from tether.connections.api import router as connections_router
 from tether.health.api import router as health_router
 from tether.kit.body_limit import BodyLimitMiddleware
 from tether.members.api import router as members_router
+from tether.notifications.api import router as notifications_router
 from tether.organizations.api import router as organizations_router
 from tether.providers.api import router as providers_router
 from tether.web import oauth as web_oauth
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         connections_router,
         health_router,
         audit_router,
+        notifications_router,
     ):
         api.include_router(router)
     app.include_router(api)

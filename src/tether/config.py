@@ -30,6 +30,8 @@ class Settings(BaseSettings):
 
     # The health engine (see docs/health.md).
     broker_url: str | None = Field(default=None, repr=False)
+    # Prefix of every Redis key the broker uses, so several Tethers can share one Redis.
+    broker_namespace: str = "dramatiq"
     # Run the scheduler (and, without a broker, a worker) inside `tether serve`.
     background: bool = True
     provider_timeout_seconds: float = 30.0

@@ -1,5 +1,6 @@
 """The `tether` command as a person or a script uses it, run as a real process."""
 
+import asyncio
 import os
 import re
 import socket
@@ -120,7 +121,8 @@ async def test_serve_seeds_the_demo_once_and_keeps_secrets_out_of_its_logs(
     assert authorization["status"] == "active"
     state = httpx.URL(started.json()["authorize_url"]).params["state"]
     after_banner = log.read_text()[len(banner) :]
-    checked = subprocess.run(
+    checked = await asyncio.to_thread(
+        subprocess.run,
         [*TETHER, "check", "-o", "Demo Agency"],
         env=_env(tmp_path / "data", TETHER_SANDBOX_URL=f"{base}/sandbox"),
         capture_output=True,

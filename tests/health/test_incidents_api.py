@@ -1,6 +1,6 @@
 """GET /api/v1/incidents: filters, staff scoping, and the audit trail behind them."""
 
-from tests.health.conftest import Connected
+from tests.fixtures.connected import Connected
 
 
 async def _lapse_one_account(connected: Connected) -> None:

@@ -2,7 +2,7 @@
 
 import time_machine
 
-from tests.health.conftest import Connected
+from tests.fixtures.connected import Connected
 from tether.db import utcnow
 
 

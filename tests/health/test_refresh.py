@@ -7,7 +7,7 @@ import httpx
 import time_machine
 from sqlalchemy import text
 
-from tests.health.conftest import Connected
+from tests.fixtures.connected import Connected
 from tether.db import utcnow
 from tether.health.refresh import Refresh, refresh
 from tether.providers.registry import build_registry

@@ -13,7 +13,10 @@ async def test_no_answer_carries_a_token_or_verifier(org: Org, tether: Tether) -
     async with tether.sessions() as session:
         stored = await session.scalar(select(Authorization))
         attempt = await session.scalar(select(OAuthState))
-    assert stored is not None and stored.access_token and stored.refresh_token and attempt
+    assert stored is not None
+    assert stored.access_token
+    assert stored.refresh_token
+    assert attempt
     secrets = [
         vault.reveal(stored.access_token),
         vault.reveal(stored.refresh_token),

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tether.audit import service as audit
 from tether.health import repository
 from tether.models import Incident, IncidentClient, IncidentKind, IncidentScope
+from tether.notifications import outbox
 
 
 def authorization_key(authorization_id: uuid.UUID) -> str:
@@ -71,6 +72,8 @@ async def open_incident(
         reason=reason,
         scope=scope_key,
     )
+    await session.flush()
+    await outbox.incident_opened(session, incident, now)
     return incident
 
 
@@ -99,5 +102,6 @@ async def close_incidents(
             to_value=how,
             scope=incident.scope_key,
         )
+        await outbox.incident_closed(session, incident, now)
     await session.flush()
     return closed

@@ -5,6 +5,8 @@ tell which rows still use an older key without opening them.
 """
 
 import base64
+import hashlib
+import hmac
 import os
 import re
 from collections.abc import Iterable
@@ -85,6 +87,14 @@ class KeyRing:
             return cipher.decrypt(raw[:12], raw[12:], key_id.encode()).decode()
         except InvalidTag:
             raise KeyRingError(f"A secret sealed with key {key_id!r} failed to open.") from None
+
+    def derive(self, label: str) -> dict[str, bytes]:
+        """A separate 256-bit key per ring key for another use (signing links, say), so one
+        secret never serves two purposes; newest first."""
+        return {
+            key.key_id: hmac.new(key.material, f"tether:{label}".encode(), hashlib.sha256).digest()
+            for key in self._keys
+        }
 
     def reseal(self, sealed: Sealed) -> Sealed:
         """The same secret under the newest key; unchanged if it already is."""

@@ -9,6 +9,15 @@ from tether.models.connection import Connection
 from tether.models.incident import Incident, IncidentClient, IncidentKind, IncidentScope
 from tether.models.lease import Lease
 from tether.models.member import Member, MemberClientAccess, Role
+from tether.models.notification import (
+    Channel,
+    EmailDelivery,
+    Event,
+    Notification,
+    NotificationPreference,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from tether.models.oauth_state import OAuthState
 from tether.models.organization import Organization
 from tether.models.status import AuthorizationRole, Status
@@ -19,8 +28,11 @@ __all__ = [
     "AuditEvent",
     "Authorization",
     "AuthorizationRole",
+    "Channel",
     "Client",
     "Connection",
+    "EmailDelivery",
+    "Event",
     "Incident",
     "IncidentClient",
     "IncidentKind",
@@ -28,8 +40,12 @@ __all__ = [
     "Lease",
     "Member",
     "MemberClientAccess",
+    "Notification",
+    "NotificationPreference",
     "OAuthState",
     "Organization",
     "Role",
     "Status",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

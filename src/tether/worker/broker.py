@@ -19,7 +19,8 @@ def create_broker(settings: Settings) -> dramatiq.Broker:
     elif url.startswith(("redis://", "rediss://", "unix://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        broker = RedisBroker(url=url)  # type: ignore[no-untyped-call]
+        namespace = settings.broker_namespace
+        broker = RedisBroker(url=url, namespace=namespace)  # type: ignore[no-untyped-call]
     elif url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 

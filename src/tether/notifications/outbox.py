@@ -1,0 +1,209 @@
+"""Writing notifications in the same transaction as the incident that causes them.
+
+Each incident event becomes, per organization concerned: an in-app notification per member who
+should see it, an email delivery per member who should get it, and a webhook delivery per
+subscribed endpoint. Unique constraints make a second emission of the same event a no-op, so
+one incident is one notification per recipient and channel whatever retries happen.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.models import (
+    Authorization,
+    Channel,
+    EmailDelivery,
+    Event,
+    Incident,
+    IncidentKind,
+    IncidentScope,
+    Member,
+    Notification,
+    Role,
+    WebhookDelivery,
+)
+from tether.notifications import repository
+from tether.providers.catalog import BY_KEY
+
+RESTORING = ("recovered", "reconnected")
+
+
+def opened_event(incident: Incident) -> Event | None:
+    if incident.kind == IncidentKind.LAPSE:
+        if incident.scope == IncidentScope.CONNECTION:
+            return Event.CONNECTION_LAPSED
+        return Event.AUTHORIZATION_LAPSED
+    if incident.kind == IncidentKind.EXPIRING:
+        return Event.AUTHORIZATION_EXPIRING
+    if incident.kind == IncidentKind.OUTAGE:
+        return Event.PROVIDER_OUTAGE
+    return None
+
+
+def closed_event(incident: Incident) -> Event | None:
+    if incident.kind == IncidentKind.OUTAGE:
+        return Event.PROVIDER_OUTAGE_ENDED
+    if incident.kind != IncidentKind.LAPSE or incident.closed_how not in RESTORING:
+        return None
+    if incident.scope == IncidentScope.CONNECTION:
+        return Event.CONNECTION_RESTORED
+    return Event.AUTHORIZATION_RESTORED
+
+
+async def incident_opened(session: AsyncSession, incident: Incident, now: datetime) -> None:
+    event = opened_event(incident)
+    if event is not None:
+        await emit(session, incident, event, now)
+
+
+async def incident_closed(session: AsyncSession, incident: Incident, now: datetime) -> None:
+    """A lapse that is over resolves what told of it, and says so."""
+    if incident.kind in (IncidentKind.LAPSE, IncidentKind.EXPIRING):
+        await repository.resolve_notifications(session, incident.id, now)
+    event = closed_event(incident)
+    if event is not None:
+        await emit(session, incident, event, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What every channel says about one event."""
+
+    event: Event
+    incident: Incident
+    provider_name: str
+    message: str
+    clients: list[tuple[uuid.UUID, str]]
+    connector_id: uuid.UUID | None
+
+
+async def emit(session: AsyncSession, incident: Incident, event: Event, now: datetime) -> None:
+    """Write the event's outbox rows for every organization it concerns."""
+    organizations = (
+        [incident.organization_id]
+        if incident.organization_id is not None
+        else list(await repository.organizations_using(session, incident.provider))
+    )
+    facts = await _facts(session, incident, event)
+    for organization_id in organizations:
+        await _for_organization(session, organization_id, facts, now)
+
+
+async def _facts(session: AsyncSession, incident: Incident, event: Event) -> Facts:
+    info = BY_KEY.get(incident.provider)
+    name = info.name if info else incident.provider
+    authorization = (
+        await session.get(Authorization, incident.authorization_id)
+        if incident.authorization_id
+        else None
+    )
+    who = authorization.external_user_name if authorization else None
+    return Facts(
+        event,
+        incident,
+        name,
+        describe(event, name, who, incident.message),
+        await repository.affected_clients(session, incident.id),
+        authorization.connector_id if authorization else None,
+    )
+
+
+def describe(event: Event, provider: str, who: str | None, detail: str) -> str:
+    """One sentence a member understands at a glance."""
+    whose = f"{provider} access of {who}" if who else f"{provider} access"
+    return {
+        Event.AUTHORIZATION_LAPSED: f"The {whose} needs reconnecting: {detail}",
+        Event.CONNECTION_LAPSED: f"A {provider} connection needs reconnecting: {detail}",
+        Event.AUTHORIZATION_EXPIRING: detail,
+        Event.AUTHORIZATION_RESTORED: f"The {whose} works again.",
+        Event.CONNECTION_RESTORED: f"A {provider} connection works again.",
+        Event.PROVIDER_OUTAGE: f"{provider} is having an outage: {detail}",
+        Event.PROVIDER_OUTAGE_ENDED: f"The {provider} outage is over.",
+    }[event]
+
+
+async def _for_organization(
+    session: AsyncSession, organization_id: uuid.UUID, facts: Facts, now: datetime
+) -> None:
+    members = await repository.members_of(session, organization_id)
+    limited = [m.id for m in members if not m.all_clients]
+    access = await repository.client_access(session, limited) if limited else {}
+    chosen = await repository.preferences(session, [m.id for m in members], facts.event)
+    affected = {client_id for client_id, _ in facts.clients}
+
+    def sees(member: Member) -> bool:
+        # Provider-wide events concern everyone; others, whoever sees an affected client.
+        return member.all_clients or not affected or bool(access.get(member.id, set()) & affected)
+
+    def wants(member: Member, channel: Channel, default: bool) -> bool:
+        return chosen.get((member.id, channel), default)
+
+    in_app = [
+        m for m in members
+        if m.role in (Role.ADMIN, Role.STAFF) and sees(m) and wants(m, Channel.IN_APP, True)
+    ]  # fmt: skip
+    email = [
+        m for m in members
+        if sees(m) and wants(m, Channel.EMAIL, m.id == facts.connector_id)
+    ]  # fmt: skip
+    base = {
+        "organization_id": organization_id,
+        "incident_id": facts.incident.id,
+        "event": facts.event.value,
+        "provider": facts.incident.provider,
+    }
+    await repository.insert_ignoring_duplicates(
+        session,
+        Notification,
+        [{**base, "id": uuid.uuid4(), "member_id": m.id, "message": facts.message,
+          "created_at": now} for m in in_app],
+    )  # fmt: skip
+    grouping = (
+        BY_KEY[facts.incident.provider].email_grouping
+        if facts.incident.provider in BY_KEY
+        else "individual"
+    )
+    await repository.insert_ignoring_duplicates(
+        session,
+        EmailDelivery,
+        [{**base, "id": uuid.uuid4(), "member_id": m.id, "grouping": grouping, "due_at": now,
+          "created_at": now, "attempts": 0} for m in email],
+    )  # fmt: skip
+    endpoints = await repository.subscribed_endpoints(session, organization_id, facts.event)
+    payload = webhook_payload(facts, now, organization_id)
+    await repository.insert_ignoring_duplicates(
+        session,
+        WebhookDelivery,
+        [{"id": uuid.uuid4(), "organization_id": organization_id, "endpoint_id": e.id,
+          "incident_id": facts.incident.id, "event": facts.event.value, "payload": payload,
+          "created_at": now, "next_attempt_at": now, "attempts": 0} for e in endpoints],
+    )  # fmt: skip
+
+
+def webhook_payload(facts: Facts, now: datetime, organization_id: uuid.UUID) -> dict[str, object]:
+    """The JSON body of the event, as endpoints receive it."""
+    incident = facts.incident
+    return {
+        "event": facts.event.value,
+        "occurred_at": now.isoformat(),
+        "organization_id": str(organization_id),
+        "message": facts.message,
+        "incident": {
+            "id": str(incident.id),
+            "scope": incident.scope,
+            "kind": incident.kind,
+            "provider": incident.provider,
+            "reason": incident.reason,
+            "message": incident.message,
+            "authorization_id": str(incident.authorization_id)
+            if incident.authorization_id
+            else None,
+            "connection_id": str(incident.connection_id) if incident.connection_id else None,
+            "opened_at": incident.opened_at.isoformat(),
+            "closed_at": incident.closed_at.isoformat() if incident.closed_at else None,
+            "affected_clients": [{"id": str(i), "name": n} for i, n in facts.clients],
+        },
+    }

@@ -1,0 +1,199 @@
+"""SQL for notifications: recipients, preferences, and the outbox rows."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.models import (
+    Authorization,
+    Client,
+    EmailDelivery,
+    Incident,
+    IncidentClient,
+    Member,
+    MemberClientAccess,
+    Notification,
+    NotificationPreference,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+
+async def members_of(session: AsyncSession, organization_id: uuid.UUID) -> Sequence[Member]:
+    return (
+        await session.scalars(select(Member).where(Member.organization_id == organization_id))
+    ).all()
+
+
+async def client_access(
+    session: AsyncSession, member_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, set[uuid.UUID]]:
+    stmt = select(MemberClientAccess.member_id, MemberClientAccess.client_id).where(
+        MemberClientAccess.member_id.in_(member_ids)
+    )
+    access: dict[uuid.UUID, set[uuid.UUID]] = {m: set() for m in member_ids}
+    for member_id, client_id in (await session.execute(stmt)).all():
+        access[member_id].add(client_id)
+    return access
+
+
+async def preferences(
+    session: AsyncSession, member_ids: Sequence[uuid.UUID], event: str
+) -> dict[tuple[uuid.UUID, str], bool]:
+    stmt = select(NotificationPreference).where(
+        NotificationPreference.member_id.in_(member_ids), NotificationPreference.event == event
+    )
+    return {(p.member_id, p.channel): p.enabled for p in (await session.scalars(stmt)).all()}
+
+
+async def preferences_of(
+    session: AsyncSession, member_id: uuid.UUID
+) -> Sequence[NotificationPreference]:
+    stmt = select(NotificationPreference).where(NotificationPreference.member_id == member_id)
+    return (await session.scalars(stmt)).all()
+
+
+async def set_preference(
+    session: AsyncSession, member_id: uuid.UUID, event: str, channel: str, enabled: bool
+) -> None:
+    existing = await session.get(NotificationPreference, (member_id, event, channel))
+    if existing is None:
+        session.add(
+            NotificationPreference(
+                member_id=member_id, event=event, channel=channel, enabled=enabled
+            )
+        )
+    else:
+        existing.enabled = enabled
+    await session.flush()
+
+
+async def affected_clients(
+    session: AsyncSession, incident_id: uuid.UUID
+) -> list[tuple[uuid.UUID, str]]:
+    stmt = (
+        select(Client.id, Client.name)
+        .join(IncidentClient, IncidentClient.client_id == Client.id)
+        .where(IncidentClient.incident_id == incident_id)
+        .order_by(Client.name)
+    )
+    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+
+
+async def organizations_using(session: AsyncSession, provider: str) -> Sequence[uuid.UUID]:
+    stmt = (
+        select(Authorization.organization_id).where(Authorization.provider == provider).distinct()
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def subscribed_endpoints(
+    session: AsyncSession, organization_id: uuid.UUID, event: str
+) -> list[WebhookEndpoint]:
+    stmt = select(WebhookEndpoint).where(
+        WebhookEndpoint.organization_id == organization_id, WebhookEndpoint.active.is_(True)
+    )
+    return [e for e in (await session.scalars(stmt)).all() if event in e.events]
+
+
+async def insert_ignoring_duplicates(
+    session: AsyncSession,
+    model: type[Notification | EmailDelivery | WebhookDelivery],
+    rows: list[dict[str, object]],
+) -> None:
+    """Add outbox rows; a row that already exists (same incident, recipient, event) is kept as is.
+
+    This, with the unique constraints, is what makes one incident one notification per recipient
+    and channel however often the code that emits it runs."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(insert(model).values(rows).on_conflict_do_nothing())
+
+
+async def pending_digest_due(
+    session: AsyncSession, member_id: uuid.UUID, provider: str
+) -> datetime | None:
+    """When the recipient's open digest for this provider goes out, if one is waiting."""
+    stmt = select(func.min(EmailDelivery.due_at)).where(
+        EmailDelivery.member_id == member_id,
+        EmailDelivery.provider == provider,
+        EmailDelivery.grouping == "digest",
+        EmailDelivery.sent_at.is_(None),
+    )
+    return await session.scalar(stmt)
+
+
+async def resolve_notifications(
+    session: AsyncSession, incident_id: uuid.UUID, now: datetime
+) -> None:
+    await session.execute(
+        update(Notification)
+        .where(Notification.incident_id == incident_id, Notification.resolved_at.is_(None))
+        .values(resolved_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def notifications_page(
+    session: AsyncSession,
+    member_id: uuid.UUID,
+    *,
+    unread_only: bool,
+    before: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[Notification]:
+    stmt = select(Notification).where(Notification.member_id == member_id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    if before is not None:
+        at, notification_id = before
+        stmt = stmt.where(
+            (Notification.created_at < at)
+            | ((Notification.created_at == at) & (Notification.id < notification_id))
+        )
+    stmt = stmt.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit + 1)
+    return (await session.scalars(stmt)).all()
+
+
+async def unread_count(session: AsyncSession, member_id: uuid.UUID) -> int:
+    stmt = select(func.count()).where(
+        Notification.member_id == member_id, Notification.read_at.is_(None)
+    )
+    return (await session.scalar(stmt)) or 0
+
+
+async def mark_read(
+    session: AsyncSession, member_id: uuid.UUID, now: datetime, notification_id: uuid.UUID | None
+) -> int:
+    stmt = update(Notification).where(
+        Notification.member_id == member_id, Notification.read_at.is_(None)
+    )
+    if notification_id is not None:
+        stmt = stmt.where(Notification.id == notification_id)
+    result = await session.execute(
+        stmt.values(read_at=now).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def get_notification(
+    session: AsyncSession, member_id: uuid.UUID, notification_id: uuid.UUID
+) -> Notification | None:
+    stmt = select(Notification).where(
+        Notification.id == notification_id, Notification.member_id == member_id
+    )
+    return await session.scalar(stmt)
+
+
+async def incidents_by_id(
+    session: AsyncSession, incident_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Incident]:
+    rows = await session.scalars(select(Incident).where(Incident.id.in_(incident_ids)))
+    return {incident.id: incident for incident in rows.all()}
