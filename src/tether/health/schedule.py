@@ -1,22 +1,15 @@
 """What the health engine has due: authorizations whose next check (or refresh) time came."""
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.config import Settings
 from tether.health import repository
+from tether.worker.job import Job
 
 CHECK_ACTOR = "health.check_authorizations"
 BATCH = 50
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    actor: str
-    args: tuple[object, ...]
-    size: int
 
 
 async def take_due(session: AsyncSession, now: datetime, settings: Settings) -> list[Job]:
