@@ -13,13 +13,15 @@ from tests.fixtures.builders import Org, create_org
 from tests.fixtures.connected import connected, org_with_meta_like_grant
 from tests.fixtures.databases import Backend, postgres_backend, sqlite_backend, temporary_folder
 from tests.fixtures.running import Tether, bound_socket, running
+from tests.fixtures.smtp import Mailbox, smtp, smtp_server
 from tether import vault
 from tether.app import create_app
 from tether.config import Settings
 from tether.db import Base, create_engine, create_sessionmaker
 from tether.kit.crypto import KeyRing, parse_keys
 
-__all__ = ["Tether", "connected", "org_with_meta_like_grant"]  # fixtures shared by every folder
+# Fixtures shared by every folder.
+__all__ = ["Tether", "connected", "org_with_meta_like_grant", "smtp", "smtp_server"]
 
 TEST_KEYS = "t1:" + base64.b64encode(os.urandom(32)).decode()
 
@@ -45,7 +47,9 @@ def keyring() -> KeyRing:
 
 
 @pytest.fixture(scope="session")
-async def tether(backend: Backend, data_dir: Path, keyring: KeyRing) -> AsyncIterator[Tether]:
+async def tether(
+    backend: Backend, data_dir: Path, keyring: KeyRing, smtp_server: Mailbox
+) -> AsyncIterator[Tether]:
     sock = bound_socket()
     port = sock.getsockname()[1]
     settings = Settings(
@@ -56,6 +60,10 @@ async def tether(backend: Backend, data_dir: Path, keyring: KeyRing) -> AsyncIte
         max_body_bytes=64_000,
         background=False,
         provider_timeout_seconds=2.0,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server.port,
+        smtp_tls="none",
+        smtp_timeout_seconds=5.0,
     )
     engine = create_engine(backend.url)
     with running(create_app(settings), sock):

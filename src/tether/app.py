@@ -14,12 +14,15 @@ from tether.clients.api import router as clients_router
 from tether.config import Settings
 from tether.connections.api import router as connections_router
 from tether.health.api import router as health_router
+from tether.integrations.api import router as integrations_router
 from tether.kit.body_limit import BodyLimitMiddleware
 from tether.members.api import router as members_router
 from tether.notifications.api import router as notifications_router
+from tether.notifications.webhooks_api import router as webhooks_router
 from tether.organizations.api import router as organizations_router
 from tether.providers.api import router as providers_router
 from tether.web import oauth as web_oauth
+from tether.web import reconnect as web_reconnect
 from tether.worker import runtime
 from tether.worker.embedded import Background
 
@@ -64,10 +67,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health_router,
         audit_router,
         notifications_router,
+        webhooks_router,
+        integrations_router,
     ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(web_oauth.router)
+    app.include_router(web_reconnect.router)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
     app.add_api_route("/", _home, methods=["GET"], include_in_schema=False)
     errors_http.install(app)

@@ -2,6 +2,7 @@
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +52,20 @@ class Settings(BaseSettings):
     scheduler_batch: int = 2000
     # How long a check handed to the queue may stay unanswered before the scheduler resends it.
     dispatch_timeout_seconds: int = 300
+
+    # Email. Without an SMTP host, each message is written to `<data_dir>/outbox/` as a .eml file.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    # "starttls": upgrade a plain connection; "tls": TLS from the start (port 465); "none".
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_from: str = "Tether <tether@localhost>"
+    smtp_timeout_seconds: float = 30.0
+    # Lapses of a digest provider that reach one member within this window go out in one email.
+    email_digest_window_seconds: int = 900
+    # The wait before a failed send is tried again; it doubles with each failure, up to 15 min.
+    email_retry_seconds: int = 60
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -130,3 +130,17 @@ async def test_forged_expired_and_foreign_links_are_refused(
     assert "another organization" in foreign.json()["error"]["message"]
     assert expired.status_code == 410
     assert "expired" in expired.json()["error"]["message"]
+
+
+async def test_the_link_lands_on_a_page_that_says_what_to_do(connected: Connected) -> None:
+    await _revoke_and_check(connected)
+    (notification,) = await _notifications(connected.org.api)
+
+    async with httpx.AsyncClient() as browser:
+        page = await browser.get(notification["reconnect_url"])
+        forged = await browser.get(notification["reconnect_url"][:-3] + "xyz")
+
+    assert page.status_code == 200
+    assert "Reconnect a data source" in page.text
+    assert forged.status_code == 400
+    assert "not valid" in forged.text

@@ -7,14 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether.authorizations import oauth, service
+from tether.authorizations import manage, oauth, service
 from tether.authorizations.schemas import (
     AccountRead,
     ApiKeyConnect,
+    ApiKeyReverify,
     AuthorizationRead,
     ConnectorRead,
     OAuthStartRead,
     OAuthStartRequest,
+    ReconnectRequest,
+    ReconnectResult,
 )
 from tether.authorizations.service import ACCOUNT_SORTS, AuthorizationRow
 from tether.deps import CurrentActor, RegistryDep, SessionDep, SettingsDep
@@ -86,12 +89,7 @@ async def start_oauth(
     body: OAuthStartRequest,
 ) -> OAuthStartRead:
     """Begin connecting an OAuth provider: open `authorize_url` in the member's browser."""
-    if body.return_to and not (
-        body.return_to.startswith("/") and not body.return_to.startswith("//")
-    ):
-        raise BadRequest(
-            "return_to must be a path in Tether, like /connections.", code="invalid_return_to"
-        )
+    check_return_to(body.return_to)
     started = await oauth.start(
         session,
         actor=actor,
@@ -143,3 +141,75 @@ async def list_accounts(
         for row in page.items
     ]
     return ListOf(data=data, next_cursor=page.next_cursor)
+
+
+def check_return_to(return_to: str | None) -> None:
+    """Only paths inside Tether: a sign-in must never end on someone else's site."""
+    if return_to and not (return_to.startswith("/") and not return_to.startswith("//")):
+        raise BadRequest(
+            "return_to must be a path in Tether, like /connections.", code="invalid_return_to"
+        )
+
+
+@router.post("/authorizations/{authorization_id}/reconnect")
+async def reconnect(
+    session: SessionDep,
+    actor: CurrentActor,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    authorization_id: uuid.UUID,
+    body: ReconnectRequest | None = None,
+) -> OAuthStartRead:
+    """Sign in again: the grant replaces this authorization's in place, for every client."""
+    return_to = body.return_to if body else None
+    check_return_to(return_to)
+    started = await manage.start_reconnect(
+        session,
+        actor=actor,
+        registry=registry,
+        redirect_uri=settings.oauth_redirect_uri,
+        lifetime=timedelta(seconds=settings.oauth_state_lifetime_seconds),
+        authorization_id=authorization_id,
+        return_to=return_to,
+    )
+    return OAuthStartRead(authorize_url=started.authorize_url, expires_at=started.expires_at)
+
+
+@router.put("/authorizations/{authorization_id}/api-key")
+async def reverify_api_key(
+    session: SessionDep,
+    actor: CurrentActor,
+    registry: RegistryDep,
+    authorization_id: uuid.UUID,
+    body: ApiKeyReverify,
+) -> ReconnectResult:
+    """Enter an API key again: verified with the provider, then it restores this source."""
+    done = await manage.reverify_api_key(
+        session,
+        actor=actor,
+        registry=registry,
+        authorization_id=authorization_id,
+        api_key=body.api_key,
+    )
+    return ReconnectResult(
+        authorization_id=done.authorization.id,
+        restored=done.restored,
+        still_lapsed=done.unreachable,
+    )
+
+
+@router.post("/authorizations/{authorization_id}/promote")
+async def promote(
+    session: SessionDep, actor: CurrentActor, authorization_id: uuid.UUID
+) -> AuthorizationRead:
+    """Make this the main authorization of its provider: new connections default to it."""
+    await manage.promote(session, actor=actor, authorization_id=authorization_id)
+    return await authorization_read(session, actor, authorization_id)
+
+
+@router.delete("/authorizations/{authorization_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_authorization(
+    session: SessionDep, actor: CurrentActor, registry: RegistryDep, authorization_id: uuid.UUID
+) -> None:
+    """Delete an unused authorization; 409 names the clients while any still use it."""
+    await manage.delete(session, actor=actor, registry=registry, authorization_id=authorization_id)

@@ -3,17 +3,20 @@
 import base64
 import hashlib
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether import vault
-from tether.authorizations import repository
+from tether.authorizations import repository, restore
 from tether.authorizations.service import discover, store_authorization
 from tether.db import utcnow
-from tether.errors import ProviderError
+from tether.errors import NotFound, ProviderError, TetherError
+from tether.members import repository as members
 from tether.members.actor import Actor
+from tether.members.service import actor_for
 from tether.models import Authorization, OAuthState
 from tether.providers.base import Credentials, ProviderCallError
 from tether.providers.registry import Registry
@@ -45,8 +48,11 @@ async def start(
     redirect_uri: str,
     lifetime: timedelta,
     return_to: str | None = None,
+    authorization_id: uuid.UUID | None = None,
+    connection_id: uuid.UUID | None = None,
 ) -> OAuthStart:
-    """Record a new attempt and return the provider's consent URL for it."""
+    """Record a new attempt (to add a data source, or to reconnect one) and return the
+    provider's consent URL for it."""
     actor.require_writer("connect data sources")
     adapter = registry.oauth_adapter(provider)
     state = secrets.token_urlsafe(32)
@@ -62,6 +68,8 @@ async def start(
             code_verifier=vault.seal(verifier),
             return_to=return_to,
             expires_at=expires_at,
+            authorization_id=authorization_id,
+            connection_id=connection_id,
         )
     )
     await session.flush()
@@ -100,17 +108,17 @@ async def complete(
     if not code:
         return _refused(attempt, f"{name} sent no authorization code; nothing was connected.")
     try:
-        authorization = await _connect(session, registry, attempt, code, redirect_uri)
-    except ProviderError as failure:
+        new = await _exchange(registry, attempt, code, redirect_uri)
+        authorization, message = await _apply(session, attempt, new, name)
+    except TetherError as failure:
         return _refused(attempt, failure.message, status=failure.status)
-    return OAuthOutcome(
-        authorization, attempt.provider, f"{name} is connected.", 200, attempt.return_to
-    )
+    return OAuthOutcome(authorization, attempt.provider, message, 200, attempt.return_to)
 
 
-async def _connect(
-    session: AsyncSession, registry: Registry, attempt: OAuthState, code: str, redirect_uri: str
-) -> Authorization:
+async def _exchange(
+    registry: Registry, attempt: OAuthState, code: str, redirect_uri: str
+) -> restore.Credentials:
+    """Trade the code for a grant, then learn whose it is and what it reaches."""
     adapter = registry.oauth_adapter(attempt.provider)
     name = registry.info(attempt.provider).name
     try:
@@ -125,15 +133,40 @@ async def _connect(
         ) from None
     credentials = Credentials(access_token=grant.access_token)
     identity, accounts = await discover(registry.adapter(attempt.provider), credentials, name)
-    return await store_authorization(
-        session,
-        organization_id=attempt.organization_id,
-        connector_id=attempt.member_id,
-        provider=attempt.provider,
-        identity=identity,
-        accounts=accounts,
-        grant=grant,
-    )
+    return restore.Credentials(identity, accounts, grant=grant)
+
+
+async def _apply(
+    session: AsyncSession, attempt: OAuthState, new: restore.Credentials, name: str
+) -> tuple[Authorization, str]:
+    actor = f"member:{attempt.member_id}"
+    if attempt.authorization_id is None:
+        created = await store_authorization(
+            session,
+            organization_id=attempt.organization_id,
+            connector_id=attempt.member_id,
+            provider=attempt.provider,
+            identity=new.identity,
+            accounts=new.accounts,
+            grant=new.grant,
+        )
+        return created, f"{name} is connected."
+    old = await repository.get(session, attempt.organization_id, attempt.authorization_id)
+    if old is None:
+        raise NotFound("The data source to reconnect no longer exists; connect it again.")
+    if attempt.connection_id is not None:
+        member = await members.get(session, attempt.organization_id, attempt.member_id)
+        if member is None:
+            raise NotFound("The member who started this reconnect no longer exists.")
+        done = await restore.reconnect_own_clients(
+            session, old=old, member=await actor_for(session, member), new=new
+        )
+        return done.authorization, f"{name} is reconnected for {done.restored} of your connections."
+    done = await restore.restore_in_place(session, authorization=old, new=new, actor=actor)
+    message = f"{name} is reconnected: {done.restored} connections restored."
+    if done.unreachable:
+        message += f" Still lapsed, not reachable by this sign-in: {', '.join(done.unreachable)}."
+    return done.authorization, message
 
 
 def _refused(attempt: OAuthState | None, message: str, *, status: int = 400) -> OAuthOutcome:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.kit.pagination import AnySelect, Sort, keyset
-from tether.models import Account, Authorization, Connection, Member, OAuthState
+from tether.models import Account, Authorization, Connection, Incident, Member, OAuthState, Status
 from tether.models.status import AuthorizationRole
 
 
@@ -134,3 +134,106 @@ async def get_account(
 async def state_by_hash(session: AsyncSession, state_hash: str) -> OAuthState | None:
     stmt = select(OAuthState).where(OAuthState.state_hash == state_hash)
     return await session.scalar(stmt)
+
+
+async def client_ids_served(session: AsyncSession, authorization_id: uuid.UUID) -> set[uuid.UUID]:
+    stmt = select(Connection.client_id).where(Connection.authorization_id == authorization_id)
+    return set((await session.scalars(stmt.distinct())).all())
+
+
+async def set_accounts_status(
+    session: AsyncSession, authorization_id: uuid.UUID, status: str
+) -> None:
+    await session.execute(
+        update(Account)
+        .where(Account.authorization_id == authorization_id)
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def restore_connections(session: AsyncSession, authorization_id: uuid.UUID) -> int:
+    """Every connection on a reachable account of the authorization becomes active."""
+    reachable = select(Account.id).where(
+        Account.authorization_id == authorization_id, Account.status == Status.ACTIVE
+    )
+    result = await session.execute(
+        update(Connection)
+        .where(
+            Connection.authorization_id == authorization_id,
+            Connection.status != Status.DISCONNECTED,
+            Connection.account_id.in_(reachable),
+        )
+        .values(status=Status.ACTIVE, reason=None, message=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def lapse_account_connections(
+    session: AsyncSession, account_id: uuid.UUID, reason: str, message: str
+) -> Sequence[Connection]:
+    stmt = select(Connection).where(
+        Connection.account_id == account_id, Connection.status != Status.DISCONNECTED
+    )
+    connections = (await session.scalars(stmt)).all()
+    for connection in connections:
+        connection.status, connection.reason, connection.message = (
+            Status.NEEDS_RECONNECT,
+            reason,
+            message,
+        )
+    return connections
+
+
+async def open_connection_incident_keys(
+    session: AsyncSession, authorization_id: uuid.UUID, active_only: bool
+) -> list[str]:
+    """Scope keys of the open connection incidents under the authorization whose connection is
+    active again (or all of them)."""
+    stmt = (
+        select(Incident.scope_key)
+        .join(Connection, Connection.id == Incident.connection_id)
+        .where(Incident.authorization_id == authorization_id, Incident.closed_at.is_(None))
+    )
+    if active_only:
+        stmt = stmt.where(Connection.status == Status.ACTIVE)
+    return list((await session.scalars(stmt)).all())
+
+
+async def visible_connections(
+    session: AsyncSession, authorization_id: uuid.UUID, client_ids: frozenset[uuid.UUID]
+) -> Sequence[Connection]:
+    stmt = select(Connection).where(
+        Connection.authorization_id == authorization_id, Connection.client_id.in_(client_ids)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def accounts_of(session: AsyncSession, authorization_id: uuid.UUID) -> Sequence[Account]:
+    stmt = select(Account).where(Account.authorization_id == authorization_id)
+    return (await session.scalars(stmt)).all()
+
+
+async def client_names_using(session: AsyncSession, authorization_id: uuid.UUID) -> list[str]:
+    stmt = (
+        select(Connection.client_name)
+        .where(Connection.authorization_id == authorization_id)
+        .distinct()
+        .order_by(Connection.client_name)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def promote_newest(session: AsyncSession, organization_id: uuid.UUID, provider: str) -> None:
+    """After the main authorization is deleted, the newest remaining one becomes main."""
+    stmt = (
+        select(Authorization)
+        .where(Authorization.organization_id == organization_id, Authorization.provider == provider)
+        .order_by(Authorization.created_at.desc())
+        .limit(1)
+    )
+    newest = await session.scalar(stmt)
+    if newest is not None:
+        newest.role = AuthorizationRole.MAIN
+        await session.flush()

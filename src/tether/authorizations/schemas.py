@@ -58,3 +58,19 @@ class OAuthStartRequest(Schema):
 class OAuthStartRead(Schema):
     authorize_url: str
     expires_at: datetime
+
+
+class ReconnectRequest(Schema):
+    return_to: str | None = Field(
+        default=None, max_length=500, description="A path in Tether to go back to afterwards."
+    )
+
+
+class ApiKeyReverify(Schema):
+    api_key: str = Field(min_length=1, max_length=2000, repr=False)
+
+
+class ReconnectResult(Schema):
+    authorization_id: uuid.UUID
+    restored: int
+    still_lapsed: list[str]

@@ -104,14 +104,15 @@ async def store_authorization(
     accounts: Sequence[ExternalAccount],
     grant: TokenGrant | None = None,
     api_key: str | None = None,
+    role: AuthorizationRole = AuthorizationRole.MAIN,
 ) -> Authorization:
-    """A new main authorization with its accounts; older ones for the provider become secondary."""
+    """A new authorization with its accounts; a new main one makes the older ones secondary."""
     authorization = Authorization(
         id=uuid.uuid4(),
         organization_id=organization_id,
         provider=provider,
         connector_id=connector_id,
-        role=AuthorizationRole.MAIN,
+        role=role,
         external_user_id=identity.external_user_id,
         external_user_name=identity.name,
         scope=grant.scope if grant else None,
@@ -134,7 +135,8 @@ async def store_authorization(
         )
         for account in {a.external_id: a for a in accounts}.values()
     )
-    await repository.demote_others(session, organization_id, provider, authorization.id)
+    if role == AuthorizationRole.MAIN:
+        await repository.demote_others(session, organization_id, provider, authorization.id)
     await session.flush()
     return authorization
 

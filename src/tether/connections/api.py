@@ -1,16 +1,20 @@
 """/api/v1/connections: every client's use of every account, filtered, sorted and paged."""
 
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from tether.connections import service
+from tether.authorizations import manage as authorizations_manage
+from tether.authorizations.api import check_return_to
+from tether.authorizations.schemas import OAuthStartRead, ReconnectRequest
+from tether.connections import manage, service
 from tether.connections.schemas import ConnectionCounts, ConnectionCreate, ConnectionRead
 from tether.connections.service import SORTS
-from tether.deps import CurrentActor, SessionDep
+from tether.deps import CurrentActor, RegistryDep, SessionDep, SettingsDep
 from tether.kit.pagination import check_limit, parse_sort
-from tether.kit.schemas import ListOf
+from tether.kit.schemas import ListOf, Schema
 from tether.models import Status
 
 router = APIRouter(tags=["connections"])
@@ -89,3 +93,60 @@ async def get_connection(
 ) -> ConnectionRead:
     connection = await service.get_connection(session, actor=actor, connection_id=connection_id)
     return ConnectionRead.model_validate(connection)
+
+
+class ConnectionSwitch(Schema):
+    account_id: uuid.UUID
+
+
+@router.patch("/connections/{connection_id}")
+async def switch_account(
+    session: SessionDep, actor: CurrentActor, connection_id: uuid.UUID, body: ConnectionSwitch
+) -> ConnectionRead:
+    """Move the connection to another account of the same provider, keeping its history."""
+    connection = await manage.switch_account(
+        session, actor=actor, connection_id=connection_id, account_id=body.account_id
+    )
+    return ConnectionRead.model_validate(connection)
+
+
+@router.post("/connections/{connection_id}/disconnect")
+async def disconnect(
+    session: SessionDep, actor: CurrentActor, connection_id: uuid.UUID
+) -> ConnectionRead:
+    connection = await manage.disconnect(session, actor=actor, connection_id=connection_id)
+    return ConnectionRead.model_validate(connection)
+
+
+@router.post("/connections/{connection_id}/connect")
+async def connect_again(
+    session: SessionDep, actor: CurrentActor, connection_id: uuid.UUID
+) -> ConnectionRead:
+    """Turn a disconnected connection back on."""
+    connection = await manage.connect_again(session, actor=actor, connection_id=connection_id)
+    return ConnectionRead.model_validate(connection)
+
+
+@router.post("/connections/{connection_id}/reconnect")
+async def reconnect(
+    session: SessionDep,
+    actor: CurrentActor,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    connection_id: uuid.UUID,
+    body: ReconnectRequest | None = None,
+) -> OAuthStartRead:
+    """Sign in again for this connection's authorization (every client it serves, or, for staff
+    who see only some of them, their own clients' connections)."""
+    return_to = body.return_to if body else None
+    check_return_to(return_to)
+    started = await authorizations_manage.start_reconnect(
+        session,
+        actor=actor,
+        registry=registry,
+        redirect_uri=settings.oauth_redirect_uri,
+        lifetime=timedelta(seconds=settings.oauth_state_lifetime_seconds),
+        connection_id=connection_id,
+        return_to=return_to,
+    )
+    return OAuthStartRead(authorize_url=started.authorize_url, expires_at=started.expires_at)

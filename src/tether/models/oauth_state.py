@@ -22,6 +22,14 @@ class OAuthState(IdMixin, Base):
     provider: Mapped[str] = mapped_column(String(40))
     code_verifier: Mapped[Sealed]
     return_to: Mapped[str | None] = mapped_column(String(500), default=None)
+    # Set when this attempt reconnects an existing authorization rather than adding one; with
+    # `connection_id` too when a member who sees only some of its clients reconnects theirs.
+    authorization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("authorizations.id", ondelete="CASCADE"), default=None
+    )
+    connection_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), default=None
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -40,6 +40,14 @@ def reconnect_url(public_url: str, target: Target) -> str:
 
 def open_link(token: str, actor: Actor) -> Target:
     """What a link reconnects, if it is genuine, current, and the actor's organization's."""
+    target = check_link(token)
+    if target.organization_id != actor.organization_id:
+        raise Forbidden("This reconnect link belongs to another organization.", code="link_foreign")
+    return target
+
+
+def check_link(token: str) -> Target:
+    """The target of a genuine, current link (whoever holds it); raises a clear refusal."""
     try:
         payload = _signer().verify(token, purpose=PURPOSE, now=utcnow())
     except Expired:
@@ -54,8 +62,6 @@ def open_link(token: str, actor: Actor) -> Target:
             code="link_invalid",
             status=400,
         ) from None
-    if payload.get("org") != str(actor.organization_id):
-        raise Forbidden("This reconnect link belongs to another organization.", code="link_foreign")
     return Target(
         uuid.UUID(payload["org"]),
         uuid.UUID(payload["authorization"]) if payload.get("authorization") else None,

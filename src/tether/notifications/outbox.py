@@ -134,9 +134,11 @@ async def _for_organization(
     chosen = await repository.preferences(session, [m.id for m in members], facts.event)
     affected = {client_id for client_id, _ in facts.clients}
 
+    provider_wide = facts.incident.organization_id is None
+
     def sees(member: Member) -> bool:
         # Provider-wide events concern everyone; others, whoever sees an affected client.
-        return member.all_clients or not affected or bool(access.get(member.id, set()) & affected)
+        return member.all_clients or provider_wide or bool(access.get(member.id, set()) & affected)
 
     def wants(member: Member, channel: Channel, default: bool) -> bool:
         return chosen.get((member.id, channel), default)

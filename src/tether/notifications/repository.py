@@ -117,19 +117,6 @@ async def insert_ignoring_duplicates(
     await session.execute(insert(model).values(rows).on_conflict_do_nothing())
 
 
-async def pending_digest_due(
-    session: AsyncSession, member_id: uuid.UUID, provider: str
-) -> datetime | None:
-    """When the recipient's open digest for this provider goes out, if one is waiting."""
-    stmt = select(func.min(EmailDelivery.due_at)).where(
-        EmailDelivery.member_id == member_id,
-        EmailDelivery.provider == provider,
-        EmailDelivery.grouping == "digest",
-        EmailDelivery.sent_at.is_(None),
-    )
-    return await session.scalar(stmt)
-
-
 async def resolve_notifications(
     session: AsyncSession, incident_id: uuid.UUID, now: datetime
 ) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tether.config import Settings
 from tether.db import utcnow
 from tether.health import schedule as health_schedule
+from tether.notifications import email, webhooks
 from tether.worker import actor, leadership
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,11 @@ async def tick(sessions: async_sessionmaker[AsyncSession], settings: Settings) -
             session, name="scheduler", holder=HOLDER, now=now, ttl=ttl
         ):
             return 0
-        jobs = await health_schedule.take_due(session, now, settings)
+        jobs = [
+            job
+            for take_due in (health_schedule.take_due, email.take_due, webhooks.take_due)
+            for job in await take_due(session, now, settings)
+        ]
         await session.commit()
     for job in jobs:
         actor.send(job.actor, *job.args)

@@ -1,0 +1,169 @@
+"""Reconnect, promote and delete authorizations: the member-facing side of Flows 4 and 6."""
+
+import logging
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether import vault
+from tether.audit import service as audit
+from tether.authorizations import oauth, repository, restore
+from tether.authorizations.permissions import ReconnectMode, reconnect_mode
+from tether.authorizations.service import discover, get_authorization
+from tether.connections import repository as connections
+from tether.db import utcnow
+from tether.errors import Conflict, Forbidden, NotFound, Unprocessable
+from tether.health.incidents import authorization_key, close_incidents
+from tether.members.actor import Actor
+from tether.models import Authorization, AuthorizationRole, IncidentKind
+from tether.providers.base import AuthKind, Credentials, ProviderCallError
+from tether.providers.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+async def start_reconnect(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    registry: Registry,
+    redirect_uri: str,
+    lifetime: timedelta,
+    authorization_id: uuid.UUID | None = None,
+    connection_id: uuid.UUID | None = None,
+    return_to: str | None = None,
+) -> oauth.OAuthStart:
+    """The consent URL that reconnects an authorization (or, through one of its connections,
+    the connections of the member's own clients)."""
+    connection = None
+    if connection_id is not None:
+        connection = await connections.get(session, actor.organization_id, connection_id)
+        if connection is None or not actor.can_see_client(connection.client_id):
+            raise NotFound("No such connection.")
+        authorization_id = connection.authorization_id
+    assert authorization_id is not None
+    a = await get_authorization(session, actor=actor, authorization_id=authorization_id)
+    mode = await reconnect_mode(session, actor, a, connection)
+    if registry.info(a.provider).auth_kind == AuthKind.API_KEY:
+        raise Unprocessable(
+            f"{registry.info(a.provider).name} is reconnected by entering its API key again: "
+            f"PUT /api/v1/authorizations/{a.id}/api-key.",
+            code="api_key_required",
+        )
+    return await oauth.start(
+        session,
+        actor=actor,
+        registry=registry,
+        provider=a.provider,
+        redirect_uri=redirect_uri,
+        lifetime=lifetime,
+        return_to=return_to,
+        authorization_id=a.id,
+        connection_id=connection.id if mode == ReconnectMode.OWN_CLIENTS and connection else None,
+    )
+
+
+async def reverify_api_key(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    registry: Registry,
+    authorization_id: uuid.UUID,
+    api_key: str,
+) -> restore.Restored:
+    """Re-enter an API key: verified with the provider, then it replaces this authorization's
+    key (and only this one's) and restores its connections."""
+    a = await get_authorization(session, actor=actor, authorization_id=authorization_id)
+    if await reconnect_mode(session, actor, a) != ReconnectMode.IN_PLACE:
+        raise Forbidden("Only the connector, an admin or staff who see every client can do this.")
+    info = registry.info(a.provider)
+    if info.auth_kind != AuthKind.API_KEY:
+        raise Unprocessable(f"{info.name} is reconnected by signing in, not with an API key.")
+    identity, accounts = await discover(
+        registry.adapter(a.provider), Credentials(api_key=api_key.strip()), info.name
+    )
+    new = restore.Credentials(identity, accounts, api_key=api_key.strip())
+    return await restore.restore_in_place(
+        session, authorization=a, new=new, actor=f"member:{actor.member_id}"
+    )
+
+
+async def promote(
+    session: AsyncSession, *, actor: Actor, authorization_id: uuid.UUID
+) -> Authorization:
+    """Make a secondary authorization the main one for its provider."""
+    actor.require_writer("choose the main data source")
+    a = await get_authorization(session, actor=actor, authorization_id=authorization_id)
+    if a.role == AuthorizationRole.MAIN:
+        return a
+    await repository.demote_others(session, a.organization_id, a.provider, a.id)
+    audit.record(
+        session,
+        organization_id=a.organization_id,
+        actor=f"member:{actor.member_id}",
+        action="authorization.promoted",
+        subject_type="authorization",
+        subject_id=a.id,
+        from_value=a.role,
+        to_value=AuthorizationRole.MAIN,
+    )
+    a.role = AuthorizationRole.MAIN
+    await session.flush()
+    return a
+
+
+async def delete(
+    session: AsyncSession, *, actor: Actor, registry: Registry, authorization_id: uuid.UUID
+) -> None:
+    """Delete an authorization no connection uses: its secrets are destroyed, and its token
+    revoked at the provider where the provider allows."""
+    actor.require_writer("delete data sources")
+    a = await get_authorization(session, actor=actor, authorization_id=authorization_id)
+    users = await repository.client_names_using(session, a.id)
+    if users:
+        raise Conflict(
+            f"This data source is still used by {', '.join(users)}. Disconnect those "
+            "connections or switch them to another account first.",
+            code="authorization_in_use",
+        )
+    await _revoke_at_provider(registry, a)
+    await close_incidents(
+        session,
+        scope_keys=[authorization_key(a.id)],
+        kinds=list(IncidentKind),
+        how="deleted",
+        now=utcnow(),
+        actor=f"member:{actor.member_id}",
+    )
+    audit.record(
+        session,
+        organization_id=a.organization_id,
+        actor=f"member:{actor.member_id}",
+        action="authorization.deleted",
+        subject_type="authorization",
+        subject_id=a.id,
+        from_value=a.role,
+        provider=a.provider,
+        signed_in_as=a.external_user_name,
+    )
+    was_main = a.role == AuthorizationRole.MAIN
+    await session.delete(a)
+    await session.flush()
+    if was_main:
+        await repository.promote_newest(session, a.organization_id, a.provider)
+
+
+async def _revoke_at_provider(registry: Registry, a: Authorization) -> None:
+    if a.refresh_token is None and a.access_token is None:
+        return
+    adapter = registry.oauth.get(a.provider)
+    if adapter is None:
+        return
+    token = a.refresh_token or a.access_token
+    assert token is not None
+    try:
+        await adapter.revoke(token=vault.reveal(token))
+    except ProviderCallError as error:
+        # Deleting must not depend on the provider being up; the secret is destroyed anyway.
+        log.warning("Could not revoke a %s token at the provider: %s", a.provider, error.reason)

@@ -1,0 +1,233 @@
+"""Reconnecting: new credentials into an existing authorization, restoring what it serves.
+
+One reconnect restores every connection under the authorization, across all clients, in one
+transaction: bulk updates, not a row at a time, so ten thousand connections take a moment.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether import vault
+from tether.audit import service as audit
+from tether.authorizations import repository
+from tether.authorizations.service import store_authorization
+from tether.db import utcnow
+from tether.errors import Conflict
+from tether.health.incidents import (
+    authorization_key,
+    close_incidents,
+    connection_key,
+    open_incident,
+)
+from tether.members.actor import Actor
+from tether.models import (
+    Account,
+    Authorization,
+    AuthorizationRole,
+    IncidentKind,
+    IncidentScope,
+    Status,
+)
+from tether.providers.base import ExternalAccount, Identity, Reason, TokenGrant
+from tether.providers.catalog import BY_KEY
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What a reconnect brings: an OAuth grant or an API key, and who it belongs to."""
+
+    identity: Identity
+    accounts: Sequence[ExternalAccount]
+    grant: TokenGrant | None = None
+    api_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    authorization: Authorization
+    restored: int
+    unreachable: list[str]
+
+
+def _name(provider: str) -> str:
+    return BY_KEY[provider].name if provider in BY_KEY else provider
+
+
+async def restore_in_place(
+    session: AsyncSession, *, authorization: Authorization, new: Credentials, actor: str
+) -> Restored:
+    """Put the new credentials into the authorization and restore every connection they reach.
+
+    Accounts the new credentials cannot reach stay lapsed (`access_removed`, naming the account).
+    If they reach none of the authorization's accounts, nothing changes (409)."""
+    a = authorization
+    known = {
+        account.external_id: account for account in await repository.accounts_of(session, a.id)
+    }
+    reachable = {account.external_id: account for account in new.accounts}
+    if known and not known.keys() & reachable.keys():
+        raise Conflict(
+            f"You signed in to {_name(a.provider)} as {new.identity.name}, who cannot reach any "
+            f"of this data source's {len(known)} accounts. Nothing was changed: sign in as "
+            f"{a.external_user_name}, or connect {new.identity.name} as a new data source.",
+            code="grant_mismatch",
+        )
+    async with session.begin_nested():
+        _replace_credentials(a, new)
+        audit.record(
+            session,
+            organization_id=a.organization_id,
+            actor=actor,
+            action="authorization.reconnected",
+            subject_type="authorization",
+            subject_id=a.id,
+            from_value=a.status,
+            to_value=Status.ACTIVE,
+            signed_in_as=new.identity.name,
+        )
+        a.status, a.reason, a.message = Status.ACTIVE, None, None
+        await repository.set_accounts_status(session, a.id, Status.ACTIVE)
+        session.add_all(
+            Account(
+                organization_id=a.organization_id,
+                authorization_id=a.id,
+                external_id=e.external_id,
+                name=e.name,
+                currency=e.currency,
+            )
+            for e in reachable.values()
+            if e.external_id not in known
+        )
+        await session.flush()
+        restored = await repository.restore_connections(session, a.id)
+        lost = [account for key, account in known.items() if key not in reachable]
+        for account in lost:
+            await _lapse_unreachable(session, a, account, new.identity, actor)
+        await _close_restored_incidents(session, a, actor)
+    return Restored(a, restored, [f"{x.name} ({x.external_id})" for x in lost])
+
+
+def _replace_credentials(a: Authorization, new: Credentials) -> None:
+    now = utcnow()
+    if new.grant is not None:
+        a.access_token = vault.seal(new.grant.access_token)
+        a.refresh_token = vault.seal(new.grant.refresh_token) if new.grant.refresh_token else None
+        a.expires_at = new.grant.expires_at
+        a.scope = new.grant.scope
+    if new.api_key is not None:
+        a.api_key = vault.seal(new.api_key)
+    a.external_user_id = new.identity.external_user_id
+    a.external_user_name = new.identity.name
+    a.check_failures, a.failing_since = 0, None
+    a.accounts_checked_at = now
+    a.next_check_at = now  # the scheduler confirms the new grant at its next pass
+
+
+async def _lapse_unreachable(
+    session: AsyncSession, a: Authorization, account: Account, identity: Identity, actor: str
+) -> None:
+    message = (
+        f"The new {_name(a.provider)} sign-in ({identity.name}) cannot reach {account.name} "
+        f"({account.external_id})."
+    )
+    account.status = Status.NEEDS_RECONNECT
+    connections = await repository.lapse_account_connections(
+        session, account.id, Reason.ACCESS_REMOVED, message
+    )
+    now = utcnow()
+    for connection in connections:
+        await open_incident(
+            session,
+            kind=IncidentKind.LAPSE,
+            scope=IncidentScope.CONNECTION,
+            scope_key=connection_key(connection.id),
+            organization_id=a.organization_id,
+            provider=a.provider,
+            reason=Reason.ACCESS_REMOVED,
+            message=message,
+            now=now,
+            actor=actor,
+            authorization_id=a.id,
+            connection_id=connection.id,
+            affected_client_ids=[connection.client_id],
+        )
+
+
+async def _close_restored_incidents(session: AsyncSession, a: Authorization, actor: str) -> None:
+    now = utcnow()
+    await close_incidents(
+        session,
+        scope_keys=[authorization_key(a.id)],
+        kinds=[IncidentKind.LAPSE, IncidentKind.FAILING, IncidentKind.EXPIRING],
+        how="reconnected",
+        now=now,
+        actor=actor,
+    )
+    keys = await repository.open_connection_incident_keys(session, a.id, active_only=True)
+    if keys:
+        await close_incidents(
+            session, scope_keys=keys, kinds=[IncidentKind.LAPSE], how="reconnected", now=now,
+            actor=actor,
+        )  # fmt: skip
+
+
+async def reconnect_own_clients(
+    session: AsyncSession,
+    *,
+    old: Authorization,
+    member: Actor,
+    new: Credentials,
+) -> Restored:
+    """A member who sees only some of the clients moves theirs to a new authorization of their own;
+    the other clients' connections are left as they are."""
+    actor = f"member:{member.member_id}"
+    visible = member.client_ids or frozenset()
+    mine = await repository.visible_connections(session, old.id, visible)
+    reachable = {e.external_id for e in new.accounts}
+    movable = [c for c in mine if c.account_external_id in reachable]
+    if not movable:
+        raise Conflict(
+            f"You signed in to {_name(old.provider)} as {new.identity.name}, who cannot reach the "
+            "accounts your clients use here. Nothing was changed.",
+            code="grant_mismatch",
+        )
+    async with session.begin_nested():
+        fresh = await store_authorization(
+            session,
+            organization_id=old.organization_id,
+            connector_id=member.member_id,
+            provider=old.provider,
+            identity=new.identity,
+            accounts=new.accounts,
+            grant=new.grant,
+            api_key=new.api_key,
+            role=AuthorizationRole.SECONDARY,
+        )
+        accounts = {x.external_id: x for x in await repository.accounts_of(session, fresh.id)}
+        for connection in movable:
+            account = accounts[connection.account_external_id]
+            audit.record(
+                session,
+                organization_id=old.organization_id,
+                actor=actor,
+                action="connection.reconnected",
+                subject_type="connection",
+                subject_id=connection.id,
+                from_value=str(old.id),
+                to_value=str(fresh.id),
+            )
+            connection.authorization_id, connection.account_id = fresh.id, account.id
+            connection.account_name = account.name
+            connection.status, connection.reason, connection.message = Status.ACTIVE, None, None
+        await session.flush()
+        await close_incidents(
+            session,
+            scope_keys=[connection_key(c.id) for c in movable],
+            kinds=[IncidentKind.LAPSE],
+            how="reconnected",
+            now=utcnow(),
+            actor=actor,
+        )
+    return Restored(fresh, len(movable), [])

@@ -1,0 +1,390 @@
+"""Email: the outbox's email rows become messages, sent by SMTP or written as .eml files.
+
+The scheduler hands out due rows with `take_due`; a worker sends them with `send_emails`. A row
+is claimed before it is sent, marked sent in its own commit as soon as the server accepted it,
+and a failure only moves its due time forward. So a job can run again, or twice at once, and an
+SMTP server can be down for as long as it likes: each row is sent once, when it can be.
+
+Grouping comes from the provider catalog: an `individual` row is one email; `digest` rows of one
+member and provider written within the digest window go out together, once the window is over.
+"""
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
+
+import aiosmtplib
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tether.config import Settings
+from tether.db import utcnow
+from tether.models import Authorization, EmailDelivery, Event, Incident, Member
+from tether.notifications import email_repository, repository
+from tether.notifications.email_repository import DIGEST
+from tether.notifications.links import LIFETIME, reconnect_url
+from tether.notifications.outbox import RESTORING
+from tether.notifications.service import LAPSES, reconnect_target
+from tether.providers.catalog import BY_KEY
+from tether.worker.job import Job
+
+log = logging.getLogger(__name__)
+
+SEND_ACTOR = "notifications.send_emails"
+RESTORED = (Event.AUTHORIZATION_RESTORED, Event.CONNECTION_RESTORED)
+# Events whose incident message is worth repeating: what the provider said, or what is wrong.
+TOLD_WITH_DETAIL = (*LAPSES, Event.PROVIDER_OUTAGE)
+RETRY_CAP = timedelta(minutes=15)
+OUTBOX_FOLDER = "outbox"
+_MESSAGE_IDS = uuid.UUID("6d1b3c52-0f0e-4a59-9a52-3f7d1b6c2e10")
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates" / "email"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+# -- The scheduler's side ---------------------------------------------------------------------
+
+
+async def take_due(session: AsyncSession, now: datetime, settings: Settings) -> list[Job]:
+    """Due emails, handed out in this transaction: one job per individual email, one per digest.
+
+    Handing out moves the rows' due time `dispatch_timeout_seconds` ahead, so the next pass does
+    not hand them out again; a job that is lost makes them due again after that."""
+    window_start = now - timedelta(seconds=settings.email_digest_window_seconds)
+    individual = await email_repository.due_individual_ids(session, now, settings.scheduler_batch)
+    digests = await email_repository.due_digest_groups(
+        session, now, window_start, settings.scheduler_batch
+    )
+    until = now + timedelta(seconds=settings.dispatch_timeout_seconds)
+    taken = await email_repository.hand_out(
+        session, [*individual, *(i for group in digests for i in group)], now, until
+    )
+    jobs = [Job(SEND_ACTOR, ([str(i)],), 1) for i in individual if i in taken]
+    for group in digests:
+        ids = [str(i) for i in group if i in taken]
+        if ids:
+            jobs.append(Job(SEND_ACTOR, (ids,), len(ids)))
+    return jobs
+
+
+# -- The worker's side ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One event as an email tells it."""
+
+    event: str
+    title: str
+    provider: str
+    clients: list[str]
+    connected_by: str | None
+    account: str | None
+    detail: str | None
+    detail_label: str
+    reconnect_url: str | None
+    # A lapse that works again by the time the email goes out.
+    resolved: bool
+    at: str
+
+
+@dataclass(slots=True)
+class Draft:
+    """One email to one member, telling of one or more outbox rows."""
+
+    ids: list[uuid.UUID]
+    member: Member
+    items: list[Item] = field(default_factory=list)
+
+
+async def send_emails(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, ids: list[str]
+) -> None:
+    """Send the emails of these outbox rows that are still unsent; safe to run again.
+
+    Rows already sent, or held by another worker sending them right now, are left alone. Each
+    email is marked sent in its own commit; a failed one is retried later, with back-off."""
+    now = utcnow()
+    hold = timedelta(seconds=settings.dispatch_timeout_seconds)
+    async with sessions() as session:
+        # Claimable up to one hold beyond a fresh hand-out (clocks differ); held for one more.
+        claimed = await email_repository.claim(
+            session,
+            [uuid.UUID(i) for i in ids],
+            claimable_until=now + 2 * hold,
+            until=now + 3 * hold,
+        )
+        await session.commit()
+    if not claimed:
+        log.debug("No unsent email among %d outbox rows", len(ids))
+        return
+    async with sessions() as session:
+        drafts = await _drafts(session, settings, claimed)
+    for draft in drafts:
+        try:
+            message = render(draft, settings)
+            await deliver(message, draft.member.email, settings)
+        except Exception as error:
+            await _failed(sessions, settings, draft, error)
+        else:
+            async with sessions() as session:
+                await email_repository.mark_sent(session, draft.ids, utcnow())
+                await session.commit()
+            log.info(
+                "Sent email %s (%d events) to member %s",
+                message["Message-ID"],
+                len(draft.ids),
+                draft.member.id,
+            )
+
+
+async def _failed(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    draft: Draft,
+    error: Exception,
+) -> None:
+    async with sessions() as session:
+        rows = await email_repository.deliveries(session, draft.ids)
+        attempts = max((row.attempts for row in rows), default=1)
+        delay = retry_delay(attempts, settings)
+        described = _describe(error, settings)
+        await email_repository.mark_failed(session, draft.ids, described, utcnow() + delay)
+        await session.commit()
+    log.warning(
+        "Email to member %s failed (attempt %d), retrying in %ds: %s",
+        draft.member.id,
+        attempts,
+        delay.total_seconds(),
+        described,
+    )
+
+
+def retry_delay(attempts: int, settings: Settings) -> timedelta:
+    """The wait after the n-th failed attempt: the retry setting, doubling, up to 15 minutes."""
+    base = timedelta(seconds=settings.email_retry_seconds)
+    doublings = min(max(0, attempts - 1), 20)
+    return min(base * (1 << doublings), max(base, RETRY_CAP))
+
+
+def _describe(error: Exception, settings: Settings) -> str:
+    """The error as stored and logged: its kind and message, never a credential."""
+    text = f"{type(error).__name__}: {error}"
+    if settings.smtp_password:
+        text = text.replace(settings.smtp_password, "***")
+    return text[:500]
+
+
+async def _drafts(session: AsyncSession, settings: Settings, ids: set[uuid.UUID]) -> list[Draft]:
+    """The emails these rows make: one per individual row, one per member and digest provider."""
+    rows = await email_repository.deliveries(session, list(ids))
+    members = await email_repository.members_by_id(session, list({r.member_id for r in rows}))
+    incidents = await repository.incidents_by_id(session, list({r.incident_id for r in rows}))
+    authorizations = await email_repository.authorizations_by_id(
+        session, [i.authorization_id for i in incidents.values() if i.authorization_id]
+    )
+    connectors = await email_repository.members_by_id(
+        session, [a.connector_id for a in authorizations.values() if a.connector_id]
+    )
+    limited = [m.id for m in members.values() if not m.all_clients]
+    access = await repository.client_access(session, limited) if limited else {}
+    clients = {i: await repository.affected_clients(session, i) for i in incidents}
+
+    drafts: dict[object, Draft] = {}
+    for row in rows:
+        member = members.get(row.member_id)
+        incident = incidents.get(row.incident_id)
+        if member is None or incident is None:
+            continue
+        key: object = (row.member_id, row.provider) if row.grouping == DIGEST else row.id
+        draft = drafts.setdefault(key, Draft([], member))
+        authorization = (
+            authorizations.get(incident.authorization_id) if incident.authorization_id else None
+        )
+        connector = (
+            connectors.get(authorization.connector_id)
+            if authorization and authorization.connector_id
+            else None
+        )
+        visible = [
+            name
+            for client_id, name in clients[incident.id]
+            if member.all_clients or client_id in access.get(member.id, set())
+        ]
+        draft.ids.append(row.id)
+        draft.items.append(
+            _item(row, incident, authorization, connector, visible, settings.resolved_public_url)
+        )
+    return list(drafts.values())
+
+
+def _item(
+    row: EmailDelivery,
+    incident: Incident,
+    authorization: Authorization | None,
+    connector: Member | None,
+    clients: list[str],
+    public_url: str,
+) -> Item:
+    event = Event(row.event)
+    info = BY_KEY.get(row.provider)
+    provider = info.name if info else row.provider
+    who = authorization.external_user_name if authorization else None
+    still_open = incident.closed_at is None
+    target = reconnect_target(incident)
+    link = (
+        reconnect_url(public_url, target)
+        if target is not None and event in LAPSES and still_open
+        else None
+    )
+    resolved = event in LAPSES and incident.closed_how in RESTORING
+    at = incident.closed_at if event in RESTORED and incident.closed_at else incident.opened_at
+    return Item(
+        event=event.value,
+        title=title(event, provider, who, resolved=resolved),
+        provider=provider,
+        clients=clients,
+        connected_by=f"{connector.name} ({connector.email})" if connector else None,
+        account=who,
+        detail=(incident.message or None) if event in TOLD_WITH_DETAIL else None,
+        detail_label=f"{provider} said" if event == Event.AUTHORIZATION_LAPSED else "Details",
+        reconnect_url=link,
+        resolved=resolved,
+        at=f"{at:%Y-%m-%d %H:%M} UTC",
+    )
+
+
+def title(event: Event, provider: str, who: str | None, *, resolved: bool = False) -> str:
+    """What happened, in one sentence."""
+    return f"{_subject_of(event, provider, who, resolved=resolved)}."
+
+
+def _subject_of(event: Event, provider: str, who: str | None, *, resolved: bool) -> str:
+    whose = f"The {provider} access of {who}" if who else f"The {provider} access"
+    if resolved:
+        connection = event == Event.CONNECTION_LAPSED
+        needed = f"A {provider} connection" if connection else whose
+        return f"{needed} needed reconnecting and works again now"
+    return {
+        Event.AUTHORIZATION_LAPSED: f"{whose} needs reconnecting",
+        Event.CONNECTION_LAPSED: f"A {provider} connection needs reconnecting",
+        Event.AUTHORIZATION_EXPIRING: f"{whose} expires soon",
+        Event.AUTHORIZATION_RESTORED: f"{whose} works again",
+        Event.CONNECTION_RESTORED: f"A {provider} connection works again",
+        Event.PROVIDER_OUTAGE: f"{provider} is having an outage",
+        Event.PROVIDER_OUTAGE_ENDED: f"The {provider} outage is over",
+    }[event]
+
+
+def subject(items: Sequence[Item]) -> str:
+    """The sentence of a single event, or for a digest the counts, e.g.
+    "Snapchat Ads: 3 connections need reconnecting, 1 connection works again"."""
+    if len(items) == 1:
+        return items[0].title.rstrip(".")
+    counts: dict[str, int] = {}
+    for item in items:
+        kind = _kind(Event(item.event))
+        counts[kind] = counts.get(kind, 0) + 1
+    parts = [
+        f"{counts[kind]} {one if counts[kind] == 1 else many}"
+        for kind, (one, many) in _PHRASES.items()
+        if counts.get(kind)
+    ]
+    return f"{items[0].provider}: {', '.join(parts)}"
+
+
+_PHRASES = {
+    "lapsed": ("connection needs reconnecting", "connections need reconnecting"),
+    "expiring": ("connection expires soon", "connections expire soon"),
+    "restored": ("connection works again", "connections work again"),
+    "outage": ("outage", "outages"),
+    "outage_ended": ("outage is over", "outages are over"),
+}
+
+
+def _kind(event: Event) -> str:
+    if event in (Event.AUTHORIZATION_LAPSED, Event.CONNECTION_LAPSED):
+        return "lapsed"
+    if event == Event.AUTHORIZATION_EXPIRING:
+        return "expiring"
+    if event in RESTORED:
+        return "restored"
+    return "outage" if event == Event.PROVIDER_OUTAGE else "outage_ended"
+
+
+def message_id(ids: Sequence[uuid.UUID], settings: Settings) -> str:
+    """The same rows always make the same Message-ID, so a resend can be told for what it is."""
+    key = uuid.uuid5(_MESSAGE_IDS, ",".join(sorted(str(i) for i in ids))).hex
+    domain = parseaddr(settings.smtp_from)[1].rpartition("@")[2] or "tether.localhost"
+    return f"<{key}@{domain}>"
+
+
+def render(draft: Draft, settings: Settings) -> EmailMessage:
+    """The email: plain text and HTML from the templates, addressed to the member."""
+    context = {
+        "member": draft.member,
+        "items": draft.items,
+        "digest": len(draft.items) > 1,
+        "public_url": settings.resolved_public_url,
+        "link_days": LIFETIME.days,
+    }
+    message = EmailMessage()
+    # Names come from providers and people: no line break may reach a header.
+    message["Subject"] = _one_line(subject(draft.items))
+    message["From"] = settings.smtp_from
+    message["To"] = formataddr((_one_line(draft.member.name), draft.member.email))
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = message_id(draft.ids, settings)
+    # RFC 3834: no vacation replies to a machine.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(_templates.get_template("notification.txt").render(context))
+    message.add_alternative(
+        _templates.get_template("notification.html").render(context), subtype="html"
+    )
+    return message
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+async def deliver(message: EmailMessage, recipient: str, settings: Settings) -> None:
+    """Hand the message to the SMTP server, or without one write it into the outbox folder."""
+    if not settings.smtp_host:
+        await asyncio.to_thread(_write_eml, message, settings.data_dir / OUTBOX_FOLDER)
+        return
+    await aiosmtplib.send(
+        message,
+        sender=parseaddr(settings.smtp_from)[1],
+        recipients=[recipient],
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username or None,
+        password=settings.smtp_password or None,
+        use_tls=settings.smtp_tls == "tls",
+        start_tls=settings.smtp_tls == "starttls",
+        timeout=settings.smtp_timeout_seconds,
+    )
+
+
+def _write_eml(message: EmailMessage, folder: Path) -> None:
+    """Write `<message id>.eml` whole or not at all; writing it again replaces it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = str(message["Message-ID"]).strip("<>").partition("@")[0]
+    path = folder / f"{name}.eml"
+    partial = folder / f".{name}.eml.partial"
+    partial.write_bytes(bytes(message))
+    os.replace(partial, path)

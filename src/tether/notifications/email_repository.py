@@ -1,0 +1,159 @@
+"""SQL for email: which outbox rows are due, handing them out, claiming and marking them."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.models import Authorization, EmailDelivery, Member
+
+DIGEST = "digest"
+
+
+async def due_individual_ids(
+    session: AsyncSession, now: datetime, limit: int
+) -> Sequence[uuid.UUID]:
+    """Unsent rows of their own email whose time came, oldest first."""
+    stmt = (
+        select(EmailDelivery.id)
+        .where(
+            EmailDelivery.sent_at.is_(None),
+            EmailDelivery.grouping != DIGEST,
+            EmailDelivery.due_at <= now,
+        )
+        .order_by(EmailDelivery.due_at)
+        .limit(limit)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def due_digest_groups(
+    session: AsyncSession, now: datetime, window_start: datetime, limit: int
+) -> list[list[uuid.UUID]]:
+    """Unsent digest rows, one list per (member, provider) whose window is over.
+
+    A group is due when its oldest row was written before `window_start` and none of its rows
+    is out with a worker or waiting to be retried (every due_at has come)."""
+    groups = (
+        select(EmailDelivery.member_id, EmailDelivery.provider)
+        .where(EmailDelivery.sent_at.is_(None), EmailDelivery.grouping == DIGEST)
+        .group_by(EmailDelivery.member_id, EmailDelivery.provider)
+        .having(
+            func.min(EmailDelivery.created_at) <= window_start,
+            func.max(EmailDelivery.due_at) <= now,
+        )
+        .order_by(func.min(EmailDelivery.created_at))
+        .limit(limit)
+        .subquery()
+    )
+    stmt = (
+        select(EmailDelivery.id, EmailDelivery.member_id, EmailDelivery.provider)
+        .join(
+            groups,
+            and_(
+                groups.c.member_id == EmailDelivery.member_id,
+                groups.c.provider == EmailDelivery.provider,
+            ),
+        )
+        .where(EmailDelivery.sent_at.is_(None), EmailDelivery.grouping == DIGEST)
+        .order_by(EmailDelivery.created_at, EmailDelivery.id)
+    )
+    found: dict[tuple[uuid.UUID, str], list[uuid.UUID]] = {}
+    for delivery_id, member_id, provider in (await session.execute(stmt)).all():
+        found.setdefault((member_id, provider), []).append(delivery_id)
+    return list(found.values())
+
+
+async def hand_out(
+    session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, until: datetime
+) -> set[uuid.UUID]:
+    """Move due rows out of the scheduler's sight until `until`; returns the ones moved (a row
+    another scheduler took meanwhile is no longer due, so is not moved twice)."""
+    if not ids:
+        return set()
+    stmt = (
+        update(EmailDelivery)
+        .where(
+            EmailDelivery.id.in_(ids),
+            EmailDelivery.sent_at.is_(None),
+            EmailDelivery.due_at <= now,
+        )
+        .values(due_at=until)
+        .returning(EmailDelivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set((await session.execute(stmt)).scalars().all())
+
+
+async def claim(
+    session: AsyncSession,
+    ids: Sequence[uuid.UUID],
+    *,
+    claimable_until: datetime,
+    until: datetime,
+) -> set[uuid.UUID]:
+    """Take unsent rows for one send attempt: count the attempt and hold them until `until`.
+
+    A row is claimable while its due_at is at most `claimable_until`; a claim sets it past
+    that, so a second worker running the same job meanwhile finds nothing to send."""
+    if not ids:
+        return set()
+    stmt = (
+        update(EmailDelivery)
+        .where(
+            EmailDelivery.id.in_(ids),
+            EmailDelivery.sent_at.is_(None),
+            EmailDelivery.due_at <= claimable_until,
+        )
+        .values(due_at=until, attempts=EmailDelivery.attempts + 1)
+        .returning(EmailDelivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set((await session.execute(stmt)).scalars().all())
+
+
+async def deliveries(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[EmailDelivery]:
+    stmt = (
+        select(EmailDelivery)
+        .where(EmailDelivery.id.in_(ids))
+        .order_by(EmailDelivery.created_at, EmailDelivery.id)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def members_by_id(
+    session: AsyncSession, member_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Member]:
+    rows = await session.scalars(select(Member).where(Member.id.in_(member_ids)))
+    return {member.id: member for member in rows.all()}
+
+
+async def authorizations_by_id(
+    session: AsyncSession, authorization_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Authorization]:
+    rows = await session.scalars(
+        select(Authorization).where(Authorization.id.in_(authorization_ids))
+    )
+    return {authorization.id: authorization for authorization in rows.all()}
+
+
+async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime) -> None:
+    await session.execute(
+        update(EmailDelivery)
+        .where(EmailDelivery.id.in_(ids), EmailDelivery.sent_at.is_(None))
+        .values(sent_at=now, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_failed(
+    session: AsyncSession, ids: Sequence[uuid.UUID], error: str, retry_at: datetime
+) -> None:
+    await session.execute(
+        update(EmailDelivery)
+        .where(EmailDelivery.id.in_(ids), EmailDelivery.sent_at.is_(None))
+        .values(last_error=error, due_at=retry_at)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,19 @@
+"""The notification actors: each delivery job can run again safely."""
+
+from tether.notifications import email, webhooks
+from tether.worker import runtime
+from tether.worker.actor import actor
+
+
+@actor(email.SEND_ACTOR, time_limit=10 * 60 * 1000)
+async def send_emails(ids: list[str]) -> None:
+    """Send one email (or one digest) made of these outbox rows, unless already sent."""
+    current = runtime.current()
+    await email.send_emails(current.sessions, current.settings, ids)
+
+
+@actor(webhooks.DELIVER_ACTOR, time_limit=10 * 60 * 1000)
+async def deliver_webhooks(ids: list[str]) -> None:
+    """POST these webhook deliveries to their endpoints, unless already delivered."""
+    current = runtime.current()
+    await webhooks.deliver(current.sessions, current.http, ids)

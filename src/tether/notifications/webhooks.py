@@ -1,0 +1,557 @@
+"""Webhooks: an organization's endpoints, and its events POSTed to them, signed and retried.
+
+What a receiver gets
+--------------------
+Each event is one `POST` of compact JSON (`Content-Type: application/json`): the event's
+payload (see `outbox.webhook_payload`) with its `delivery_id` added. The headers:
+
+- `Tether-Event`: the event, e.g. `authorization.lapsed` (`webhook.test` for a test-send).
+- `Tether-Delivery`: the delivery's id, the same on every retry of it. A receiver that has
+  already handled this id should answer 2xx and do nothing more: that makes a retry after a
+  lost answer harmless.
+- `Tether-Timestamp`: when this attempt was made, in unix seconds.
+- `Tether-Signature`: `v1=` and the lowercase hex HMAC-SHA256 of `{timestamp}.{body}` (the
+  timestamp header, a dot, then the raw body bytes exactly as received), keyed with the
+  endpoint's secret: the whole `whsec_…` string, UTF-8 encoded. The secret is shown once, when
+  the endpoint is created or its secret rotated.
+
+To check a request, call `verify_signature(secret, timestamp, body, signature)` with the raw
+body (before any JSON parsing): it recomputes the HMAC, compares in constant time, and refuses
+timestamps more than `tolerance` seconds (5 minutes) from now, so a captured request cannot be
+replayed later. A receiver in another language does the same in a few lines.
+
+Delivery
+--------
+Any 2xx answer delivers the event. Anything else (another status, a redirect, no answer within
+10 s, a refused connection) counts as a failed attempt: the next comes after 30 s, doubling up
+to an hour, with jitter (a `Retry-After` answer is honoured, up to an hour), until a day after
+the event; the attempt that fails after that abandons the delivery. Each delivery keeps its
+attempt count, last status code, last error and when it was delivered or abandoned.
+Deliveries are sent concurrently, so events can arrive out of order (after an outage of the
+receiver especially): the payload's `occurred_at` tells which came first.
+
+`take_due` (run by the scheduler) hands due deliveries out in batches and moves them out of its
+sight; `deliver` (the worker's job) re-reads each row, so a delivered row is never sent again
+however many jobs name it, and claims it before sending, so two workers never send one delivery
+at once. Deliveries wait in the database for as long as the broker or a receiver is away.
+Deliveries of a paused (inactive) endpoint wait too, and go out when it is active again.
+
+Settings are module constants for now (see below), except the scheduler's batch and dispatch
+timeout, shared with the health engine.
+"""
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import random
+import secrets
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tether import vault
+from tether.audit import service as audit
+from tether.config import Settings
+from tether.db import utcnow
+from tether.errors import Conflict, NotFound, Unprocessable
+from tether.kit.crypto import Sealed
+from tether.kit.pagination import Page, Sort, decode_cursor, paginate
+from tether.members.actor import Actor
+from tether.models import Event, WebhookDelivery, WebhookEndpoint
+from tether.notifications import webhooks_repository as repository
+from tether.worker.job import Job
+
+log = logging.getLogger(__name__)
+
+DELIVER_ACTOR = "notifications.deliver_webhooks"
+TEST_EVENT = "webhook.test"
+SECRET_PREFIX = "whsec_"
+BATCH = 50
+CONCURRENCY = 16
+TIMEOUT_SECONDS = 10.0
+BACKOFF_BASE_SECONDS = 30.0
+BACKOFF_MAX_SECONDS = 3600.0
+GIVE_UP_AFTER = timedelta(days=1)
+# A worker takes a delivery only if its next attempt is due within CLAIM_WINDOW (which must be
+# at least the scheduler's dispatch timeout), and holds it for CLAIM_LEASE, which is longer:
+# a second worker cannot take it while the first one's attempt runs.
+CLAIM_WINDOW = timedelta(minutes=15)
+CLAIM_LEASE = CLAIM_WINDOW + timedelta(minutes=2)
+ERROR_LIMIT = 500
+SIGNATURE_TOLERANCE_SECONDS = 300
+USER_AGENT = "Tether-Webhooks/1"
+
+_NEWEST_FIRST = Sort("created_at", descending=True)
+
+
+# Endpoints -------------------------------------------------------------------------------------
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def check_url(url: str) -> str:
+    """An http(s) URL with a host; anything else is refused with a 422 that says why."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        valid = (
+            parts.scheme in ("http", "https")
+            and bool(parts.hostname)
+            and not any(c.isspace() or ord(c) < 32 for c in url)
+        )
+        _ = parts.port  # raises on a port that is not a number in range
+    except ValueError:
+        valid = False
+    if not valid:
+        raise Unprocessable(
+            "A webhook URL must be an http:// or https:// address with a host, "
+            "e.g. https://example.com/hooks/tether.",
+            code="invalid_url",
+        )
+    return url
+
+
+def _event_names(events: Sequence[Event]) -> list[str]:
+    if not events:
+        raise Unprocessable("Subscribe the endpoint to at least one event.", code="no_events")
+    chosen = set(events)
+    return [event.value for event in Event if event in chosen]
+
+
+async def create_endpoint(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    url: str,
+    description: str,
+    events: Sequence[Event],
+) -> tuple[WebhookEndpoint, str]:
+    """Add an endpoint; returns it and its secret, which is shown this once."""
+    actor.require_admin("manage webhooks")
+    secret = new_secret()
+    endpoint = WebhookEndpoint(
+        organization_id=actor.organization_id,
+        url=check_url(url),
+        description=description.strip(),
+        events=_event_names(events),
+        secret=vault.seal(secret),
+        active=True,
+        created_at=utcnow(),
+    )
+    session.add(endpoint)
+    await session.flush()
+    _audit(session, actor, "webhook.created", endpoint, events=endpoint.events)
+    return endpoint, secret
+
+
+async def list_endpoints(session: AsyncSession, *, actor: Actor) -> Sequence[WebhookEndpoint]:
+    actor.require_admin("manage webhooks")
+    return await repository.endpoints_of(session, actor.organization_id)
+
+
+async def get_endpoint(
+    session: AsyncSession, *, actor: Actor, endpoint_id: uuid.UUID
+) -> WebhookEndpoint:
+    """One of the organization's endpoints; any other is the same 404 as none."""
+    actor.require_admin("manage webhooks")
+    endpoint = await repository.get_endpoint(session, actor.organization_id, endpoint_id)
+    if endpoint is None:
+        raise NotFound("No such webhook endpoint.")
+    return endpoint
+
+
+async def update_endpoint(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    endpoint_id: uuid.UUID,
+    url: str | None = None,
+    description: str | None = None,
+    events: Sequence[Event] | None = None,
+    active: bool | None = None,
+) -> WebhookEndpoint:
+    """Change what is given; None leaves a field as it is. Pending deliveries follow the
+    endpoint: they go to its new URL, and wait while it is paused."""
+    endpoint = await get_endpoint(session, actor=actor, endpoint_id=endpoint_id)
+    if url is not None:
+        endpoint.url = check_url(url)
+    if description is not None:
+        endpoint.description = description.strip()
+    if events is not None:
+        endpoint.events = _event_names(events)
+    if active is not None:
+        endpoint.active = active
+    await session.flush()
+    _audit(session, actor, "webhook.updated", endpoint, events=endpoint.events)
+    return endpoint
+
+
+async def delete_endpoint(session: AsyncSession, *, actor: Actor, endpoint_id: uuid.UUID) -> None:
+    """Remove an endpoint, its pending deliveries and its delivery log."""
+    endpoint = await get_endpoint(session, actor=actor, endpoint_id=endpoint_id)
+    _audit(session, actor, "webhook.deleted", endpoint)
+    await session.delete(endpoint)
+    await session.flush()
+
+
+async def rotate_secret(
+    session: AsyncSession, *, actor: Actor, endpoint_id: uuid.UUID
+) -> tuple[WebhookEndpoint, str]:
+    """A new secret, shown this once; the old one no longer signs anything from now on."""
+    endpoint = await get_endpoint(session, actor=actor, endpoint_id=endpoint_id)
+    secret = new_secret()
+    endpoint.secret = vault.seal(secret)
+    await session.flush()
+    _audit(session, actor, "webhook.secret_rotated", endpoint)
+    return endpoint, secret
+
+
+async def create_test_delivery(
+    session: AsyncSession, *, actor: Actor, endpoint_id: uuid.UUID
+) -> WebhookDelivery:
+    """A `webhook.test` delivery, due now. It is attempted once, never retried."""
+    endpoint = await get_endpoint(session, actor=actor, endpoint_id=endpoint_id)
+    if not endpoint.active:
+        raise Conflict(
+            "This endpoint is paused: set it active to send it a test event.",
+            code="endpoint_paused",
+        )
+    now = utcnow()
+    delivery = WebhookDelivery(
+        id=uuid.uuid4(),
+        organization_id=endpoint.organization_id,
+        endpoint_id=endpoint.id,
+        incident_id=None,
+        event=TEST_EVENT,
+        payload={
+            "event": TEST_EVENT,
+            "occurred_at": now.isoformat(),
+            "organization_id": str(endpoint.organization_id),
+            "endpoint_id": str(endpoint.id),
+            "message": "A test event from Tether: this endpoint receives Tether's webhooks.",
+        },
+        created_at=now,
+        next_attempt_at=now,
+        attempts=0,
+    )
+    session.add(delivery)
+    await session.flush()
+    return delivery
+
+
+async def get_delivery(
+    session: AsyncSession, *, actor: Actor, endpoint_id: uuid.UUID, delivery_id: uuid.UUID
+) -> WebhookDelivery:
+    endpoint = await get_endpoint(session, actor=actor, endpoint_id=endpoint_id)
+    delivery = await repository.get_delivery(session, delivery_id)
+    if delivery is None or delivery.endpoint_id != endpoint.id:
+        raise NotFound("No such webhook delivery.")
+    return delivery
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    endpoint_id: uuid.UUID,
+    cursor: str | None,
+    limit: int,
+) -> Page[WebhookDelivery]:
+    """The endpoint's delivery log, newest first."""
+    endpoint = await get_endpoint(session, actor=actor, endpoint_id=endpoint_id)
+    before = decode_cursor(cursor, _NEWEST_FIRST) if cursor else None
+    rows = await repository.deliveries_page(session, endpoint.id, before=before, limit=limit)
+    return paginate(rows, sort=_NEWEST_FIRST, limit=limit, key="created_at")
+
+
+def delivery_status(delivery: WebhookDelivery) -> str:
+    if delivery.delivered_at is not None:
+        return "delivered"
+    if delivery.abandoned_at is not None:
+        return "abandoned"
+    return "pending"
+
+
+def _audit(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    endpoint: WebhookEndpoint,
+    events: list[str] | None = None,
+) -> None:
+    audit.record(
+        session,
+        organization_id=actor.organization_id,
+        actor=f"member:{actor.member_id}",
+        action=action,
+        subject_type="webhook_endpoint",
+        subject_id=endpoint.id,
+        url=endpoint.url,
+        events=events,
+    )
+
+
+# Signing ---------------------------------------------------------------------------------------
+
+
+def body_of(delivery: WebhookDelivery) -> bytes:
+    """What is POSTed: the stored payload, with the delivery's id, as compact JSON."""
+    document = {**delivery.payload, "delivery_id": str(delivery.id)}
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def sign(secret: str, timestamp: int | str, body: bytes) -> str:
+    """The `Tether-Signature` header's value."""
+    return f"v1={_digest(secret, str(timestamp), body)}"
+
+
+def verify_signature(
+    secret: str,
+    timestamp: str | int,
+    body: bytes | str,
+    signature: str,
+    *,
+    tolerance: int = SIGNATURE_TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> bool:
+    """Whether a request is genuine and recent: the `Tether-Signature` header (`signature`, which
+    may hold several comma-separated `v1=` values) is the HMAC of `timestamp` (the
+    `Tether-Timestamp` header) and the raw `body` under `secret`, and the timestamp is within
+    `tolerance` seconds of `now` (default: the clock)."""
+    try:
+        stamp = int(str(timestamp).strip())
+    except ValueError:
+        return False
+    if abs((time.time() if now is None else now) - stamp) > tolerance:
+        return False
+    raw = body.encode() if isinstance(body, str) else body
+    expected = _digest(secret, str(stamp), raw)
+    candidates = [part.strip() for part in signature.split(",")]
+    return any(
+        hmac.compare_digest(value.encode(), expected.encode())
+        for scheme, _, value in (c.partition("=") for c in candidates)
+        if scheme == "v1"
+    )
+
+
+def _digest(secret: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+# Delivery --------------------------------------------------------------------------------------
+
+
+async def take_due(session: AsyncSession, now: datetime, settings: Settings) -> list[Job]:
+    """Due deliveries, moved out of sight for the dispatch timeout in this transaction (a lost
+    job is due again after it), in jobs of `BATCH`."""
+    ids = await repository.due_delivery_ids(session, now, settings.scheduler_batch)
+    await repository.postpone(
+        session, ids, now + timedelta(seconds=settings.dispatch_timeout_seconds)
+    )
+    batches = [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
+    return [Job(DELIVER_ACTOR, ([str(i) for i in batch],), len(batch)) for batch in batches]
+
+
+async def deliver(
+    sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, ids: list[str]
+) -> None:
+    """Attempt each delivery once, concurrently, each failure isolated from the others."""
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(raw_id: str) -> None:
+        async with gate:
+            try:
+                await _deliver_one(sessions, http, uuid.UUID(raw_id))
+            except Exception:
+                log.exception("Webhook delivery %s failed inside Tether; it stays due", raw_id)
+
+    await asyncio.gather(*(one(raw_id) for raw_id in dict.fromkeys(ids)))
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one POST came to."""
+
+    status_code: int | None
+    error: str | None = None
+    retry_after: float | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """What an attempt needs of a delivery and its endpoint, read before sending."""
+
+    id: uuid.UUID
+    event: str
+    body: bytes
+    created_at: datetime
+    attempts: int
+    url: str
+    secret: Sealed
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an attempt changes on its delivery."""
+
+    status_code: int | None
+    error: str | None
+    delivered_at: datetime | None
+    next_attempt_at: datetime | None
+    abandoned_at: datetime | None
+
+
+async def _deliver_one(
+    sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, delivery_id: uuid.UUID
+) -> None:
+    now = utcnow()
+    async with sessions() as session:
+        found = await repository.pending_with_endpoint(session, delivery_id)
+        if found is None:
+            return  # delivered, abandoned, gone, or its endpoint is paused
+        delivery, endpoint = found
+        pending = Pending(
+            delivery.id,
+            delivery.event,
+            body_of(delivery),
+            delivery.created_at,
+            delivery.attempts,
+            endpoint.url,
+            endpoint.secret,
+        )
+        claimed = await repository.claim(
+            session, delivery_id, unless_after=now + CLAIM_WINDOW, until=now + CLAIM_LEASE
+        )
+        await session.commit()
+    if not claimed:
+        return  # another worker is attempting it, or its next attempt is not near yet
+    secret: str | None = None
+    try:
+        secret = vault.reveal(pending.secret)
+        attempt = await _post(http, pending, secret)
+    except Exception:
+        log.exception("Could not attempt webhook delivery %s", delivery_id)
+        attempt = Attempt(None, "Tether could not make this attempt (an internal error).")
+    attempt = Attempt(
+        attempt.status_code, _scrub(attempt.error, pending.url, secret), attempt.retry_after
+    )
+    outcome = _outcome(pending, attempt, utcnow())
+    async with sessions() as session:
+        await repository.record_attempt(
+            session,
+            delivery_id,
+            status_code=outcome.status_code,
+            error=outcome.error,
+            delivered_at=outcome.delivered_at,
+            next_attempt_at=outcome.next_attempt_at,
+            abandoned_at=outcome.abandoned_at,
+        )
+        await session.commit()
+    if not attempt.delivered:
+        log.info("Webhook delivery %s failed: %s", delivery_id, attempt.error)
+
+
+async def _post(http: httpx.AsyncClient, pending: Pending, secret: str) -> Attempt:
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "Tether-Event": pending.event,
+        "Tether-Delivery": str(pending.id),
+        "Tether-Timestamp": str(timestamp),
+        "Tether-Signature": sign(secret, timestamp, pending.body),
+    }
+    try:
+        async with (
+            asyncio.timeout(TIMEOUT_SECONDS),
+            http.stream(
+                "POST",
+                pending.url,
+                content=pending.body,
+                headers=headers,
+                timeout=TIMEOUT_SECONDS,
+                follow_redirects=False,
+            ) as response,
+        ):
+            code = response.status_code
+            if 200 <= code < 300:
+                return Attempt(code)
+            # Only the status line: keeping the body would let whoever sets the URL read what
+            # any service Tether can reach answers.
+            reason = " ".join(response.reason_phrase.split())[:80]
+            return Attempt(
+                code,
+                f"HTTP {code} {reason}".strip(),
+                retry_after(response.headers.get("retry-after")),
+            )
+    except (TimeoutError, httpx.TimeoutException):
+        return Attempt(None, f"No answer within {TIMEOUT_SECONDS:g} s.")
+    except httpx.ConnectError as error:
+        return Attempt(None, f"Could not connect: {error}" if str(error) else "Could not connect.")
+    except httpx.HTTPError as error:
+        return Attempt(None, f"{type(error).__name__}: {error}")
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds a `Retry-After` header asks for (a number or an HTTP date), within [1 s, 1 h]."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            at = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if at.tzinfo is None:
+            return None
+        seconds = (at - (now or utcnow())).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 1.0), BACKOFF_MAX_SECONDS)
+
+
+def backoff(failures: int) -> float:
+    """Seconds before the next attempt after `failures` failed ones: 30 s doubling, with ±20%
+    jitter, at most an hour."""
+    base = BACKOFF_BASE_SECONDS * float(2 ** min(max(failures - 1, 0), 20))
+    return min(base * random.uniform(0.8, 1.2), BACKOFF_MAX_SECONDS)
+
+
+def _outcome(pending: Pending, attempt: Attempt, now: datetime) -> Outcome:
+    if attempt.delivered:
+        return Outcome(attempt.status_code, None, now, None, None)
+    deadline = pending.created_at + GIVE_UP_AFTER
+    if pending.event == TEST_EVENT or now >= deadline:
+        return Outcome(attempt.status_code, attempt.error, None, None, now)
+    delay = attempt.retry_after or backoff(pending.attempts + 1)
+    # The last attempt comes at the deadline itself, so a day of failures is a full day.
+    next_at = min(now + timedelta(seconds=delay), deadline)
+    return Outcome(attempt.status_code, attempt.error, None, next_at, None)
+
+
+def _scrub(error: str | None, url: str, secret: str | None) -> str | None:
+    """An error fit to store and show: no secret, no credentials of the URL, not too long."""
+    if error is None:
+        return None
+    password = urlsplit(url).password
+    for hidden in (secret, password):
+        if hidden:
+            error = error.replace(hidden, "[redacted]")
+    return error if len(error) <= ERROR_LIMIT else error[: ERROR_LIMIT - 1] + "…"

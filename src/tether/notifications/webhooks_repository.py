@@ -1,0 +1,148 @@
+"""SQL for webhooks: endpoints, and the delivery rows the outbox writes for them."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.models import WebhookDelivery, WebhookEndpoint
+
+
+async def endpoints_of(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> Sequence[WebhookEndpoint]:
+    stmt = (
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.organization_id == organization_id)
+        .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def get_endpoint(
+    session: AsyncSession, organization_id: uuid.UUID, endpoint_id: uuid.UUID
+) -> WebhookEndpoint | None:
+    stmt = select(WebhookEndpoint).where(
+        WebhookEndpoint.id == endpoint_id, WebhookEndpoint.organization_id == organization_id
+    )
+    return await session.scalar(stmt)
+
+
+async def get_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> WebhookDelivery | None:
+    return await session.get(WebhookDelivery, delivery_id, populate_existing=True)
+
+
+async def deliveries_page(
+    session: AsyncSession,
+    endpoint_id: uuid.UUID,
+    *,
+    before: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[WebhookDelivery]:
+    """An endpoint's deliveries, newest first (one extra row tells whether a page follows)."""
+    stmt = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
+    if before is not None:
+        at, delivery_id = before
+        stmt = stmt.where(
+            (WebhookDelivery.created_at < at)
+            | ((WebhookDelivery.created_at == at) & (WebhookDelivery.id < delivery_id))
+        )
+    stmt = stmt.order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+    return (await session.scalars(stmt.limit(limit + 1))).all()
+
+
+async def due_delivery_ids(session: AsyncSession, now: datetime, limit: int) -> Sequence[uuid.UUID]:
+    """Deliveries to active endpoints whose next attempt time has come, oldest due first."""
+    stmt = (
+        select(WebhookDelivery.id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.delivered_at.is_(None),
+            WebhookDelivery.abandoned_at.is_(None),
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookEndpoint.active.is_(True),
+        )
+        .order_by(WebhookDelivery.next_attempt_at)
+        .limit(limit)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def postpone(session: AsyncSession, ids: Sequence[uuid.UUID], until: datetime) -> None:
+    """Move due deliveries out of the scheduler's sight while a worker has them."""
+    if ids:
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(ids))
+            .values(next_attempt_at=until)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def pending_with_endpoint(
+    session: AsyncSession, delivery_id: uuid.UUID
+) -> tuple[WebhookDelivery, WebhookEndpoint] | None:
+    """A delivery still to be made, read afresh, and its endpoint if that is active."""
+    stmt = (
+        select(WebhookDelivery, WebhookEndpoint)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.delivered_at.is_(None),
+            WebhookDelivery.abandoned_at.is_(None),
+            WebhookEndpoint.active.is_(True),
+        )
+        .execution_options(populate_existing=True)
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+async def claim(
+    session: AsyncSession, delivery_id: uuid.UUID, *, unless_after: datetime, until: datetime
+) -> bool:
+    """Take a pending delivery for one attempt, moving its next attempt to `until`.
+
+    Only a row whose next attempt is at or before `unless_after` can be taken, and `until` lies
+    beyond it: of any number of workers racing for one row, exactly one gets it, and none gets
+    it again while that attempt runs."""
+    result = await session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.delivered_at.is_(None),
+            WebhookDelivery.abandoned_at.is_(None),
+            WebhookDelivery.next_attempt_at <= unless_after,
+        )
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def record_attempt(
+    session: AsyncSession,
+    delivery_id: uuid.UUID,
+    *,
+    status_code: int | None,
+    error: str | None,
+    delivered_at: datetime | None,
+    next_attempt_at: datetime | None,
+    abandoned_at: datetime | None,
+) -> None:
+    """Count one attempt and what came of it (a delivered row is never written again)."""
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.delivered_at.is_(None))
+        .values(
+            attempts=WebhookDelivery.attempts + 1,
+            last_status_code=status_code,
+            last_error=error,
+            delivered_at=delivered_at,
+            next_attempt_at=next_attempt_at,
+            abandoned_at=abandoned_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
