@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     sandbox_client_id: str = "tether"
     sandbox_client_secret: str = Field(default="tether-sandbox-secret", repr=False)
     mount_sandbox: bool = True
+    # Catalog providers the sandbox stands in for, besides its own (for demos, tests, benches):
+    # e.g. "meta_ads,snapchat_ads" makes those providers connect to the sandbox.
+    sandbox_stands_in_for: str = ""
     seed_demo: bool = True
     oauth_state_lifetime_seconds: int = 600
     max_body_bytes: int = 1_000_000

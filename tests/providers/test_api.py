@@ -22,3 +22,19 @@ async def test_an_unknown_provider_is_a_404(org: Org) -> None:
 
     assert response.status_code == 404
     assert "myspace" in response.json()["error"]["message"]
+
+
+async def test_the_sandbox_can_stand_in_for_catalog_providers(org: Org) -> None:
+    import httpx
+
+    from tether.config import Settings
+    from tether.providers.registry import build_registry
+
+    async with httpx.AsyncClient() as http:
+        registry = build_registry(Settings(sandbox_stands_in_for="meta_ads, callrail"), http)
+
+    assert registry.available("meta_ads")
+    assert "meta_ads" in registry.oauth
+    assert registry.available("callrail")
+    assert "callrail" not in registry.oauth
+    assert not registry.available("google_ads")

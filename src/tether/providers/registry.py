@@ -6,7 +6,7 @@ import httpx
 
 from tether.config import Settings
 from tether.errors import NotFound, Unprocessable
-from tether.providers.base import OAuthAdapter, ProviderAdapter
+from tether.providers.base import AuthKind, OAuthAdapter, ProviderAdapter
 from tether.providers.catalog import BY_KEY, CATALOG, ProviderInfo
 from tether.providers.sandbox import SandboxAdapter
 
@@ -56,7 +56,13 @@ def build_registry(settings: Settings, http: httpx.AsyncClient) -> Registry:
         client_id=settings.sandbox_client_id,
         client_secret=settings.sandbox_client_secret,
     )
-    return Registry(
+    registry = Registry(
         adapters={"sandbox": sandbox, "sandbox_api_key": sandbox},
         oauth={"sandbox": sandbox},
     )
+    for key in filter(None, (k.strip() for k in settings.sandbox_stands_in_for.split(","))):
+        info = registry.info(key)
+        registry.adapters[key] = sandbox
+        if info.auth_kind == AuthKind.OAUTH2:
+            registry.oauth[key] = sandbox
+    return registry
