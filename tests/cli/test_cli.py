@@ -8,7 +8,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -68,14 +68,19 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str], Path]]:
-    """`tether serve` on a fresh data folder, as the README's first command runs it."""
+def served(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, subprocess.Popen[str], Path]]:
+    """`tether serve` on a fresh data folder, as the README's first command runs it (with any
+    extra settings a test passes through `@pytest.mark.parametrize("served", ..., indirect=True)`).
+    """
+    extra: dict[str, str] = getattr(request, "param", {})
     port = _free_port()
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen(
             [*TETHER, "serve", "--port", str(port)],
-            env=_env(tmp_path / "data"),
+            env=_env(tmp_path / "data", **extra),
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
@@ -142,3 +147,45 @@ def test_worker_without_a_broker_explains_what_to_set(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert "TETHER_BROKER_URL" in result.stderr
+
+
+FAST = {"TETHER_CHECK_INTERVAL_SECONDS": "2", "TETHER_SCHEDULER_TICK_SECONDS": "0.3"}
+
+
+async def _until(what: str, probe: Callable[[], Awaitable[bool]], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not await probe():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        await asyncio.sleep(0.3)
+
+
+@pytest.mark.parametrize("served", [FAST], indirect=True)
+async def test_the_embedded_worker_finds_a_lapse_and_tells_by_email_on_its_own(
+    served: tuple[str, subprocess.Popen[str], Path], tmp_path: Path
+) -> None:
+    base, _, log = served
+    token = re.search(r"API token:\s+(tth_\S+)", log.read_text())
+    assert token is not None
+    headers = {"Authorization": f"Bearer {token.group(1)}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as api:
+        authorization = await connect_sandbox(api)
+        account = (await api.get(f"/api/v1/authorizations/{authorization['id']}/accounts")).json()
+        client = (await api.get("/api/v1/clients")).json()["data"][0]
+        await api.post(
+            "/api/v1/connections",
+            json={"client_id": client["id"], "account_id": account["data"][0]["id"]},
+        )
+        await api.post(f"{base}/sandbox/control/users/alice/grants/revoke")
+
+        async def told() -> bool:
+            unread = (await api.get("/api/v1/notifications/unread-count")).json()["unread"]
+            return bool(unread) and any((tmp_path / "data" / "outbox").glob("*.eml"))
+
+        await _until("the lapse to be noticed and mailed", told)
+        lapsed = (await api.get(f"/api/v1/authorizations/{authorization['id']}")).json()
+
+    assert lapsed["status"] == "needs_reconnect"
+    (mail,) = (tmp_path / "data" / "outbox").glob("*.eml")
+    text = mail.read_text()
+    assert "admin@demo-agency.example.com" in text
+    assert client["name"] in text
