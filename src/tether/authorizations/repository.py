@@ -170,22 +170,6 @@ async def restore_connections(session: AsyncSession, authorization_id: uuid.UUID
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def lapse_account_connections(
-    session: AsyncSession, account_id: uuid.UUID, reason: str, message: str
-) -> Sequence[Connection]:
-    stmt = select(Connection).where(
-        Connection.account_id == account_id, Connection.status != Status.DISCONNECTED
-    )
-    connections = (await session.scalars(stmt)).all()
-    for connection in connections:
-        connection.status, connection.reason, connection.message = (
-            Status.NEEDS_RECONNECT,
-            reason,
-            message,
-        )
-    return connections
-
-
 async def open_connection_incident_keys(
     session: AsyncSession, authorization_id: uuid.UUID, active_only: bool
 ) -> list[str]:

@@ -19,18 +19,17 @@ from tether.health.incidents import (
     authorization_key,
     close_incidents,
     connection_key,
-    open_incident,
 )
+from tether.health.status import lose_account
 from tether.members.actor import Actor
 from tether.models import (
     Account,
     Authorization,
     AuthorizationRole,
     IncidentKind,
-    IncidentScope,
     Status,
 )
-from tether.providers.base import ExternalAccount, Identity, Reason, TokenGrant
+from tether.providers.base import ExternalAccount, Identity, TokenGrant
 from tether.providers.catalog import BY_KEY
 
 
@@ -132,27 +131,7 @@ async def _lapse_unreachable(
         f"The new {_name(a.provider)} sign-in ({identity.name}) cannot reach {account.name} "
         f"({account.external_id})."
     )
-    account.status = Status.NEEDS_RECONNECT
-    connections = await repository.lapse_account_connections(
-        session, account.id, Reason.ACCESS_REMOVED, message
-    )
-    now = utcnow()
-    for connection in connections:
-        await open_incident(
-            session,
-            kind=IncidentKind.LAPSE,
-            scope=IncidentScope.CONNECTION,
-            scope_key=connection_key(connection.id),
-            organization_id=a.organization_id,
-            provider=a.provider,
-            reason=Reason.ACCESS_REMOVED,
-            message=message,
-            now=now,
-            actor=actor,
-            authorization_id=a.id,
-            connection_id=connection.id,
-            affected_client_ids=[connection.client_id],
-        )
+    await lose_account(session, a, account, message=message, now=utcnow(), actor=actor)
 
 
 async def _close_restored_incidents(session: AsyncSession, a: Authorization, actor: str) -> None:

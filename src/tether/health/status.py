@@ -241,12 +241,26 @@ async def _account_lost(
         f"{a.external_user_name} can no longer reach {account.name} ({account.external_id}) "
         f"on {name}."
     )
+    await lose_account(session, a, account, message=message, now=ctx.now, actor=ctx.actor)
+
+
+async def lose_account(
+    session: AsyncSession,
+    a: Authorization,
+    account: Account,
+    *,
+    message: str,
+    now: datetime,
+    actor: str,
+) -> None:
+    """The grant no longer reaches this account: its connections (only) lapse, one incident
+    each, with a message naming the account."""
     account.status = Status.NEEDS_RECONNECT
     for connection in await repository.connections_on(session, account.id):
         audit.record(
             session,
             organization_id=a.organization_id,
-            actor=ctx.actor,
+            actor=actor,
             action="connection.status",
             subject_type="connection",
             subject_id=connection.id,
@@ -265,8 +279,8 @@ async def _account_lost(
             provider=a.provider,
             reason=Reason.ACCESS_REMOVED,
             message=message,
-            now=ctx.now,
-            actor=ctx.actor,
+            now=now,
+            actor=actor,
             authorization_id=a.id,
             connection_id=connection.id,
             affected_client_ids=[connection.client_id],
