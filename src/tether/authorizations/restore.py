@@ -62,11 +62,9 @@ async def restore_in_place(
     Accounts the new credentials cannot reach stay lapsed (`access_removed`, naming the account).
     If they reach none of the authorization's accounts, nothing changes (409)."""
     a = authorization
-    known = {
-        account.external_id: account for account in await repository.accounts_of(session, a.id)
-    }
+    known = await repository.account_external_ids(session, a.id)
     reachable = {account.external_id: account for account in new.accounts}
-    if known and not known.keys() & reachable.keys():
+    if known and not known & reachable.keys():
         raise Conflict(
             f"You signed in to {_name(a.provider)} as {new.identity.name}, who cannot reach any "
             f"of this data source's {len(known)} accounts. Nothing was changed: sign in as "
@@ -101,7 +99,9 @@ async def restore_in_place(
         )
         await session.flush()
         restored = await repository.restore_connections(session, a.id)
-        lost = [account for key, account in known.items() if key not in reachable]
+        lost = await repository.accounts_by_external_id(
+            session, a.id, [key for key in known if key not in reachable]
+        )
         for account in lost:
             await _lapse_unreachable(session, a, account, new.identity, actor)
         await _close_restored_incidents(session, a, actor)

@@ -101,15 +101,16 @@ async def client_ids_of(session: AsyncSession, authorization_id: uuid.UUID) -> l
 
 async def follow_authorization(session: AsyncSession, authorization: Authorization) -> None:
     """Connections on reachable accounts take the authorization's status, reason and message."""
-    reachable = select(Account.id).where(
-        Account.authorization_id == authorization.id, Account.status == Status.ACTIVE
+    # NOT IN over the few unreachable accounts: see authorizations.repository.restore_connections.
+    unreachable = select(Account.id).where(
+        Account.authorization_id == authorization.id, Account.status != Status.ACTIVE
     )
     await session.execute(
         update(Connection)
         .where(
             Connection.authorization_id == authorization.id,
             Connection.status != Status.DISCONNECTED,
-            Connection.account_id.in_(reachable),
+            Connection.account_id.not_in(unreachable),
         )
         .values(
             status=authorization.status, reason=authorization.reason, message=authorization.message
