@@ -21,6 +21,7 @@ from tether.notifications.api import router as notifications_router
 from tether.notifications.webhooks_api import router as webhooks_router
 from tether.organizations.api import router as organizations_router
 from tether.providers.api import router as providers_router
+from tether.sync.api import router as sync_router
 from tether.web import oauth as web_oauth
 from tether.web import reconnect as web_reconnect
 from tether.worker import runtime
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notifications_router,
         webhooks_router,
         integrations_router,
+        sync_router,
     ):
         api.include_router(router)
     app.include_router(api)

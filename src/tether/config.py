@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     # How long a check handed to the queue may stay unanswered before the scheduler resends it.
     dispatch_timeout_seconds: int = 300
 
+    # The data sync (see docs/sync.md).
+    sync_interval_hours: int = 24
+    # How many days back (today included) each connection's metrics are kept loaded.
+    sync_history_days: int = 90
+    # Providers restate recent days (late conversions): the last few are loaded again each sync.
+    sync_restate_days: int = 3
+    # Calls in flight at once per authorization, within one worker process.
+    sync_authorization_concurrency: int = 2
+
     # Email. Without an SMTP host, each message is written to `<data_dir>/outbox/` as a .eml file.
     smtp_host: str | None = None
     smtp_port: int = 587

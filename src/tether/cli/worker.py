@@ -1,4 +1,4 @@
-"""`tether worker` and `tether check`."""
+"""`tether worker`, `tether check` and `tether sync`."""
 
 import asyncio
 import signal
@@ -15,7 +15,8 @@ from tether.cli.context import console, errors
 from tether.config import Settings
 from tether.health import checks
 from tether.kit import logs
-from tether.models import Authorization, Organization
+from tether.models import Authorization, Connection, Organization, Status
+from tether.sync import service as sync_service
 from tether.worker import actor, broker, runtime, scheduler
 
 
@@ -83,5 +84,37 @@ async def _check_all(settings: Settings, organization: str | None) -> dict[str, 
                 batch = ids[start : start + 50]
                 for status, count in (await checks.check_many(opened.health, batch)).items():
                     totals[status] = totals.get(status, 0) + count
+                progress.advance(bar, len(batch))
+        return totals
+
+
+def sync(
+    organization: Annotated[
+        str | None, typer.Option("--organization", "-o", help="Only this organization.")
+    ] = None,
+) -> None:
+    """Sync every connection's metrics now, with a progress bar, and show the outcomes."""
+    settings = Settings()
+    counts = asyncio.run(_sync_all(settings, organization))
+    table = Table("outcome", "connections")
+    for outcome, count in sorted(counts.items()):
+        table.add_row(outcome, str(count))
+    console.print(table)
+
+
+async def _sync_all(settings: Settings, organization: str | None) -> dict[str, int]:
+    async with runtime.opened(settings) as opened:
+        async with opened.sessions() as session:
+            stmt = select(Connection.id).where(Connection.status != Status.DISCONNECTED)
+            if organization:
+                stmt = stmt.join(Organization).where(Organization.name == organization)
+            ids: list[uuid.UUID] = list((await session.scalars(stmt)).all())
+        totals: dict[str, int] = {}
+        with Progress(console=console) as progress:
+            bar = progress.add_task("Syncing connections", total=len(ids))
+            for start in range(0, len(ids), 20):
+                batch = ids[start : start + 20]
+                for outcome, count in (await sync_service.sync_many(opened.health, batch)).items():
+                    totals[outcome] = totals.get(outcome, 0) + count
                 progress.advance(bar, len(batch))
         return totals

@@ -52,6 +52,7 @@ async def switch_account(
     connection.authorization_id, connection.account_id = authorization.id, account.id
     connection.account_name, connection.account_external_id = account.name, account.external_id
     connection.last_synced_at = account.last_synced_at
+    connection.next_sync_at = utcnow()  # load the new account's history
     if connection.status != Status.DISCONNECTED:
         connection.status = worse(authorization.status, account.status)
         connection.reason, connection.message = authorization.reason, authorization.message
@@ -96,6 +97,7 @@ async def connect_again(
     _record(session, actor, connection, "connection.connected", Status.DISCONNECTED, status)
     connection.status = status
     connection.reason, connection.message = authorization.reason, authorization.message
+    connection.next_sync_at = utcnow()  # fill what the pause left empty
     await session.flush()
     return connection
 

@@ -8,6 +8,7 @@ from tether.authorizations import repository as authorizations
 from tether.clients.service import get_client
 from tether.connections import repository
 from tether.connections.repository import ConnectionFilter
+from tether.db import utcnow
 from tether.errors import Conflict, NotFound, Unprocessable
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate
 from tether.members.actor import Actor
@@ -55,6 +56,8 @@ async def connect_client(
         account_name=account.name,
         account_external_id=account.external_id,
         last_synced_at=account.last_synced_at,
+        # The initial load: the scheduler's next tick loads its history.
+        next_sync_at=utcnow(),
     )
     session.add(connection)
     await session.flush()

@@ -10,6 +10,7 @@ from tether.audit import service as audit
 from tether.health import repository
 from tether.models import Incident, IncidentClient, IncidentKind, IncidentScope
 from tether.notifications import outbox
+from tether.sync import backfill
 
 
 def authorization_key(authorization_id: uuid.UUID) -> str:
@@ -103,5 +104,6 @@ async def close_incidents(
             scope=incident.scope_key,
         )
         await outbox.incident_closed(session, incident, now)
+        await backfill.after_incident_closed(session, incident, now)
     await session.flush()
     return closed

@@ -9,6 +9,7 @@ from tether.models.connection import Connection
 from tether.models.incident import Incident, IncidentClient, IncidentKind, IncidentScope
 from tether.models.lease import Lease
 from tether.models.member import Member, MemberClientAccess, Role
+from tether.models.metric_day import LostDay, MetricDay
 from tether.models.notification import (
     Channel,
     EmailDelivery,
@@ -38,8 +39,10 @@ __all__ = [
     "IncidentKind",
     "IncidentScope",
     "Lease",
+    "LostDay",
     "Member",
     "MemberClientAccess",
+    "MetricDay",
     "Notification",
     "NotificationPreference",
     "OAuthState",

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tether.db import Base, IdMixin, TimestampMixin
@@ -49,3 +49,8 @@ class Connection(IdMixin, TimestampMixin, Base):
     account_name: Mapped[str] = mapped_column(String(300))
     account_external_id: Mapped[str] = mapped_column(String(200))
     last_synced_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The sync's state: when to load next, an override of the interval, what failed last.
+    next_sync_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    sync_interval_hours: Mapped[int | None] = mapped_column(default=None)
+    sync_error: Mapped[str | None] = mapped_column(Text, default=None)
+    sync_failures: Mapped[int] = mapped_column(default=0, server_default=text("0"))

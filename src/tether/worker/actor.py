@@ -22,7 +22,8 @@ def actor(name: str, **options: Any) -> Callable[[F], F]:
 def declare(broker: dramatiq.Broker) -> dict[str, dramatiq.Actor[Any, Any]]:
     """Bind every registered actor to this broker (importing the tasks modules first)."""
     import tether.health.tasks
-    import tether.notifications.tasks  # noqa: F401
+    import tether.notifications.tasks
+    import tether.sync.tasks  # noqa: F401
 
     _actors.clear()
     for name, (fn, options) in _functions.items():

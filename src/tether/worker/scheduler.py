@@ -13,6 +13,7 @@ from tether.config import Settings
 from tether.db import utcnow
 from tether.health import schedule as health_schedule
 from tether.notifications import email, webhooks
+from tether.sync import schedule as sync_schedule
 from tether.worker import actor, leadership
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,12 @@ async def tick(sessions: async_sessionmaker[AsyncSession], settings: Settings) -
             return 0
         jobs = [
             job
-            for take_due in (health_schedule.take_due, email.take_due, webhooks.take_due)
+            for take_due in (
+                health_schedule.take_due,
+                sync_schedule.take_due,
+                email.take_due,
+                webhooks.take_due,
+            )
             for job in await take_due(session, now, settings)
         ]
         await session.commit()

@@ -1,0 +1,182 @@
+"""SQL for the data sync: due connections, metric days, lost days, what coverage reads."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.models import (
+    Account,
+    Authorization,
+    Connection,
+    Incident,
+    IncidentKind,
+    LostDay,
+    MetricDay,
+    Status,
+)
+
+# Connections the sync leaves alone: switched off, or waiting for a person to sign in again.
+_NOT_SYNCED = (Status.DISCONNECTED, Status.NEEDS_RECONNECT)
+
+
+async def due_connection_ids(
+    session: AsyncSession, now: datetime, limit: int
+) -> Sequence[uuid.UUID]:
+    stmt = (
+        select(Connection.id)
+        .where(Connection.next_sync_at <= now, Connection.status.not_in(_NOT_SYNCED))
+        .order_by(Connection.next_sync_at)
+        .limit(limit)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def postpone(session: AsyncSession, ids: Sequence[uuid.UUID], until: datetime) -> None:
+    """Move due syncs out of the scheduler's sight while a worker has them."""
+    if ids:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id.in_(ids))
+            .values(next_sync_at=until)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def make_due(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    authorization_id: uuid.UUID | None = None,
+    connection_id: uuid.UUID | None = None,
+) -> None:
+    """Sync these connections (one, or every one of an authorization) at the next tick."""
+    # Rows already due are left alone: rewriting an indexed column of 10,000 rows for nothing
+    # costs a reconnect about a second on PostgreSQL.
+    stmt = update(Connection).where(
+        Connection.status != Status.DISCONNECTED,
+        or_(Connection.next_sync_at.is_(None), Connection.next_sync_at > now),
+    )
+    if connection_id is not None:
+        stmt = stmt.where(Connection.id == connection_id)
+    elif authorization_id is not None:
+        stmt = stmt.where(Connection.authorization_id == authorization_id)
+    else:
+        return
+    await session.execute(
+        stmt.values(next_sync_at=now).execution_options(synchronize_session=False)
+    )
+
+
+async def get_connection(session: AsyncSession, connection_id: uuid.UUID) -> Connection | None:
+    return await session.get(Connection, connection_id, populate_existing=True)
+
+
+async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account | None:
+    return await session.get(Account, account_id, populate_existing=True)
+
+
+async def get_authorization(
+    session: AsyncSession, authorization_id: uuid.UUID
+) -> Authorization | None:
+    return await session.get(Authorization, authorization_id, populate_existing=True)
+
+
+async def authorization_ids_of(
+    session: AsyncSession, connection_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    stmt = select(Connection.id, Connection.authorization_id).where(
+        Connection.id.in_(connection_ids)
+    )
+    return {c: a for c, a in (await session.execute(stmt)).all()}
+
+
+async def days_of(
+    session: AsyncSession,
+    model: type[MetricDay | LostDay],
+    connection_ids: Sequence[uuid.UUID],
+    start: date,
+    end: date,
+) -> dict[uuid.UUID, set[date]]:
+    """The days in [start, end] that have a row of this table, per connection."""
+    found: dict[uuid.UUID, set[date]] = {c: set() for c in connection_ids}
+    stmt = select(model.connection_id, model.day).where(
+        model.connection_id.in_(connection_ids), model.day >= start, model.day <= end
+    )
+    for connection_id, day in (await session.execute(stmt)).all():
+        found[connection_id].add(day)
+    return found
+
+
+async def upsert_days(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Write metric days; a day loaded before is replaced (providers restate recent days)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(MetricDay).values(rows)
+    replaced = {
+        name: stmt.excluded[name]
+        for name in ("impressions", "clicks", "conversions", "spend", "currency", "loaded_at")
+    }
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=["connection_id", "day"], set_=replaced)
+    )
+
+
+async def add_lost_days(
+    session: AsyncSession, connection_id: uuid.UUID, days: Sequence[date], reason: str
+) -> None:
+    if not days:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    rows = [{"connection_id": connection_id, "day": d, "reason": reason} for d in days]
+    await session.execute(insert(LostDay).values(rows).on_conflict_do_nothing())
+
+
+async def forget_lost_days(
+    session: AsyncSession, connection_id: uuid.UUID, days: Sequence[date]
+) -> None:
+    """Days the provider served after all are no longer lost."""
+    if days:
+        await session.execute(
+            delete(LostDay).where(LostDay.connection_id == connection_id, LostDay.day.in_(days))
+        )
+
+
+async def metric_days(
+    session: AsyncSession, connection_id: uuid.UUID, start: date, end: date
+) -> Sequence[MetricDay]:
+    stmt = (
+        select(MetricDay)
+        .where(
+            MetricDay.connection_id == connection_id, MetricDay.day >= start, MetricDay.day <= end
+        )
+        .order_by(MetricDay.day)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def incidents_touching(
+    session: AsyncSession, connections: Sequence[Connection], since: datetime
+) -> Sequence[Incident]:
+    """Lapse and failing incidents of these connections or their authorizations, open since
+    `since` or later."""
+    if not connections:
+        return []
+    stmt = select(Incident).where(
+        Incident.kind.in_([IncidentKind.LAPSE, IncidentKind.FAILING]),
+        or_(Incident.closed_at.is_(None), Incident.closed_at >= since),
+        or_(
+            Incident.connection_id.in_([c.id for c in connections]),
+            (Incident.connection_id.is_(None))
+            & Incident.authorization_id.in_({c.authorization_id for c in connections}),
+        ),
+    )
+    return (await session.scalars(stmt)).all()

@@ -1,0 +1,15 @@
+"""The data sync's actors."""
+
+import uuid
+
+from tether.sync import service
+from tether.sync.schedule import SYNC_ACTOR
+from tether.worker import runtime
+from tether.worker.actor import actor
+
+
+@actor(SYNC_ACTOR, time_limit=30 * 60 * 1000)
+async def sync_connections(ids: list[str]) -> None:
+    """Sync a batch of connections, concurrently, each failure isolated."""
+    engine = runtime.current().health
+    await service.sync_many(engine, [uuid.UUID(i) for i in ids])
