@@ -5,14 +5,15 @@ from tether.worker import runtime
 from tether.worker.actor import actor
 
 
-@actor(email.SEND_ACTOR, time_limit=10 * 60 * 1000)
+# Their own queue, so a storm of checks never holds back the news of what they found.
+@actor(email.SEND_ACTOR, queue_name="notifications", time_limit=10 * 60 * 1000)
 async def send_emails(ids: list[str]) -> None:
     """Send one email (or one digest) made of these outbox rows, unless already sent."""
     current = runtime.current()
     await email.send_emails(current.sessions, current.settings, ids)
 
 
-@actor(webhooks.DELIVER_ACTOR, time_limit=10 * 60 * 1000)
+@actor(webhooks.DELIVER_ACTOR, queue_name="notifications", time_limit=10 * 60 * 1000)
 async def deliver_webhooks(ids: list[str]) -> None:
     """POST these webhook deliveries to their endpoints, unless already delivered."""
     current = runtime.current()
