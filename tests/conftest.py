@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from tests.fixtures.broker import stub_broker
 from tests.fixtures.builders import Org, create_org
 from tests.fixtures.connected import connected, org_with_meta_like_grant
 from tests.fixtures.databases import Backend, postgres_backend, sqlite_backend, temporary_folder
@@ -21,7 +22,7 @@ from tether.db import Base, create_engine, create_sessionmaker
 from tether.kit.crypto import KeyRing, parse_keys
 
 # Fixtures shared by every folder.
-__all__ = ["Tether", "connected", "org_with_meta_like_grant", "smtp", "smtp_server"]
+__all__ = ["Tether", "connected", "org_with_meta_like_grant", "smtp", "smtp_server", "stub_broker"]
 
 TEST_KEYS = "t1:" + base64.b64encode(os.urandom(32)).decode()
 

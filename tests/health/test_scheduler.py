@@ -1,11 +1,9 @@
 """The scheduler hands out due checks once, one scheduler at a time, and re-drives lost ones."""
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import dramatiq
-import pytest
 import time_machine
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import select
@@ -14,17 +12,7 @@ from tests.conftest import Tether
 from tests.fixtures.builders import Org, connect_sandbox
 from tether.db import utcnow
 from tether.models import Authorization
-from tether.worker import actor, broker, leadership, runtime, scheduler
-
-
-@pytest.fixture
-def stub_broker(tether: Tether) -> Iterator[StubBroker]:
-    bound = broker.setup(tether.settings.model_copy(update={"broker_url": None}))
-    assert isinstance(bound, StubBroker)
-    actor.declare(bound)
-    runtime.configure(tether.settings)
-    yield bound
-    bound.flush_all()
+from tether.worker import leadership, scheduler
 
 
 async def _authorizations(tether: Tether) -> list[Authorization]:

@@ -1,10 +1,7 @@
 """The scheduler hands due syncs to the `sync.sync_connections` actor; a recovery makes the
 connections it covered due again at once."""
 
-from collections.abc import Iterator
-
 import dramatiq
-import pytest
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import select
 
@@ -12,17 +9,7 @@ from tests.fixtures.connected import Connected
 from tests.fixtures.running import Tether
 from tether.db import utcnow
 from tether.models import Connection
-from tether.worker import actor, broker, runtime, scheduler
-
-
-@pytest.fixture
-def stub_broker(tether: Tether) -> Iterator[StubBroker]:
-    bound = broker.setup(tether.settings.model_copy(update={"broker_url": None}))
-    assert isinstance(bound, StubBroker)
-    actor.declare(bound)
-    runtime.configure(tether.settings)
-    yield bound
-    bound.flush_all()
+from tether.worker import scheduler
 
 
 async def _connections(tether: Tether) -> list[Connection]:

@@ -3,13 +3,15 @@
 import asyncio
 import signal
 import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated
 
 import dramatiq
 import typer
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from tether.cli.context import console, errors
 from tether.config import Settings
@@ -62,30 +64,15 @@ def check(
     ] = None,
 ) -> None:
     """Check every authorization now, with a progress bar, and show the statuses found."""
-    settings = Settings()
-    counts = asyncio.run(_check_all(settings, organization))
-    table = Table("status", "authorizations")
-    for status, count in sorted(counts.items()):
-        table.add_row(status, str(count))
-    console.print(table)
-
-
-async def _check_all(settings: Settings, organization: str | None) -> dict[str, int]:
-    async with runtime.opened(settings) as opened:
-        async with opened.sessions() as session:
-            stmt = select(Authorization.id)
-            if organization:
-                stmt = stmt.join(Organization).where(Organization.name == organization)
-            ids: list[uuid.UUID] = list((await session.scalars(stmt)).all())
-        totals: dict[str, int] = {}
-        with Progress(console=console) as progress:
-            bar = progress.add_task("Checking authorizations", total=len(ids))
-            for start in range(0, len(ids), 50):
-                batch = ids[start : start + 50]
-                for status, count in (await checks.check_many(opened.health, batch)).items():
-                    totals[status] = totals.get(status, 0) + count
-                progress.advance(bar, len(batch))
-        return totals
+    stmt = select(Authorization.id)
+    if organization:
+        stmt = stmt.join(Organization).where(Organization.name == organization)
+    counts = asyncio.run(
+        _with_progress(
+            "Checking authorizations", stmt, 50, lambda rt, ids: checks.check_many(rt.health, ids)
+        )
+    )
+    _print_counts("status", "authorizations", counts)
 
 
 def sync(
@@ -94,27 +81,39 @@ def sync(
     ] = None,
 ) -> None:
     """Sync every connection's metrics now, with a progress bar, and show the outcomes."""
-    settings = Settings()
-    counts = asyncio.run(_sync_all(settings, organization))
-    table = Table("outcome", "connections")
-    for outcome, count in sorted(counts.items()):
-        table.add_row(outcome, str(count))
-    console.print(table)
+    stmt = select(Connection.id).where(Connection.status != Status.DISCONNECTED)
+    if organization:
+        stmt = stmt.join(Organization).where(Organization.name == organization)
+    counts = asyncio.run(
+        _with_progress(
+            "Syncing connections", stmt, 20, lambda rt, ids: sync_service.sync_many(rt.health, ids)
+        )
+    )
+    _print_counts("outcome", "connections", counts)
 
 
-async def _sync_all(settings: Settings, organization: str | None) -> dict[str, int]:
-    async with runtime.opened(settings) as opened:
+async def _with_progress(
+    label: str,
+    stmt: Select[uuid.UUID],
+    batch: int,
+    run: Callable[[runtime.Runtime, list[uuid.UUID]], Awaitable[Mapping[str, int]]],
+) -> Counter[str]:
+    """Run `run` over the ids `stmt` selects, a batch at a time, behind a progress bar."""
+    async with runtime.opened(Settings()) as opened:
         async with opened.sessions() as session:
-            stmt = select(Connection.id).where(Connection.status != Status.DISCONNECTED)
-            if organization:
-                stmt = stmt.join(Organization).where(Organization.name == organization)
-            ids: list[uuid.UUID] = list((await session.scalars(stmt)).all())
-        totals: dict[str, int] = {}
+            ids = list((await session.scalars(stmt)).all())
+        totals: Counter[str] = Counter()
         with Progress(console=console) as progress:
-            bar = progress.add_task("Syncing connections", total=len(ids))
-            for start in range(0, len(ids), 20):
-                batch = ids[start : start + 20]
-                for outcome, count in (await sync_service.sync_many(opened.health, batch)).items():
-                    totals[outcome] = totals.get(outcome, 0) + count
-                progress.advance(bar, len(batch))
+            bar = progress.add_task(label, total=len(ids))
+            for start in range(0, len(ids), batch):
+                chunk = ids[start : start + batch]
+                totals.update(await run(opened, chunk))
+                progress.advance(bar, len(chunk))
         return totals
+
+
+def _print_counts(what: str, of: str, counts: Mapping[str, int]) -> None:
+    table = Table(what, of)
+    for key, count in sorted(counts.items()):
+        table.add_row(key, str(count))
+    console.print(table)
