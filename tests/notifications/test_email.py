@@ -218,9 +218,8 @@ async def test_an_individual_provider_sends_each_incident_at_once_in_its_own_ema
         await connected.tether.sandbox("DELETE", f"/users/alice/accounts/{account['external_id']}")
     await connected.check()
 
-    jobs = await deliver(connected.tether)
+    await deliver(connected.tether)
 
-    assert jobs == 2
     assert [r.subject for r in smtp.received] == ["A Sandbox Ads connection needs reconnecting"] * 2
     assert {
         next(name for name in ("Northwind Outfitters", "Blue Fjord Coffee") if name in r.text)

@@ -38,6 +38,7 @@ from tether.worker.job import Job
 log = logging.getLogger(__name__)
 
 SEND_ACTOR = "notifications.send_emails"
+BATCH = 50
 RESTORED = (Event.AUTHORIZATION_RESTORED, Event.CONNECTION_RESTORED)
 # Events whose incident message is worth repeating: what the provider said, or what is wrong.
 TOLD_WITH_DETAIL = (*LAPSES, Event.PROVIDER_OUTAGE)
@@ -59,7 +60,8 @@ _templates = Environment(
 
 
 async def take_due(session: AsyncSession, now: datetime, settings: Settings) -> list[Job]:
-    """Due emails, handed out in this transaction: one job per individual email, one per digest.
+    """Due emails, handed out in this transaction: individual emails in jobs of up to BATCH
+    (one claim and one set of queries for all of them), and one job per digest.
 
     Handing out moves the rows' due time `dispatch_timeout_seconds` ahead, so the next pass does
     not hand them out again; a job that is lost makes them due again after that."""
@@ -72,7 +74,11 @@ async def take_due(session: AsyncSession, now: datetime, settings: Settings) -> 
     taken = await email_repository.hand_out(
         session, [*individual, *(i for group in digests for i in group)], now, until
     )
-    jobs = [Job(SEND_ACTOR, ([str(i)],), 1) for i in individual if i in taken]
+    singles = [str(i) for i in individual if i in taken]
+    jobs = [
+        Job(SEND_ACTOR, (singles[start : start + BATCH],), len(singles[start : start + BATCH]))
+        for start in range(0, len(singles), BATCH)
+    ]
     for group in digests:
         ids = [str(i) for i in group if i in taken]
         if ids:
