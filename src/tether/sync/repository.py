@@ -3,9 +3,9 @@
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -119,13 +119,16 @@ async def upsert_days(session: AsyncSession, rows: list[dict[str, Any]]) -> None
         return
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(MetricDay).values(rows)
+    # One statement for any number of rows, sent as an executemany of the table (not the
+    # entity): SQLAlchemy compiles it once and caches it, and batches the rows into multi-row
+    # VALUES itself. A `.values(rows)` statement is compiled anew, bind by bind, on every call.
+    stmt = insert(cast(Table, MetricDay.__table__))
     replaced = {
         name: stmt.excluded[name]
         for name in ("impressions", "clicks", "conversions", "spend", "currency", "loaded_at")
     }
     await session.execute(
-        stmt.on_conflict_do_update(index_elements=["connection_id", "day"], set_=replaced)
+        stmt.on_conflict_do_update(index_elements=["connection_id", "day"], set_=replaced), rows
     )
 
 

@@ -20,6 +20,7 @@ from tether.health.checks import Engine
 from tether.health.classify import Verdict, backoff, observe
 from tether.models import Connection, LostDay, MetricDay, Status
 from tether.providers.base import Credentials, DailyMetrics, ProviderCallError, Reason
+from tether.sync import limits as sync_limits
 from tether.sync import repository
 from tether.sync.days import DayRange, calls, history_window, runs, today
 
@@ -32,7 +33,7 @@ MAX_REQUEST_DAYS = 3660
 @dataclass(frozen=True, slots=True)
 class SyncResult:
     connection_id: uuid.UUID
-    outcome: str  # "synced", "failed" or "skipped"
+    outcome: str  # "synced", "failed", "skipped" or "deferred" (no slot free: due again soon)
     days_loaded: int = 0
     rows: int = 0
     lost_days: int = 0
@@ -43,6 +44,7 @@ class SyncResult:
 @dataclass(frozen=True, slots=True)
 class _Plan:
     provider: str
+    authorization_id: uuid.UUID
     account_external_id: str
     currency: str | None
     credentials: Credentials
@@ -58,9 +60,15 @@ async def sync_connection(
     start: date | None = None,
     end: date | None = None,
     actor: str = SYNC,
+    limits: sync_limits.Limits | None = None,
 ) -> SyncResult:
-    """Load one connection's metrics: the given range, or whatever its history window lacks."""
+    """Load one connection's metrics: the given range, or whatever its history window lacks.
+
+    Each provider call takes a slot of the authorization's and the provider's budget
+    (`sync/limits.py`); when every worker's slots are taken the connection is due again in a
+    few seconds and the days loaded so far are kept."""
     now = utcnow()
+    budget = limits or sync_limits.for_settings(engine.settings)
     async with engine.sessions() as session:
         plan = await _plan(session, engine.settings, connection_id, now, start, end)
         await session.commit()
@@ -70,12 +78,16 @@ async def sync_connection(
     loaded = rows = lost = 0
     for piece in calls(plan.ranges):
         try:
-            served = await adapter.fetch_daily(
-                plan.credentials,
-                account_id=plan.account_external_id,
-                start=piece.start,
-                end=piece.end,
-            )
+            async with budget.slot(plan.provider, plan.authorization_id) as free:
+                if not free:
+                    await _deferred(engine, connection_id)
+                    return SyncResult(connection_id, "deferred", loaded, rows, lost)
+                served = await adapter.fetch_daily(
+                    plan.credentials,
+                    account_id=plan.account_external_id,
+                    start=piece.start,
+                    end=piece.end,
+                )
         except ProviderCallError as error:
             await _failed(engine, connection_id, error, actor)
             return SyncResult(
@@ -124,7 +136,7 @@ async def _plan(
         ranges = await _missing(session, settings, c, now)
     settled = last - timedelta(days=max(1, settings.sync_restate_days) - 1)
     currency = account.currency
-    return _Plan(c.provider, c.account_external_id, currency, credentials, ranges, settled)
+    return _Plan(c.provider, a.id, c.account_external_id, currency, credentials, ranges, settled)
 
 
 async def _missing(
@@ -233,15 +245,30 @@ async def _failed(
         await session.commit()
 
 
+async def _deferred(engine: Engine, connection_id: uuid.UUID) -> None:
+    """Every worker's budget for this authorization or provider is taken: try again soon."""
+    async with engine.sessions() as session:
+        c = await repository.get_connection(session, connection_id)
+        if c is not None:
+            c.next_sync_at = utcnow() + timedelta(seconds=sync_limits.BUSY_RETRY_SECONDS)
+            await session.commit()
+
+
 def _interval(c: Connection, settings: Settings) -> timedelta:
     return timedelta(hours=c.sync_interval_hours or settings.sync_interval_hours)
 
 
 async def sync_many(
-    engine: Engine, ids: Sequence[uuid.UUID], *, concurrency: int = 8
+    engine: Engine,
+    ids: Sequence[uuid.UUID],
+    *,
+    concurrency: int = 8,
+    limits: sync_limits.Limits | None = None,
 ) -> Counter[str]:
     """Sync several connections at once, each failure isolated, with at most
-    `sync_authorization_concurrency` calls per authorization in flight in this process."""
+    `sync_authorization_concurrency` syncs per authorization running in this process (their
+    calls also share the budgets of `sync/limits.py`)."""
+    budget = limits or sync_limits.for_settings(engine.settings)
     async with engine.sessions() as session:
         owners = await repository.authorization_ids_of(session, ids)
     gate = asyncio.Semaphore(concurrency)
@@ -258,7 +285,8 @@ async def sync_many(
             return
         async with per_authorization[owner], gate:
             try:
-                counts[(await sync_connection(engine, connection_id)).outcome] += 1
+                result = await sync_connection(engine, connection_id, limits=budget)
+                counts[result.outcome] += 1
             except Exception:  # one broken connection must not stop the others
                 counts["error"] += 1
                 raise

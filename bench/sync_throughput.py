@@ -1,0 +1,741 @@
+"""How many metric rows a second does one Tether worker store, next to bare HTTP fetches?
+
+Connects 2,000 sandbox users (one account each, real grants) to one organization on PostgreSQL,
+with one connection per account, makes every connection due and starts one `tether worker`
+(Redis broker, scheduler included), timed until every connection has its 90 days stored. In the
+same run, a bare `httpx.AsyncClient` fetches the same 2,000 metric pages (90 days each) with the
+same tokens from the same sandbox, at the worker's concurrency. The sandbox runs in its own
+process, so it shares the GIL with neither side.
+
+Target: the worker stores at least 50% of the rows per second the bare client fetches.
+
+    python bench/sync_throughput.py [--connections 2000] [--threads 8] [--concurrency N]
+        [--worker-env TETHER_X=V] [--profile 200]
+
+PostgreSQL is reached at TETHER_BENCH_POSTGRES_URL (default postgres@127.0.0.1:5432/test); the
+benchmark creates its own database there and drops it at the end. Redis is TETHER_BENCH_REDIS_URL
+(default 127.0.0.1:6379/0); the worker's keys live under a namespace of this run's own, deleted
+at the end.
+"""
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import cProfile
+import io
+import multiprocessing
+import os
+import pstats
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection as Pipe
+from pathlib import Path
+
+import asyncpg
+import httpx
+import redis
+import uvicorn
+from sqlalchemy import insert, select
+
+# The fleet builder lives with the test fixtures; the repository root makes it importable.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.fixtures.fleet import connect_fleet  # noqa: E402
+
+from tether import migrate, vault  # noqa: E402
+from tether.config import Settings, async_database_url  # noqa: E402
+from tether.db import create_engine, create_sessionmaker  # noqa: E402
+from tether.models import Account, Authorization, Client, Connection, Status  # noqa: E402
+from tether.organizations.service import create_organization  # noqa: E402
+from tether.sandbox import SandboxState, create_app  # noqa: E402
+from tether.sync import schedule, service  # noqa: E402
+from tether.worker import runtime  # noqa: E402
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TETHER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("TETHER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+NAMESPACE = f"tether_bench_sync_{os.getpid()}"
+TARGET_RATIO = 0.50
+DAYS = 90
+POLL_SECONDS = 0.5
+# What one `sync.sync_connections` job runs at once (sync_many's default).
+PER_JOB = 8
+QUIET = 10**7  # seconds: no health check and no second sync during the run
+CLIENTS = 200
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process used so far (Linux /proc; 0 where unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One connection's metric page, as the bare client asks for it."""
+
+    token: str
+    account: str
+
+
+@dataclass(frozen=True)
+class Setup:
+    database: str
+    url: str
+    plain_url: str
+    secret_keys: str
+    sandbox_url: str
+    sandbox_pid: int
+    pages: list[Page]
+
+
+# ---------------------------------------------------------------------------------------------
+# The sandbox, in its own process: mints the fleet (and writes its authorizations and accounts
+# into Tether's database with the fixture), then serves until told.
+
+
+def sandbox_process(
+    pipe: Pipe, url: str, secret_keys: str, organization_id: str, member_id: str, count: int
+) -> None:
+    state = SandboxState.seeded()
+    vault.load_keyring(Settings(secret_keys=secret_keys))
+    asyncio.run(_mint_fleet(state, url, uuid.UUID(organization_id), uuid.UUID(member_id), count))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(state), log_level="warning", access_log=False)
+    )
+
+    def stop_when_told() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            pipe.recv()
+        server.should_exit = True
+
+    threading.Thread(target=stop_when_told, daemon=True).start()
+    pipe.send(sock.getsockname()[1])
+    server.run(sockets=[sock])
+
+
+async def _mint_fleet(
+    state: SandboxState, url: str, organization_id: uuid.UUID, member_id: uuid.UUID, count: int
+) -> None:
+    engine = create_engine(url)
+    try:
+        # next_check_at None: the health engine leaves these authorizations alone.
+        await connect_fleet(
+            create_sessionmaker(engine),
+            state,
+            organization_id=organization_id,
+            connector_id=member_id,
+            count=count,
+        )
+    finally:
+        await engine.dispose()
+
+
+@contextlib.contextmanager
+def sandbox_serving(
+    url: str, secret_keys: str, organization_id: uuid.UUID, member_id: uuid.UUID, count: int
+) -> Iterator[tuple[str, int]]:
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    args = (theirs, url, secret_keys, str(organization_id), str(member_id), count)
+    process = context.Process(target=sandbox_process, args=args, name="sandbox", daemon=True)
+    process.start()
+    try:
+        if not ours.poll(300):
+            raise RuntimeError("The sandbox process did not come up with its fleet.")
+        base = f"http://127.0.0.1:{ours.recv()}"
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base}/control/state", timeout=5).status_code == 200:
+                    break
+            if time.monotonic() > deadline or not process.is_alive():
+                raise RuntimeError("The sandbox process did not start serving.")
+            time.sleep(0.05)
+        assert process.pid is not None
+        yield base, process.pid
+    finally:
+        with contextlib.suppress(OSError):
+            ours.send("stop")
+        process.join(15)
+        if process.is_alive():
+            process.terminate()
+            process.join(5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeding: database, organization, clients and one connection per account.
+
+
+async def _admin(*statements: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def create_admin(url: str) -> tuple[uuid.UUID, uuid.UUID]:
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            admin = await create_organization(
+                session,
+                name="Benchmark Agency",
+                admin_email="admin@benchmark.example",
+                admin_name="Benchmark Admin",
+                password=None,
+            )
+            await session.commit()
+        return admin.organization.id, admin.member.id
+    finally:
+        await engine.dispose()
+
+
+async def connect_accounts(url: str, organization_id: uuid.UUID) -> list[Page]:
+    """A connection (not yet due) for every account, over CLIENTS clients; the pages to fetch."""
+    engine = create_engine(url)
+    now = datetime.now(UTC)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            rows = (
+                await session.execute(
+                    select(Account, Authorization.access_token).join(
+                        Authorization, Account.authorization_id == Authorization.id
+                    )
+                )
+            ).all()
+            clients = [
+                {
+                    "id": uuid.uuid4(),
+                    "organization_id": organization_id,
+                    "name": f"Client {n:04d}",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n in range(CLIENTS)
+            ]
+            await session.execute(insert(Client), clients)
+            connections, pages = [], []
+            for n, (account, sealed) in enumerate(rows):
+                client = clients[n % CLIENTS]
+                connections.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "organization_id": organization_id,
+                        "client_id": client["id"],
+                        "authorization_id": account.authorization_id,
+                        "account_id": account.id,
+                        "provider": "sandbox",
+                        "status": Status.ACTIVE,
+                        "client_name": client["name"],
+                        "account_name": account.name,
+                        "account_external_id": account.external_id,
+                        "next_sync_at": None,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                pages.append(Page(vault.reveal(sealed), account.external_id))
+            for start in range(0, len(connections), 1000):
+                await session.execute(insert(Connection), connections[start : start + 1000])
+            await session.commit()
+        return pages
+    finally:
+        await engine.dispose()
+
+
+async def reset_sync(plain_url: str, due: bool) -> None:
+    """No metric stored, no sync recorded; every connection due now (or never)."""
+    db = await asyncpg.connect(plain_url)
+    try:
+        await db.execute("TRUNCATE metric_days, lost_days")
+        await db.execute(
+            "UPDATE connections SET last_synced_at = NULL, sync_error = NULL, sync_failures = 0, "
+            f"next_sync_at = {'now()' if due else 'NULL'}"
+        )
+        await db.execute("VACUUM (ANALYZE) connections")
+    finally:
+        await db.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The sandbox's own count of calls.
+
+
+@dataclass(frozen=True)
+class Calls:
+    metrics_ok: int
+    metrics_failed: int
+    other: int
+
+    def problems(self, expected: int) -> list[str]:
+        found = []
+        if self.metrics_ok != expected:
+            found.append(f"sandbox counted {self.metrics_ok:,} metric pages, not {expected:,}")
+        if self.metrics_failed:
+            found.append(f"{self.metrics_failed:,} failed metric calls")
+        if self.other:
+            found.append(f"{self.other:,} calls other than metrics")
+        return found
+
+
+def reset_calls(base: str) -> None:
+    httpx.delete(f"{base}/control/stats", timeout=30).raise_for_status()
+
+
+def read_calls(base: str) -> Calls:
+    totals = httpx.get(f"{base}/control/stats", timeout=60).json()["totals"]
+    metrics = totals.get("metrics", {"ok": 0, "failed": 0})
+    other = sum(v["ok"] + v["failed"] for k, v in totals.items() if k != "metrics")
+    return Calls(metrics["ok"], metrics["failed"], other)
+
+
+# ---------------------------------------------------------------------------------------------
+# The bare client: the same pages at a fixed concurrency, parsed, nothing stored.
+
+
+@dataclass(frozen=True)
+class Bare:
+    concurrency: int
+    seconds: float
+    rows: int
+    calls: Calls
+    load: float
+    client_ms: float  # CPU of this process per page
+    sandbox_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+
+def _params() -> dict[str, str]:
+    today = datetime.now(UTC).date()
+    return {"start": (today - timedelta(days=DAYS - 1)).isoformat(), "end": today.isoformat()}
+
+
+async def _bare(setup: Setup, concurrency: int) -> tuple[float, int, float, float]:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    params = _params()
+    async with httpx.AsyncClient(base_url=setup.sandbox_url, limits=limits, timeout=60) as http:
+
+        async def fetch(page: Page) -> int:
+            response = await http.get(
+                f"/api/v1/accounts/{page.account}/metrics",
+                params=params,
+                headers={"Authorization": f"Bearer {page.token}"},
+            )
+            if response.status_code != 200:
+                raise AssertionError(f"bare metrics: HTTP {response.status_code}")
+            return len(response.json()["days"])
+
+        warm = setup.pages[: min(len(setup.pages), concurrency)]
+        await asyncio.gather(*(fetch(p) for p in warm))
+        reset_calls(setup.sandbox_url)
+        pending = iter(setup.pages)
+        rows = 0
+
+        async def client() -> None:
+            nonlocal rows
+            for page in pending:
+                got = await fetch(page)  # not `rows += await ...`: that reads rows first
+                rows += got
+
+        cpu, sandbox_cpu = time.process_time(), cpu_seconds(setup.sandbox_pid)
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+        seconds = time.perf_counter() - started
+        cpu, sandbox_cpu = time.process_time() - cpu, cpu_seconds(setup.sandbox_pid) - sandbox_cpu
+        return seconds, rows, cpu, sandbox_cpu
+
+
+def run_bare(setup: Setup, concurrency: int) -> Bare:
+    seconds, rows, cpu, sandbox_cpu = asyncio.run(_bare(setup, concurrency))
+    n = len(setup.pages)
+    load = os.getloadavg()[0]
+    return Bare(
+        concurrency,
+        seconds,
+        rows,
+        read_calls(setup.sandbox_url),
+        load,
+        cpu * 1000 / n,
+        sandbox_cpu * 1000 / n,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The worker: one `tether worker` from start until every connection has its days stored.
+
+
+@dataclass
+class WorkerRun:
+    threads: int
+    seconds: float | None
+    rows: int
+    synced: int
+    startup: float  # from the start of the process to the first sync recorded
+    steady: float  # from the first sync recorded to the last
+    calls: Calls
+    load: float
+    worker_ms: float  # CPU of the worker per connection, from its first sync to its last
+    sandbox_ms: float
+    problems: list[str] = field(default_factory=list)
+    log_tail: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+    @property
+    def steady_rate(self) -> float:
+        return self.rows / self.steady if self.steady > 0 else 0.0
+
+
+def worker_command() -> list[str]:
+    script = Path(sys.executable).with_name("tether")
+    if script.exists():
+        return [str(script), "worker"]
+    return [sys.executable, "-c", "from tether.cli.main import app; app()", "worker"]
+
+
+def clear_redis() -> None:
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(f"{NAMESPACE}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+def run_worker(
+    setup: Setup, threads: int, extra_env: dict[str, str], limit: float, folder: Path
+) -> WorkerRun:
+    n = len(setup.pages)
+    asyncio.run(reset_sync(setup.plain_url, due=True))
+    reset_calls(setup.sandbox_url)
+    clear_redis()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TETHER_")},
+        "TETHER_DATA_DIR": str(folder),
+        "TETHER_DATABASE_URL": setup.url,
+        "TETHER_SECRET_KEYS": setup.secret_keys,
+        "TETHER_BROKER_URL": REDIS_URL,
+        "TETHER_BROKER_NAMESPACE": NAMESPACE,
+        "TETHER_SANDBOX_URL": setup.sandbox_url,
+        "TETHER_WORKER_THREADS": str(threads),
+        "TETHER_CHECK_INTERVAL_SECONDS": str(QUIET),
+        "TETHER_ACCOUNTS_CHECK_INTERVAL_SECONDS": str(QUIET),
+        "TETHER_SYNC_HISTORY_DAYS": str(DAYS),
+        "TETHER_LOG_LEVEL": "warning",
+        **extra_env,
+    }
+    log_path = folder / f"worker-{threads}.log"
+    sandbox_cpu = cpu_seconds(setup.sandbox_pid)
+    with log_path.open("wb") as log:
+        started = time.perf_counter()
+        started_at = datetime.now(UTC)
+        process = subprocess.Popen(worker_command(), env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            seen = asyncio.run(_wait_stored(setup, started, limit, process))
+        finally:
+            _stop(process)
+    load = os.getloadavg()[0]
+    sandbox_cpu = cpu_seconds(setup.sandbox_pid) - sandbox_cpu
+    run = WorkerRun(
+        threads=threads,
+        seconds=seen.seconds,
+        rows=seen.rows,
+        synced=seen.synced,
+        startup=(seen.first - started_at).total_seconds() if seen.first else 0.0,
+        steady=(seen.last - seen.first).total_seconds() if seen.first and seen.last else 0.0,
+        calls=read_calls(setup.sandbox_url),
+        load=load,
+        worker_ms=seen.worker_ms,
+        sandbox_ms=sandbox_cpu * 1000 / max(seen.synced, 1),
+    )
+    if seen.seconds is None:
+        run.problems.append(f"only {seen.synced:,} of {n:,} connections synced in {limit:g} s")
+    run.problems += run.calls.problems(n)
+    run.problems += asyncio.run(_verify(setup.plain_url, n))
+    if run.problems:
+        run.log_tail = "\n".join(log_path.read_text().splitlines()[-20:])
+    return run
+
+
+@dataclass
+class Seen:
+    seconds: float | None = None
+    rows: int = 0
+    synced: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    worker_ms: float = 0.0
+
+
+async def _wait_stored(
+    setup: Setup, started: float, limit: float, process: subprocess.Popen[bytes]
+) -> Seen:
+    """Poll until every connection has a sync recorded and all its days stored."""
+    n = len(setup.pages)
+    db = await asyncpg.connect(setup.plain_url)
+    try:
+        synced_sql = (
+            "SELECT count(last_synced_at), min(last_synced_at), max(last_synced_at) "
+            "FROM connections"
+        )
+        seen, start_cpu, start_synced = Seen(), 0.0, 0
+        while True:
+            seen.synced, seen.first, seen.last = await db.fetchrow(synced_sql)
+            elapsed = time.perf_counter() - started
+            if seen.synced and not start_synced:
+                start_cpu, start_synced = cpu_seconds(process.pid), seen.synced
+            done = False
+            if seen.synced >= n:
+                seen.rows = int(await db.fetchval("SELECT count(*) FROM metric_days"))
+                done = seen.rows >= n * DAYS
+            if done or elapsed > limit or process.poll() is not None:
+                break
+            await asyncio.sleep(POLL_SECONDS)
+        if done:
+            seen.seconds = elapsed
+        else:
+            seen.rows = int(await db.fetchval("SELECT count(*) FROM metric_days"))
+        steady = seen.synced - start_synced
+        if steady > 0:
+            seen.worker_ms = (cpu_seconds(process.pid) - start_cpu) * 1000 / steady
+        return seen
+    finally:
+        await db.close()
+
+
+async def _verify(plain_url: str, n: int) -> list[str]:
+    db = await asyncpg.connect(plain_url)
+    try:
+        found = []
+        rows = await db.fetchval("SELECT count(*) FROM metric_days")
+        if rows != n * DAYS:
+            found.append(f"{rows:,} metric rows, not {n * DAYS:,}")
+        short = await db.fetchval(
+            "SELECT count(*) FROM connections c WHERE (SELECT count(*) FROM metric_days m "
+            f"WHERE m.connection_id = c.id) <> {DAYS}"
+        )
+        if short:
+            found.append(f"{short:,} connections without exactly {DAYS} days")
+        lost = await db.fetchval("SELECT count(*) FROM lost_days")
+        if lost:
+            found.append(f"{lost:,} lost days")
+        failed = await db.fetchval("SELECT count(*) FROM connections WHERE sync_error IS NOT NULL")
+        if failed:
+            found.append(f"{failed:,} connections with a sync error")
+        return found
+    finally:
+        await db.close()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Optional: syncs in this process under cProfile, as one worker job after another runs them.
+
+
+def profile_syncs(setup: Setup, count: int, threads: int, top: int) -> tuple[float, int, str]:
+    asyncio.run(reset_sync(setup.plain_url, due=False))
+    settings = Settings(
+        database_url=setup.url,
+        secret_keys=setup.secret_keys,
+        sandbox_url=setup.sandbox_url,
+        sync_history_days=DAYS,
+    )
+
+    async def synced() -> tuple[float, int, cProfile.Profile]:
+        async with runtime.opened(settings) as opened:
+            async with opened.sessions() as session:
+                ids = list((await session.scalars(select(Connection.id).limit(count))).all())
+            gate = asyncio.Semaphore(threads)
+
+            async def job(batch: list[uuid.UUID]) -> int:
+                async with gate:
+                    return (await service.sync_many(opened.health, batch))["synced"]
+
+            profiler = cProfile.Profile()
+            started = time.perf_counter()
+            profiler.enable()
+            done = await asyncio.gather(
+                *(job(ids[i : i + schedule.BATCH]) for i in range(0, len(ids), schedule.BATCH))
+            )
+            profiler.disable()
+            return time.perf_counter() - started, sum(done), profiler
+
+    seconds, done, profiler = asyncio.run(synced())
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(top)
+    text = out.getvalue()
+    return seconds, done, text[text.index("   ncalls") :]
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole run and the report.
+
+
+def print_report(n: int, pairs: list[tuple[WorkerRun, Bare]]) -> None:
+    print(
+        f"\n=== Sync throughput: {n:,} connections x {DAYS} days, one `tether worker` on "
+        "PostgreSQL (Redis broker)"
+    )
+    header = (
+        f"{'run':<28} {'conc.':>5} {'seconds':>8} {'rows/s':>8} {'pages/s':>8} {'ratio':>6} "
+        f"{'>=50%':>5} {'startup s':>9} {'steady rows/s':>13} {'load':>5}"
+    )
+    print(header)
+    print("-" * len(header))
+    for run, bare in pairs:
+        print(
+            f"{'bare httpx':<28} {bare.concurrency:5d} {bare.seconds:8.1f} {bare.rate:8.0f} "
+            f"{n / bare.seconds:8.0f} {'':>6} {'':>5} {'':>9} {'':>13} {bare.load:5.1f}"
+        )
+        ratio = run.rate / bare.rate
+        seconds = f"{run.seconds:8.1f}" if run.seconds else f"{'>limit':>8}"
+        print(
+            f"{f'worker, {run.threads} threads':<28} {run.threads * PER_JOB:5d} {seconds} "
+            f"{run.rate:8.0f} {(run.synced / run.seconds if run.seconds else 0):8.0f} "
+            f"{ratio:6.0%} {'yes' if ratio >= TARGET_RATIO else 'NO':>5} {run.startup:9.1f} "
+            f"{run.steady_rate:13.0f} {run.load:5.1f}"
+        )
+    print(
+        "(worker seconds: from starting `tether worker` until every connection has a "
+        f"last_synced_at and\n{n * DAYS:,} metric rows are stored, polled every {POLL_SECONDS} s; "
+        "steady: from the first sync to the last.\nload: 1-minute load average on "
+        f"{os.cpu_count()} cores. Verified: the sandbox served exactly {n:,} metric pages to\n"
+        f"each side and nothing else; {DAYS} rows per connection, no lost day, no sync error.)"
+    )
+    print("\nCPU ms per connection (client: this process or the worker; and the sandbox):")
+    for run, bare in pairs:
+        print(
+            f"  bare httpx:           client {bare.client_ms:6.2f}  sandbox {bare.sandbox_ms:6.2f}"
+        )
+        print(
+            f"  worker, {run.threads} threads:   client {run.worker_ms:6.2f}  "
+            f"sandbox {run.sandbox_ms:6.2f}"
+        )
+    for run, bare in pairs:
+        for problem in run.problems:
+            print(f"  PROBLEM, worker with {run.threads} threads: {problem}")
+        if run.log_tail:
+            print("  last lines of the worker's log:\n    " + run.log_tail.replace("\n", "\n    "))
+        for problem in bare.calls.problems(n):
+            print(f"  PROBLEM, bare client: {problem}")
+        if bare.rows != n * DAYS:
+            print(f"  PROBLEM, bare client: {bare.rows:,} rows, not {n * DAYS:,}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--connections", type=int, default=2_000)
+    parser.add_argument("--threads", type=int, nargs="+", default=[8])
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help=f"bare client's concurrency (default: the worker's, threads x {PER_JOB})",
+    )
+    parser.add_argument("--worker-env", action="append", default=[], metavar="TETHER_X=V")
+    parser.add_argument("--limit", type=float, default=600.0, help="seconds per worker run")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also sync N connections in this process under cProfile and print the hot spots",
+    )
+    args = parser.parse_args(argv)
+    extra_env = dict(item.split("=", 1) for item in args.worker_env)
+    if any(not k.startswith("TETHER_") for k in extra_env):
+        parser.error("--worker-env takes TETHER_NAME=value")
+    n = args.connections
+    started = time.perf_counter()
+    print(f"Load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.")
+    name = f"tether_bench_sync_{os.getpid()}"
+    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
+    plain_url = f"{base}/{name}"
+    url = async_database_url(plain_url)
+    secret_keys = "b1:" + base64.b64encode(os.urandom(32)).decode()
+    vault.load_keyring(Settings(secret_keys=secret_keys))
+    asyncio.run(
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="tether-bench-") as folder:
+            print(f"Seeding {n:,} connections...", flush=True)
+            migrate.upgrade(url)
+            organization_id, member_id = asyncio.run(create_admin(url))
+            with sandbox_serving(url, secret_keys, organization_id, member_id, n) as (
+                sandbox,
+                sandbox_pid,
+            ):
+                pages = asyncio.run(connect_accounts(url, organization_id))
+                if len(pages) != n:
+                    raise AssertionError(f"{len(pages)} connections for {n} users")
+                setup = Setup(name, url, plain_url, secret_keys, sandbox, sandbox_pid, pages)
+                print(f"Seeded in {time.perf_counter() - started:.1f} s.", flush=True)
+                pairs = []
+                for threads in args.threads:
+                    concurrency = args.concurrency or threads * PER_JOB
+                    print(f"Bare client, concurrency {concurrency}...", flush=True)
+                    bare = run_bare(setup, concurrency)
+                    print(f"Worker, {threads} threads...", flush=True)
+                    pairs.append(
+                        (run_worker(setup, threads, extra_env, args.limit, Path(folder)), bare)
+                    )
+                profiled = None
+                if args.profile:
+                    count = min(args.profile, n)
+                    print(f"Profiling {count:,} syncs in this process...", flush=True)
+                    profiled = profile_syncs(setup, count, args.threads[0], 30)
+            print_report(n, pairs)
+            if profiled is not None:
+                seconds, done, text = profiled
+                print(
+                    f"\n=== cProfile: {done:,} syncs in this process as one worker with "
+                    f"{args.threads[0]} threads, {done * DAYS / seconds:.0f} rows/s under the "
+                    f"profiler; the top 30 by own time:\n{text}"
+                )
+    finally:
+        clear_redis()
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    print(f"Total time: {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
