@@ -15,6 +15,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".tether")
     database_url: str | None = None
+    # PostgreSQL connections each process keeps open, and the extra ones it may open at a peak.
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
     # Newest first, comma-separated `key_id:base64key`; empty means the embedded key file.
     secret_keys: str | None = Field(default=None, repr=False)
     host: str = "127.0.0.1"
@@ -51,6 +54,8 @@ class Settings(BaseSettings):
     outage_window_seconds: int = 600
     outage_min_authorizations: int = 3
     outage_ratio: float = 0.5
+    # Probes in flight at once within one check job (a worker runs `worker_threads` jobs at once).
+    check_concurrency: int = 16
     scheduler_tick_seconds: float = 2.0
     scheduler_batch: int = 2000
     # How long a check handed to the queue may stay unanswered before the scheduler resends it.
@@ -62,8 +67,10 @@ class Settings(BaseSettings):
     sync_history_days: int = 90
     # Providers restate recent days (late conversions): the last few are loaded again each sync.
     sync_restate_days: int = 3
-    # Calls in flight at once per authorization, within one worker process.
+    # Calls in flight at once per authorization and per provider: within one process, and
+    # across every worker when the broker is Redis (see sync/limits.py).
     sync_authorization_concurrency: int = 2
+    sync_provider_concurrency: int = 64
 
     # Email. Without an SMTP host, each message is written to `<data_dir>/outbox/` as a .eml file.
     smtp_host: str | None = None
