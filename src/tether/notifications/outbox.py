@@ -7,10 +7,14 @@ one incident is one notification per recipient and channel whatever retries happ
 """
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
 from tether.models import (
     Authorization,
@@ -21,9 +25,12 @@ from tether.models import (
     IncidentKind,
     IncidentScope,
     Member,
+    MemberClientAccess,
     Notification,
+    NotificationPreference,
     Role,
     WebhookDelivery,
+    WebhookEndpoint,
 )
 from tether.notifications import repository
 from tether.providers.catalog import BY_KEY
@@ -125,13 +132,77 @@ def describe(event: Event, provider: str, who: str | None, detail: str) -> str:
     }[event]
 
 
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who in an organization may hear of an event: its members, the clients each limited member
+    sees, the members' choices for the event, and the endpoints subscribed to it."""
+
+    members: Sequence[Member]
+    access: dict[uuid.UUID, set[uuid.UUID]]
+    chosen: dict[tuple[uuid.UUID, str], bool]
+    endpoints: list[WebhookEndpoint]
+
+
+# The audiences read in a session's current transaction, by organization and event. Forgotten
+# when the transaction ends and whenever the session writes members, their client access, their
+# preferences or webhook endpoints, so a cached audience is always what a fresh read would give.
+_AUDIENCES = "tether.notifications.outbox.audiences"
+_SOURCES = (Member, MemberClientAccess, NotificationPreference, WebhookEndpoint)
+_SOURCE_TABLES = frozenset(model.__tablename__ for model in _SOURCES)
+
+
+async def audience(session: AsyncSession, organization_id: uuid.UUID, event: Event) -> Audience:
+    """The organization's audience for the event, read once per transaction."""
+    cache: dict[tuple[uuid.UUID, Event], Audience] = session.info.setdefault(_AUDIENCES, {})
+    found = cache.get((organization_id, event))
+    if found is not None:
+        return found
+    members = await repository.members_of(session, organization_id)
+    limited = [m.id for m in members if not m.all_clients]
+    found = Audience(
+        members,
+        await repository.client_access(session, limited) if limited else {},
+        await repository.preferences(session, [m.id for m in members], event),
+        await repository.subscribed_endpoints(session, organization_id, event),
+    )
+    # Set again: a write between the reads above may have dropped the cache.
+    session.info.setdefault(_AUDIENCES, {})[(organization_id, event)] = found
+    return found
+
+
+def _forget_audiences(session: Session) -> None:
+    session.info.pop(_AUDIENCES, None)
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, _transaction: SessionTransaction) -> None:
+    _forget_audiences(session)
+
+
+@sa_event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: UOWTransaction) -> None:
+    if _AUDIENCES in session.info and any(
+        isinstance(instance, _SOURCES)
+        for instance in chain(session.new, session.dirty, session.deleted)
+    ):
+        _forget_audiences(session)
+
+
+@sa_event.listens_for(Session, "do_orm_execute")
+def _on_execute(state: ORMExecuteState) -> None:
+    if _AUDIENCES not in state.session.info:
+        return
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if table is None or getattr(table, "name", None) in _SOURCE_TABLES:
+            _forget_audiences(state.session)
+
+
 async def _for_organization(
     session: AsyncSession, organization_id: uuid.UUID, facts: Facts, now: datetime
 ) -> None:
-    members = await repository.members_of(session, organization_id)
-    limited = [m.id for m in members if not m.all_clients]
-    access = await repository.client_access(session, limited) if limited else {}
-    chosen = await repository.preferences(session, [m.id for m in members], facts.event)
+    found = await audience(session, organization_id, facts.event)
+    members, access, chosen = found.members, found.access, found.chosen
     affected = {client_id for client_id, _ in facts.clients}
 
     provider_wide = facts.incident.organization_id is None
@@ -174,7 +245,7 @@ async def _for_organization(
         [{**base, "id": uuid.uuid4(), "member_id": m.id, "grouping": grouping, "due_at": now,
           "created_at": now, "attempts": 0} for m in email],
     )  # fmt: skip
-    endpoints = await repository.subscribed_endpoints(session, organization_id, facts.event)
+    endpoints = found.endpoints
     payload = webhook_payload(facts, now, organization_id)
     await repository.insert_ignoring_duplicates(
         session,

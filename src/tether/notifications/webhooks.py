@@ -50,7 +50,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -366,17 +366,46 @@ async def take_due(session: AsyncSession, now: datetime, settings: Settings) -> 
 async def deliver(
     sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, ids: list[str]
 ) -> None:
-    """Attempt each delivery once, concurrently, each failure isolated from the others."""
+    """Attempt each delivery once, concurrently, each failure isolated from the others.
+
+    The batch is read and claimed in one transaction, and the attempts recorded in one more."""
+    now = utcnow()
+    wanted = [uuid.UUID(raw_id) for raw_id in dict.fromkeys(ids)]
+    async with sessions() as session:
+        found = await repository.pending_with_endpoints(session, wanted)
+        claimed = await repository.claim_many(
+            session,
+            [delivery.id for delivery, _ in found],
+            unless_after=now + CLAIM_WINDOW,
+            until=now + CLAIM_LEASE,
+        )
+        pendings = [
+            Pending(
+                delivery.id,
+                delivery.event,
+                body_of(delivery),
+                delivery.created_at,
+                delivery.attempts,
+                endpoint.url,
+                endpoint.secret,
+            )
+            for delivery, endpoint in found
+            if delivery.id in claimed
+        ]
+        await session.commit()
+    # The rest are delivered, abandoned, gone, paused, or another worker is attempting them.
+    if not pendings:
+        return
     gate = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(raw_id: str) -> None:
+    async def one(pending: Pending) -> dict[str, object]:
         async with gate:
-            try:
-                await _deliver_one(sessions, http, uuid.UUID(raw_id))
-            except Exception:
-                log.exception("Webhook delivery %s failed inside Tether; it stays due", raw_id)
+            return {"id": pending.id, **asdict(await _attempt(http, pending))}
 
-    await asyncio.gather(*(one(raw_id) for raw_id in dict.fromkeys(ids)))
+    outcomes = await asyncio.gather(*(one(p) for p in pendings))
+    async with sessions() as session:
+        await repository.record_attempts(session, outcomes)
+        await session.commit()
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,54 +445,21 @@ class Outcome:
     abandoned_at: datetime | None
 
 
-async def _deliver_one(
-    sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, delivery_id: uuid.UUID
-) -> None:
-    now = utcnow()
-    async with sessions() as session:
-        found = await repository.pending_with_endpoint(session, delivery_id)
-        if found is None:
-            return  # delivered, abandoned, gone, or its endpoint is paused
-        delivery, endpoint = found
-        pending = Pending(
-            delivery.id,
-            delivery.event,
-            body_of(delivery),
-            delivery.created_at,
-            delivery.attempts,
-            endpoint.url,
-            endpoint.secret,
-        )
-        claimed = await repository.claim(
-            session, delivery_id, unless_after=now + CLAIM_WINDOW, until=now + CLAIM_LEASE
-        )
-        await session.commit()
-    if not claimed:
-        return  # another worker is attempting it, or its next attempt is not near yet
+async def _attempt(http: httpx.AsyncClient, pending: Pending) -> Outcome:
+    """One POST of a claimed delivery, and what it changes on the row (never raises)."""
     secret: str | None = None
     try:
         secret = vault.reveal(pending.secret)
         attempt = await _post(http, pending, secret)
     except Exception:
-        log.exception("Could not attempt webhook delivery %s", delivery_id)
+        log.exception("Could not attempt webhook delivery %s", pending.id)
         attempt = Attempt(None, "Tether could not make this attempt (an internal error).")
     attempt = Attempt(
         attempt.status_code, _scrub(attempt.error, pending.url, secret), attempt.retry_after
     )
-    outcome = _outcome(pending, attempt, utcnow())
-    async with sessions() as session:
-        await repository.record_attempt(
-            session,
-            delivery_id,
-            status_code=outcome.status_code,
-            error=outcome.error,
-            delivered_at=outcome.delivered_at,
-            next_attempt_at=outcome.next_attempt_at,
-            abandoned_at=outcome.abandoned_at,
-        )
-        await session.commit()
     if not attempt.delivered:
-        log.info("Webhook delivery %s failed: %s", delivery_id, attempt.error)
+        log.info("Webhook delivery %s failed: %s", pending.id, attempt.error)
+    return _outcome(pending, attempt, utcnow())
 
 
 async def _post(http: httpx.AsyncClient, pending: Pending, secret: str) -> Attempt:

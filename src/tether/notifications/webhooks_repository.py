@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.models import WebhookDelivery, WebhookEndpoint
@@ -81,68 +81,76 @@ async def postpone(session: AsyncSession, ids: Sequence[uuid.UUID], until: datet
         )
 
 
-async def pending_with_endpoint(
-    session: AsyncSession, delivery_id: uuid.UUID
-) -> tuple[WebhookDelivery, WebhookEndpoint] | None:
-    """A delivery still to be made, read afresh, and its endpoint if that is active."""
+async def pending_with_endpoints(
+    session: AsyncSession, delivery_ids: Sequence[uuid.UUID]
+) -> list[tuple[WebhookDelivery, WebhookEndpoint]]:
+    """The deliveries still to be made, read afresh, with their endpoints if those are active."""
     stmt = (
         select(WebhookDelivery, WebhookEndpoint)
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
         .where(
-            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.id.in_(delivery_ids),
             WebhookDelivery.delivered_at.is_(None),
             WebhookDelivery.abandoned_at.is_(None),
             WebhookEndpoint.active.is_(True),
         )
         .execution_options(populate_existing=True)
     )
-    row = (await session.execute(stmt)).one_or_none()
-    return None if row is None else (row[0], row[1])
+    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
 
 
-async def claim(
-    session: AsyncSession, delivery_id: uuid.UUID, *, unless_after: datetime, until: datetime
-) -> bool:
-    """Take a pending delivery for one attempt, moving its next attempt to `until`.
+async def claim_many(
+    session: AsyncSession,
+    delivery_ids: Sequence[uuid.UUID],
+    *,
+    unless_after: datetime,
+    until: datetime,
+) -> set[uuid.UUID]:
+    """Take pending deliveries for one attempt each, moving their next attempt to `until`;
+    returns the ones taken, in one statement.
 
     Only a row whose next attempt is at or before `unless_after` can be taken, and `until` lies
     beyond it: of any number of workers racing for one row, exactly one gets it, and none gets
     it again while that attempt runs."""
+    if not delivery_ids:
+        return set()
     result = await session.execute(
         update(WebhookDelivery)
         .where(
-            WebhookDelivery.id == delivery_id,
+            WebhookDelivery.id.in_(delivery_ids),
             WebhookDelivery.delivered_at.is_(None),
             WebhookDelivery.abandoned_at.is_(None),
             WebhookDelivery.next_attempt_at <= unless_after,
         )
         .values(next_attempt_at=until)
+        .returning(WebhookDelivery.id)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return set(result.scalars().all())
 
 
-async def record_attempt(
-    session: AsyncSession,
-    delivery_id: uuid.UUID,
-    *,
-    status_code: int | None,
-    error: str | None,
-    delivered_at: datetime | None,
-    next_attempt_at: datetime | None,
-    abandoned_at: datetime | None,
-) -> None:
-    """Count one attempt and what came of it (a delivered row is never written again)."""
-    await session.execute(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.delivered_at.is_(None))
-        .values(
-            attempts=WebhookDelivery.attempts + 1,
-            last_status_code=status_code,
-            last_error=error,
-            delivered_at=delivered_at,
-            next_attempt_at=next_attempt_at,
-            abandoned_at=abandoned_at,
+_RECORD = (
+    update(WebhookDelivery.__table__)  # type: ignore[arg-type]
+    .where(
+        WebhookDelivery.__table__.c.id == bindparam("b_id"),
+        WebhookDelivery.__table__.c.delivered_at.is_(None),
+    )
+    .values(
+        attempts=WebhookDelivery.__table__.c.attempts + 1,
+        last_status_code=bindparam("b_status_code"),
+        last_error=bindparam("b_error"),
+        delivered_at=bindparam("b_delivered_at"),
+        next_attempt_at=bindparam("b_next_attempt_at"),
+        abandoned_at=bindparam("b_abandoned_at"),
+    )
+)
+
+
+async def record_attempts(session: AsyncSession, attempts: Sequence[dict[str, object]]) -> None:
+    """Count one attempt per delivery and what came of it, in one executemany (a delivered row is
+    never written again); each dict has the keys id, status_code, error, delivered_at,
+    next_attempt_at and abandoned_at."""
+    if attempts:
+        await session.execute(
+            _RECORD, [{f"b_{key}": value for key, value in a.items()} for a in attempts]
         )
-        .execution_options(synchronize_session=False)
-    )
