@@ -22,7 +22,6 @@ import asyncio
 import base64
 import contextlib
 import cProfile
-import inspect
 import io
 import multiprocessing
 import os
@@ -70,9 +69,9 @@ REDIS_URL = os.environ.get("TETHER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 NAMESPACE = f"tether_bench_health_{os.getpid()}"  # TETHER_BROKER_NAMESPACE: our keys only
 TARGET_RATIO = 0.60
 POLL_SECONDS = 0.2
-# What one `health.check_authorizations` job runs at once (the default of check_many, which the
-# actor does not override), and the connection pool of the worker's httpx client (its default).
-CHECKS_PER_JOB: int = inspect.signature(checks.check_many).parameters["concurrency"].default
+# What one `health.check_authorizations` job runs at once (`TETHER_CHECK_CONCURRENCY`'s default;
+# --worker-env can change it), and the connection pool of the worker's httpx client (its default).
+CHECKS_PER_JOB: int = Settings.model_fields["check_concurrency"].default
 ENGINE_HTTP_POOL = 100
 # Settings for the worker: every check is a probe only, and comes once.
 QUIET = 10**7  # seconds: no account listing and no second check during the run

@@ -83,15 +83,18 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-def create_engine(url: str, **options: Any) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+def create_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 20, **options: Any
+) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, foreign keys and a busy timeout. The pool sizes
+    (`TETHER_DB_POOL_SIZE`, `TETHER_DB_MAX_OVERFLOW`) apply to PostgreSQL."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    options.setdefault("pool_size", 10)
-    options.setdefault("max_overflow", 20)
-    return create_async_engine(url, pool_pre_ping=True, **options)
+    return create_async_engine(
+        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, **options
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

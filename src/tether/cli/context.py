@@ -22,7 +22,11 @@ def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[
 
     async def main() -> T:
         vault.load_keyring(settings)
-        engine = create_engine(settings.resolved_database_url)
+        engine = create_engine(
+            settings.resolved_database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
         try:
             async with create_sessionmaker(engine)() as session:
                 result = await work(session)

@@ -16,8 +16,9 @@ from tether.config import Settings
 from tether.db import utcnow
 from tether.health import repository, status
 from tether.health.classify import OK, Observation, Verdict, observe
+from tether.health.incidents import authorization_key
 from tether.health.refresh import Refresh, needs_refresh, refresh
-from tether.models import Authorization
+from tether.models import Authorization, IncidentKind, Status
 from tether.providers.base import ExternalAccount, ProviderCallError, Reason
 from tether.providers.registry import Registry
 
@@ -44,6 +45,17 @@ async def check(
     seen, reachable = await _observe(engine, authorization_id, accounts)
     if seen is None:
         return None
+    return await _record(engine, authorization_id, seen, reachable, actor)
+
+
+async def _record(
+    engine: Engine,
+    authorization_id: uuid.UUID,
+    seen: Observation,
+    reachable: list[ExternalAccount] | None,
+    actor: str,
+) -> str | None:
+    """Apply what a check saw to the authorization as it is now, in one transaction."""
     async with engine.sessions() as session:
         a = await repository.get_authorization(session, authorization_id)
         if a is None:
@@ -70,7 +82,14 @@ async def _observe(
         if result.outcome == Refresh.BUSY:
             return None, None  # the worker holding the lease reports for this authorization
         a = await _reload(engine, a.id)
-    seen = await _probe(engine, a)
+    return await _follow_up(engine, a, await _probe(engine, a), accounts)
+
+
+async def _follow_up(
+    engine: Engine, a: Authorization, seen: Observation, accounts: bool | None
+) -> tuple[Observation | None, list[ExternalAccount] | None]:
+    """After the probe: one refresh and a second look if the token expired early, then the
+    accounts when they are due."""
     if seen.reason == Reason.TOKEN_EXPIRED and a.refresh_token is not None:
         # Expired early (a clock, or the provider's own decision): refresh once and look again.
         result = await refresh(engine.sessions, engine.registry, engine.settings, a.id, force=True)
@@ -113,22 +132,100 @@ def _accounts_due(a: Authorization, settings: Settings, asked: bool | None) -> b
 
 
 async def check_many(
-    engine: Engine, ids: Sequence[uuid.UUID], *, concurrency: int = 16
+    engine: Engine, ids: Sequence[uuid.UUID], *, concurrency: int | None = None
 ) -> Counter[str]:
-    """Check several authorizations at once, each failure isolated; counts per outcome."""
-    gate = asyncio.Semaphore(concurrency)
+    """Check several authorizations at once, each failure isolated; counts per outcome.
+
+    The common case, a healthy authorization whose check changes nothing but its check times,
+    is read with the rest of the batch and recorded with the other healthy ones in one UPDATE.
+    Anything else (a failure, a refresh or accounts check due, a status other than active, an
+    open incident, a token about to end) takes the path of `check`, so it is recorded the same.
+    """
+    gate = asyncio.Semaphore(concurrency or engine.settings.check_concurrency)
     counts: Counter[str] = Counter()
+    try:
+        plain = await _plain(engine, ids)
+    except Exception:
+        log.error("Could not read a batch of authorizations; checking each alone", exc_info=True)
+        plain = {}
+    healthy: list[Authorization] = []
 
     async def one(authorization_id: uuid.UUID) -> None:
         async with gate:
             try:
-                counts[await check(engine, authorization_id) or "skipped"] += 1
+                a = plain.get(authorization_id)
+                if a is None:
+                    outcome = await check(engine, authorization_id)
+                else:
+                    seen = await _probe(engine, a)
+                    if seen.verdict == Verdict.OK:
+                        healthy.append(a)
+                        return
+                    after, reachable = await _follow_up(engine, a, seen, None)
+                    outcome = None
+                    if after is not None:
+                        outcome = await _record(engine, a.id, after, reachable, audit.HEALTH)
+                counts[outcome or "skipped"] += 1
             except Exception:  # one broken authorization must not stop the others
                 counts["error"] += 1
                 raise
 
+    async def recorded_alone(a: Authorization) -> None:
+        async with gate:
+            try:
+                outcome = await _record(engine, a.id, OK, None, audit.HEALTH)
+                counts[outcome or "skipped"] += 1
+            except Exception:
+                counts["error"] += 1
+                raise
+
     results = await asyncio.gather(*(one(i) for i in ids), return_exceptions=True)
+    if healthy:
+        try:
+            recorded = await _record_healthy(engine, healthy)
+        except Exception as error:
+            counts["error"] += len(healthy)
+            results.append(error)
+        else:
+            counts[Status.ACTIVE] += len(recorded)
+            # Changed since they were read (a refresh, a reconnect): recorded as `check` would.
+            changed = [a for a in healthy if a.id not in recorded]
+            results += await asyncio.gather(
+                *(recorded_alone(a) for a in changed), return_exceptions=True
+            )
     for result in results:
         if isinstance(result, Exception):
             log.error("A check failed unexpectedly", exc_info=result)
     return counts
+
+
+async def _plain(engine: Engine, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Authorization]:
+    """The authorizations of the batch that a successful probe would change nothing of but
+    their check times, read in one query (and their open incidents in another)."""
+    ctx = status.Context(engine.settings, utcnow())
+    async with engine.sessions() as session:
+        candidates = [
+            a
+            for a in await repository.authorizations_of(session, ids)
+            if status.only_check_times_change(a, ctx)
+            and not needs_refresh(a, engine.settings)
+            and not _accounts_due(a, engine.settings, None)
+        ]
+        if not candidates:
+            return {}
+        busy = await repository.open_incident_scopes(
+            session,
+            [authorization_key(a.id) for a in candidates],
+            [IncidentKind.LAPSE, IncidentKind.FAILING],
+        )
+    return {a.id: a for a in candidates if authorization_key(a.id) not in busy}
+
+
+async def _record_healthy(engine: Engine, healthy: Sequence[Authorization]) -> set[uuid.UUID]:
+    """Record the successful checks of plain authorizations in one transaction; returns the
+    ones recorded (the others changed since they were read)."""
+    ctx = status.Context(engine.settings, utcnow())
+    async with engine.sessions() as session:
+        recorded = await status.record_healthy(session, healthy, ctx)
+        await session.commit()
+    return recorded

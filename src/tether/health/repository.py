@@ -5,9 +5,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.db import UTCDateTime
 from tether.models import (
     Account,
     Authorization,
@@ -44,6 +45,51 @@ async def get_authorization(
     session: AsyncSession, authorization_id: uuid.UUID
 ) -> Authorization | None:
     return await session.get(Authorization, authorization_id, populate_existing=True)
+
+
+async def authorizations_of(
+    session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> Sequence[Authorization]:
+    stmt = select(Authorization).where(Authorization.id.in_(ids))
+    return (await session.scalars(stmt, execution_options={"populate_existing": True})).all()
+
+
+async def open_incident_scopes(
+    session: AsyncSession, scope_keys: Sequence[str], kinds: Sequence[str]
+) -> set[str]:
+    """Those of the scopes with an open incident of one of these kinds."""
+    stmt = select(Incident.scope_key).where(
+        Incident.scope_key.in_(scope_keys), Incident.kind.in_(kinds), Incident.closed_at.is_(None)
+    )
+    return set((await session.scalars(stmt)).all())
+
+
+async def mark_checked(
+    session: AsyncSession, checked: Sequence[tuple[Authorization, datetime]], now: datetime
+) -> set[uuid.UUID]:
+    """One UPDATE recording a successful check (checked now, next check at the time given,
+    no failures) on each authorization still as it was read (same `updated_at`); returns the
+    ids updated."""
+    if not checked:
+        return set()
+    when = UTCDateTime()
+    next_at = case({a.id: literal(at, when) for a, at in checked}, value=Authorization.id)
+    read_at = case({a.id: literal(a.updated_at, when) for a, _ in checked}, value=Authorization.id)
+    stmt = (
+        update(Authorization)
+        .where(Authorization.id.in_([a.id for a, _ in checked]))
+        .where(Authorization.updated_at == read_at)
+        .values(
+            last_checked_at=now,
+            next_check_at=next_at,
+            check_failures=0,
+            failing_since=None,
+            updated_at=now,
+        )
+        .returning(Authorization.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set((await session.scalars(stmt)).all())
 
 
 async def take_refresh_lease(

@@ -1,5 +1,6 @@
 """Recording what a check saw: statuses, incidents and audit entries, in one transaction."""
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +43,29 @@ async def record(
         await _transient(session, authorization, seen, ctx)
     await _expiring(session, authorization, ctx)
     await session.flush()
+
+
+def only_check_times_change(a: Authorization, ctx: Context) -> bool:
+    """Whether a successful check would change nothing of this authorization but its check
+    times: no status, audit entry, outage judgement or expiry warning. Its open incidents, which
+    `_healthy` closes, are for the caller to look at."""
+    return (
+        (a.status, a.reason, a.message) == (Status.ACTIVE, None, None)
+        and a.check_failures == 0
+        and a.failing_since is None
+        and not _expiring_soon(a, ctx)
+    )
+
+
+async def record_healthy(
+    session: AsyncSession, authorizations: Sequence[Authorization], ctx: Context
+) -> set[uuid.UUID]:
+    """Apply a successful check to authorizations for which `only_check_times_change` held
+    when they were read (and that had no open lapse or failing incident): exactly what `record`
+    would do, in one statement. Returns the ids recorded; the others changed since."""
+    return await repository.mark_checked(
+        session, [(a, _next_regular(a, ctx)) for a in authorizations], ctx.now
+    )
 
 
 async def _set_status(
@@ -181,10 +205,7 @@ async def _judge_outage(
 
 async def _expiring(session: AsyncSession, a: Authorization, ctx: Context) -> None:
     """Warn ahead of the end of a token that cannot be refreshed without a person."""
-    if a.expires_at is None or a.refresh_token is not None or a.api_key is not None:
-        return
-    warning = timedelta(days=ctx.settings.expiring_warning_days)
-    if a.status != Status.ACTIVE or a.expires_at - ctx.now > warning:
+    if not _expiring_soon(a, ctx) or a.expires_at is None:
         return
     days = max(0, (a.expires_at - ctx.now).days)
     name = BY_KEY[a.provider].name if a.provider in BY_KEY else a.provider
@@ -193,6 +214,13 @@ async def _expiring(session: AsyncSession, a: Authorization, ctx: Context) -> No
         f"({days} days left) and cannot be renewed without signing in again."
     )
     await _open_on(session, a, IncidentKind.EXPIRING, "token_expiring", message, ctx)
+
+
+def _expiring_soon(a: Authorization, ctx: Context) -> bool:
+    if a.expires_at is None or a.refresh_token is not None or a.api_key is not None:
+        return False
+    warning = timedelta(days=ctx.settings.expiring_warning_days)
+    return a.status == Status.ACTIVE and a.expires_at - ctx.now <= warning
 
 
 def _next_regular(a: Authorization, ctx: Context) -> datetime:

@@ -12,4 +12,5 @@ from tether.worker.actor import actor
 async def check_authorizations(ids: list[str]) -> None:
     """Check a batch of authorizations, concurrently, each failure isolated."""
     engine = runtime.current().health
-    await checks.check_many(engine, [uuid.UUID(i) for i in ids])
+    ids_ = [uuid.UUID(i) for i in ids]
+    await checks.check_many(engine, ids_, concurrency=engine.settings.check_concurrency)

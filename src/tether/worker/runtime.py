@@ -43,7 +43,11 @@ async def opened(settings: Settings) -> AsyncIterator[Runtime]:
 
 def open_runtime(settings: Settings) -> Runtime:
     vault.load_keyring(settings)
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(
+        settings.resolved_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.provider_timeout_seconds, connect=5.0))
     return Runtime(
         settings, engine, create_sessionmaker(engine), http, build_registry(settings, http)
