@@ -36,7 +36,7 @@ types: $(STAMP) ## Check types (mypy, strict)
 	$(BIN)/mypy
 
 bench: $(STAMP) ## Run the benchmarks (they print figures)
-	for bench in bench/*.py; do $(BIN)/python $$bench || exit 1; done
+	for bench in bench/[!_]*.py; do $(BIN)/python $$bench || exit 1; done
 
 migrate: $(STAMP) ## Bring the database in TETHER_DATABASE_URL to the newest schema
 	$(BIN)/tether migrate

@@ -52,6 +52,7 @@ import httpx
 import uvicorn
 from sqlalchemy import insert, select
 
+from _harness import POSTGRES_ADMIN_URL, _admin
 from tether import migrate
 from tether.app import create_app
 from tether.config import Settings, async_database_url
@@ -60,9 +61,6 @@ from tether.models import Account, Authorization, Client, Connection
 from tether.models.status import Status, worse
 from tether.organizations.service import create_organization
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TETHER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 TARGET_SECONDS = 2.0
 USERNAME, PASSWORD = "mcc", "mcc-password"
 SANDBOX_CLIENT = ("tether", "tether-sandbox-secret")  # the Settings defaults
@@ -682,15 +680,6 @@ def run_postgresql(options: Options) -> Report:
             return _run("PostgreSQL", url, Path(folder), options)
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _admin(*statements: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 async def _postgres_facts(url: str) -> tuple[str, str]:

@@ -42,6 +42,7 @@ import uvicorn
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from _harness import POSTGRES_ADMIN_URL, _admin
 from tether import migrate
 from tether.app import create_app
 from tether.config import Settings, async_database_url
@@ -50,9 +51,6 @@ from tether.kit.pagination import Sort, encode_cursor
 from tether.models import Account, Authorization, AuthorizationRole, Client, Connection, Status
 from tether.organizations.service import create_organization
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TETHER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 TARGET_P95_MS = 25.0
 TARGET_RATIO = 3.0
 PAGE_SIZE = 50
@@ -621,15 +619,6 @@ def run_postgresql(sizes: Sizes, repeat: int, explain: bool) -> Report:
             return _run("PostgreSQL", "", url, Path(folder), sizes, repeat, explain)
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _admin(*statements: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 def _run(

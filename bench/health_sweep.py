@@ -46,6 +46,8 @@ import redis
 import uvicorn
 from sqlalchemy import select
 
+from _harness import POSTGRES_ADMIN_URL, _admin
+
 # The fleet builder lives with the test fixtures; the repository root makes it importable.
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -62,9 +64,6 @@ from tether.organizations.service import create_organization  # noqa: E402
 from tether.sandbox import SandboxState, create_app  # noqa: E402
 from tether.worker import runtime  # noqa: E402
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TETHER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 REDIS_URL = os.environ.get("TETHER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 NAMESPACE = f"tether_bench_health_{os.getpid()}"  # TETHER_BROKER_NAMESPACE: our keys only
 TARGET_RATIO = 0.60
@@ -178,15 +177,6 @@ def sandbox_serving(
 
 # ---------------------------------------------------------------------------------------------
 # Seeding: database, organization, fleet, and the tokens read back through the key ring.
-
-
-async def _admin(*statements: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 async def create_admin(url: str) -> tuple[uuid.UUID, uuid.UUID]:

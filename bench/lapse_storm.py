@@ -65,6 +65,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from _harness import POSTGRES_ADMIN_URL, _admin
+
 # The grant minting lives with the test fixtures; the repository root makes it importable.
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -94,9 +96,6 @@ from tether.providers.catalog import BY_KEY  # noqa: E402
 from tether.sandbox import SandboxState, create_app  # noqa: E402
 from tether.sandbox.state import NewAccount, NewUser  # noqa: E402
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TETHER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 REDIS_URL = os.environ.get("TETHER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 HOST = "127.0.0.1"
 TARGET_SECONDS = 30.0
@@ -594,15 +593,6 @@ async def retrying(make: Callable[[], Awaitable[T]], seconds: float = 60.0) -> T
             if time.monotonic() > deadline:
                 raise
             await asyncio.sleep(1.0)
-
-
-async def _admin(*statements: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 async def vacuum_and_make_due(plain_url: str) -> None:
