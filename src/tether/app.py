@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import HTMLResponse
 
 from tether import errors_http
 from tether.audit.api import router as audit_router
@@ -22,8 +21,7 @@ from tether.notifications.webhooks_api import router as webhooks_router
 from tether.organizations.api import router as organizations_router
 from tether.providers.api import router as providers_router
 from tether.sync.api import router as sync_router
-from tether.web import oauth as web_oauth
-from tether.web import reconnect as web_reconnect
+from tether.web import routes as web
 from tether.worker import runtime
 from tether.worker.embedded import Background
 
@@ -74,10 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         api.include_router(router)
     app.include_router(api)
-    app.include_router(web_oauth.router)
-    app.include_router(web_reconnect.router)
+    web.install(app)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
-    app.add_api_route("/", _home, methods=["GET"], include_in_schema=False)
     errors_http.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.mount_sandbox:
@@ -89,11 +85,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 async def _healthz() -> dict[str, str]:
     return {"status": "ok"}
-
-
-async def _home() -> HTMLResponse:
-    return HTMLResponse(
-        "<!doctype html><title>Tether</title><h1>Tether is running</h1>"
-        '<p>The API is at <a href="/docs">/docs</a> (OpenAPI: <a href="/openapi.json">'
-        '/openapi.json</a>). The sandbox ad platform is at <a href="/sandbox/">/sandbox</a>.</p>'
-    )

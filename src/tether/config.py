@@ -86,6 +86,15 @@ class Settings(BaseSettings):
     # The wait before a failed send is tried again; it doubles with each failure, up to 15 min.
     email_retry_seconds: int = 60
 
+    # The web app (see docs/web.md). A session ends after this long unused, and at the latest
+    # this many days after sign-in.
+    session_idle_hours: int = 12
+    session_max_days: int = 14
+    # Refused sign-ins allowed within the window, per email and per client address.
+    login_failures_per_email: int = 5
+    login_failures_per_address: int = 30
+    login_failure_window_seconds: int = 900
+
     @cached_property
     def resolved_database_url(self) -> str:
         """The async SQLAlchemy URL: the setting with its driver, or SQLite in data_dir."""

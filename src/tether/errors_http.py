@@ -4,11 +4,12 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from tether.errors import TetherError
+from tether.web.errors import is_page_request, page_error
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +25,14 @@ def error_response(status: int, code: str, message: str, **extra: object) -> JSO
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
 
 
-async def _tether_error(_: Request, error: Exception) -> JSONResponse:
+async def _tether_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, TetherError)
+    if is_page_request(request):
+        return page_error(request, error, status=error.status, message=error.message)
     return error_response(error.status, error.code, error.message)
 
 
-async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+async def _validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     problems = list(error.errors())
     if any(p.get("type") == "json_invalid" for p in problems):
@@ -42,13 +45,18 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
         for p in problems
     ]
     summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details)
+    if is_page_request(request):
+        message = f"Some fields are not valid. {summary}"
+        return page_error(request, error, status=422, message=message)
     return error_response(422, "invalid", f"Some fields are not valid. {summary}", details=details)
 
 
-async def _http_error(_: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     code = _HTTP_CODES.get(error.status_code, "http_error")
     message = "No such page." if error.status_code == 404 else str(error.detail)
+    if is_page_request(request):
+        return page_error(request, error, status=error.status_code, message=message)
     return error_response(error.status_code, code, message)
 
 
@@ -57,9 +65,12 @@ async def _integrity_error(_: Request, error: Exception) -> JSONResponse:
     return error_response(409, "conflict", "This conflicts with something that already exists.")
 
 
-async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+async def _unexpected(request: Request, error: Exception) -> Response:
     log.error("Unexpected error while serving a request", exc_info=error)
-    return error_response(500, "internal", "Something went wrong on Tether's side; it was logged.")
+    message = "Something went wrong on Tether's side; it was logged."
+    if is_page_request(request):
+        return page_error(request, error, status=500, message=message)
+    return error_response(500, "internal", message)
 
 
 def install(app: FastAPI) -> None:

@@ -240,3 +240,22 @@ async def promote_newest(session: AsyncSession, organization_id: uuid.UUID, prov
     if newest is not None:
         newest.role = AuthorizationRole.MAIN
         await session.flush()
+
+
+async def accounts_of_provider(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    provider: str,
+    *,
+    search: str | None,
+    limit: int,
+) -> Sequence[Account]:
+    """Accounts of every authorization of one provider, by name (for choosing one)."""
+    stmt = (
+        select(Account)
+        .join(Authorization, Authorization.id == Account.authorization_id)
+        .where(Account.organization_id == organization_id, Authorization.provider == provider)
+    )
+    if search:
+        stmt = stmt.where(Account.name.ilike(f"%{search}%") | (Account.external_id == search))
+    return (await session.scalars(stmt.order_by(Account.name, Account.id).limit(limit))).all()

@@ -196,3 +196,12 @@ def credentials_of(authorization: Authorization) -> Credentials:
     if authorization.access_token is None:
         raise BadRequest("This authorization holds no credentials.", code="no_credentials")
     return Credentials(access_token=vault.reveal(authorization.access_token))
+
+
+async def accounts_of_provider(
+    session: AsyncSession, *, actor: Actor, provider: str, search: str | None, limit: int
+) -> Sequence[Account]:
+    """The organization's accounts of one provider, whichever authorization reaches them."""
+    return await repository.accounts_of_provider(
+        session, actor.organization_id, provider, search=search, limit=limit
+    )

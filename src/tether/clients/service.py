@@ -73,3 +73,9 @@ async def delete_client(session: AsyncSession, *, actor: Actor, client_id: uuid.
         )
     await session.delete(client)
     await session.flush()
+
+
+async def find_client(session: AsyncSession, *, actor: Actor, name: str) -> Client | None:
+    """The client of this exact name, if the actor may see it."""
+    client = await repository.get_by_name(session, actor.organization_id, name.strip())
+    return client if client is not None and actor.can_see_client(client.id) else None

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether.models import ApiToken, Member, MemberClientAccess
+from tether.models import ApiToken, LoginFailure, Member, MemberClientAccess, WebSession
 from tether.models.member import Role
 
 
@@ -85,3 +85,52 @@ async def get_token(
 ) -> ApiToken | None:
     stmt = select(ApiToken).where(ApiToken.id == token_id, ApiToken.member_id == member_id)
     return await session.scalar(stmt)
+
+
+async def session_by_hash(
+    session: AsyncSession, token_hash: str
+) -> tuple[WebSession, Member] | None:
+    stmt = (
+        select(WebSession, Member)
+        .join(Member, Member.id == WebSession.member_id)
+        .where(WebSession.token_hash == token_hash)
+    )
+    row = (await session.execute(stmt)).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def touch_session(
+    session: AsyncSession, session_id: uuid.UUID, *, seen_at: datetime, expires_at: datetime
+) -> None:
+    stmt = (
+        update(WebSession)
+        .where(WebSession.id == session_id)
+        .values(last_seen_at=seen_at, expires_at=expires_at)
+    )
+    await session.execute(stmt)
+
+
+async def delete_session(session: AsyncSession, token_hash: str) -> None:
+    await session.execute(delete(WebSession).where(WebSession.token_hash == token_hash))
+
+
+async def delete_expired_sessions(session: AsyncSession, now: datetime) -> None:
+    await session.execute(delete(WebSession).where(WebSession.expires_at < now))
+
+
+async def count_login_failures(
+    session: AsyncSession, *, email: str, address: str, since: datetime
+) -> tuple[int, int]:
+    """Refused sign-ins since `since`: for this email, and from this address."""
+    by_email = select(func.count()).where(LoginFailure.email == email, LoginFailure.at >= since)
+    by_address = select(func.count()).where(
+        LoginFailure.address == address, LoginFailure.at >= since
+    )
+    return (await session.scalar(by_email)) or 0, (await session.scalar(by_address)) or 0
+
+
+async def forget_login_failures(session: AsyncSession, *, email: str, before: datetime) -> None:
+    """Clear an email's failures after it signs in, and everyone's older than the window."""
+    await session.execute(
+        delete(LoginFailure).where((LoginFailure.email == email) | (LoginFailure.at < before))
+    )

@@ -22,6 +22,7 @@ from tether.models.notification import (
 from tether.models.oauth_state import OAuthState
 from tether.models.organization import Organization
 from tether.models.status import AuthorizationRole, Status
+from tether.models.web_session import LoginFailure, WebSession
 
 __all__ = [
     "Account",
@@ -39,6 +40,7 @@ __all__ = [
     "IncidentKind",
     "IncidentScope",
     "Lease",
+    "LoginFailure",
     "LostDay",
     "Member",
     "MemberClientAccess",
@@ -49,6 +51,7 @@ __all__ = [
     "Organization",
     "Role",
     "Status",
+    "WebSession",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

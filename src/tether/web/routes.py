@@ -1,0 +1,22 @@
+"""Every router of the web app, and its static files."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from tether.web import oauth, reconnect
+from tether.web.pages import connections, login
+
+ROUTERS = (
+    oauth.router,
+    reconnect.router,
+    login.router,
+    connections.router,
+)
+
+
+def install(app: FastAPI) -> None:
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

@@ -1,0 +1,106 @@
+// Tether's page behaviour: HTMX settings, the OAuth pop-up, dialogs. No build step.
+(function () {
+  "use strict";
+
+  function csrf() { return document.body.dataset.csrf || ""; }
+
+  function flash(message, isError) {
+    var area = document.getElementById("flash");
+    if (!area) return;
+    var p = document.createElement("p");
+    p.className = "flash " + (isError ? "error" : "ok");
+    p.setAttribute("role", isError ? "alert" : "status");
+    p.textContent = message;
+    area.replaceChildren(p);
+  }
+
+  function changed() {
+    if (window.htmx) window.htmx.trigger(document.body, "tether:changed");
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (window.htmx) {
+      // Refusals (4xx) and failures (5xx) carry a readable message: show it in the flash area
+      // instead of dropping it, and leave whatever was on the page as it was.
+      window.htmx.config.responseHandling = [
+        {code: "204", swap: false},
+        {code: "[23]..", swap: true},
+        {code: "[45]..", swap: true, error: true, target: "#flash", swapOverride: "outerHTML"},
+      ];
+    }
+  });
+
+  // Sign in at the provider in a pop-up; this page updates itself when the pop-up closes.
+  var popup = null;
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-oauth-start]");
+    if (!button) return;
+    event.preventDefault();
+    popup = window.open("about:blank", "tether-oauth", "popup,width=560,height=720");
+    var body = new URLSearchParams();
+    body.set("return_to", window.location.pathname + window.location.search);
+    fetch(button.dataset.oauthStart, {
+      method: "POST",
+      headers: {"X-CSRF-Token": csrf(), "Accept": "application/json"},
+      body: body,
+    }).then(function (response) {
+      return response.json().then(function (data) { return {ok: response.ok, data: data}; });
+    }).then(function (result) {
+      if (!result.ok) {
+        if (popup) popup.close();
+        flash(result.data.error ? result.data.error.message : "Could not start signing in.", true);
+        return;
+      }
+      if (popup) {
+        popup.location = result.data.authorize_url;
+        var watch = window.setInterval(function () {
+          if (!popup || popup.closed) { window.clearInterval(watch); changed(); }
+        }, 500);
+      } else {
+        window.location = result.data.authorize_url;  // Pop-ups blocked: go there in this tab.
+      }
+    }).catch(function () {
+      if (popup) popup.close();
+      flash("Tether could not be reached. Check your connection and try again.", true);
+    });
+  });
+
+  window.addEventListener("message", function (event) {
+    if (event.origin !== window.location.origin || !event.data || event.data.type !== "tether:oauth") return;
+    flash(event.data.ok ? "Connected. Statuses are up to date." : "Nothing was connected.", !event.data.ok);
+    changed();
+  });
+
+  // Dialogs: a button with data-dialog="id" opens one; HTMX-loaded dialogs open themselves.
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest("[data-dialog]");
+    if (opener) {
+      var dialog = document.getElementById(opener.dataset.dialog);
+      if (dialog) dialog.showModal();
+    }
+    var closer = event.target.closest("[data-close]");
+    if (closer) closer.closest("dialog").close();
+    // A menu closes once one of its items is used.
+    var item = event.target.closest("details.menu .items > *");
+    if (item) item.closest("details").removeAttribute("open");
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var dialog = event.detail.target.querySelector("dialog[data-open]");
+    if (dialog && !dialog.open) dialog.showModal();
+  });
+  // Escape closes an open row menu, as it closes a dialog.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+      menu.querySelector("summary").focus();
+    });
+  });
+  // Rows that open something: the row is clickable, its first link is what the keyboard uses.
+  document.addEventListener("click", function (event) {
+    var row = event.target.closest("tr[data-href]");
+    if (!row || event.target.closest("a, button, details, input, select")) return;
+    var link = row.querySelector("a");
+    if (link) link.click();
+  });
+})();

@@ -1,0 +1,86 @@
+"""Signing in and out, the CSRF check on every form, and the brake on password guessing."""
+
+import re
+
+import httpx
+from playwright.async_api import expect
+
+from tests.fixtures.browser import PASSWORD, Web
+
+
+async def test_a_member_signs_in_lands_on_connections_and_signs_out(web: Web) -> None:
+    email = await web.admin_email()
+    await web.page.goto("/connections?tab=active")
+    await expect(web.page).to_have_url(re.compile(r"/login\?next=%2Fconnections%3Ftab%3Dactive"))
+    await web.screenshot("sign-in")
+    await web.page.get_by_label("Email").fill(email)
+    await web.page.get_by_label("Password").fill(PASSWORD)
+    await web.page.get_by_role("button", name="Sign in").click()
+    await expect(web.page).to_have_url(re.compile(r"/connections\?tab=active$"))
+    await expect(web.page.get_by_text(email)).to_be_visible()
+
+    await web.page.get_by_role("button", name="Sign out").click()
+    await expect(web.page).to_have_url(re.compile(r"/login$"))
+    await web.page.goto("/connections")
+    await expect(web.page).to_have_url(re.compile(r"/login\?next="))
+
+
+async def test_a_wrong_password_is_refused_with_a_reason(web: Web) -> None:
+    email = await web.admin_email()
+    await web.page.goto("/login")
+    await web.page.get_by_label("Email").fill(email)
+    await web.page.get_by_label("Password").fill("not the password")
+    await web.page.get_by_role("button", name="Sign in").click()
+    await expect(web.page.get_by_role("alert")).to_have_text(re.compile("do not match"))
+    await expect(web.page.get_by_label("Email")).to_have_value(email)
+
+
+async def test_too_many_refusals_lock_the_email_even_with_the_right_password(web: Web) -> None:
+    email = await web.admin_email()
+    for _ in range(web.tether.settings.login_failures_per_email):
+        await web.page.goto("/login")
+        await web.page.get_by_label("Email").fill(email)
+        await web.page.get_by_label("Password").fill("guess")
+        await web.page.get_by_role("button", name="Sign in").click()
+        await expect(web.page.get_by_role("alert")).to_have_text(re.compile("do not match"))
+    await web.page.get_by_label("Password").fill(PASSWORD)
+    async with web.page.expect_response("**/login") as answer:
+        await web.page.get_by_role("button", name="Sign in").click()
+    response = await answer.value
+    assert response.status == 429
+    assert int(response.headers["retry-after"]) > 0
+    await expect(web.page.get_by_role("alert")).to_have_text(re.compile("Too many"))
+
+
+async def test_a_form_posted_from_another_site_is_refused(web: Web) -> None:
+    """A signed-in member's browser, tricked into posting without the page's CSRF token."""
+    await web.sign_in(await web.admin_email())
+    client = await web.org.client("Acme")
+    cookies = {c["name"]: c["value"] for c in await web.context.cookies()}
+    async with httpx.AsyncClient(base_url=web.tether.base_url, cookies=cookies) as http:
+        forged = await http.post(
+            f"/connections/{client['id']}/disconnect", headers={"Accept": "text/html"}
+        )
+        sign_in_forged = await http.post(
+            "/login", data={"email": "x@example.com", "password": "x"},
+            headers={"Accept": "text/html"},
+        )  # fmt: skip
+    assert forged.status_code == 403
+    assert "did not come from one of its own pages" in forged.text
+    assert sign_in_forged.status_code == 403
+    assert "Traceback" not in forged.text
+
+
+async def test_a_session_cookie_is_httponly_and_only_its_digest_is_stored(web: Web) -> None:
+    await web.sign_in(await web.admin_email())
+    (cookie,) = [c for c in await web.context.cookies() if c["name"] == "tether_session"]
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Lax"
+    async with web.tether.sessions() as session:
+        from sqlalchemy import select
+
+        from tether.models import WebSession
+
+        stored = (await session.scalars(select(WebSession.token_hash))).all()
+    assert cookie["value"] not in stored
+    assert len(stored) == 1
