@@ -18,15 +18,15 @@
     if (window.htmx) window.htmx.trigger(document.body, "tether:changed");
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
-    if (window.htmx) {
-      // Refusals (4xx) and failures (5xx) carry a readable message: show it in the flash area
-      // instead of dropping it, and leave whatever was on the page as it was.
-      window.htmx.config.responseHandling = [
-        {code: "204", swap: false},
-        {code: "[23]..", swap: true},
-        {code: "[45]..", swap: true, error: true, target: "#flash", swapOverride: "outerHTML"},
-      ];
+  // Every HTMX request carries the page's CSRF token (htmx settings: the meta tag in base.html).
+  document.addEventListener("htmx:configRequest", function (event) {
+    event.detail.headers["X-CSRF-Token"] = csrf();
+  });
+
+  // Background refreshes (the bell) never replace a message with their own failure.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.isError && event.detail.requestConfig.elt.closest("[data-quiet]")) {
+      event.detail.shouldSwap = false;
     }
   });
 
