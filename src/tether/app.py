@@ -15,6 +15,7 @@ from tether.connections.api import router as connections_router
 from tether.health.api import router as health_router
 from tether.integrations.api import router as integrations_router
 from tether.kit.body_limit import BodyLimitMiddleware
+from tether.kit.server_timing import ServerTimingMiddleware
 from tether.members.api import router as members_router
 from tether.notifications.api import router as notifications_router
 from tether.notifications.webhooks_api import router as webhooks_router
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
     errors_http.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ServerTimingMiddleware)
     if settings.mount_sandbox:
         from tether.sandbox import create_app as create_sandbox
 
