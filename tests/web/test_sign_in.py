@@ -4,8 +4,11 @@ import re
 
 import httpx
 from playwright.async_api import expect
+from sqlalchemy import select
 
 from tests.fixtures.browser import PASSWORD, Web
+from tether import demo
+from tether.models import WebSession
 
 
 async def test_a_member_signs_in_lands_on_connections_and_signs_out(web: Web) -> None:
@@ -77,10 +80,16 @@ async def test_a_session_cookie_is_httponly_and_only_its_digest_is_stored(web: W
     assert cookie["httpOnly"] is True
     assert cookie["sameSite"] == "Lax"
     async with web.tether.sessions() as session:
-        from sqlalchemy import select
-
-        from tether.models import WebSession
-
         stored = (await session.scalars(select(WebSession.token_hash))).all()
     assert cookie["value"] not in stored
     assert len(stored) == 1
+
+
+async def test_the_demo_admin_signs_in_at_once_with_the_printed_password(web: Web) -> None:
+    async with web.tether.sessions() as session:
+        login = await demo.seed(session)
+        await session.commit()
+    assert login is not None
+    await web.sign_in(login.email, login.password)
+    await expect(web.page.get_by_text(login.email)).to_be_visible()
+    await expect(web.page.get_by_role("heading", name="Connections")).to_be_visible()
