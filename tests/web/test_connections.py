@@ -139,3 +139,26 @@ async def test_the_screen_works_from_the_keyboard(web: Web, connected: Connected
     await web.page.keyboard.press("Escape")
     await expect(first_action).to_be_hidden()
     await expect(menu).to_be_focused()
+
+
+async def test_a_client_is_connected_to_an_account_from_the_dialog(
+    web: Web, connected: Connected
+) -> None:
+    await web.sign_in(await web.admin_email())
+    await web.page.get_by_role("button", name="Connect a client").click()
+    dialog = web.page.get_by_role("dialog", name="Connect a client")
+    await dialog.get_by_label("Client", exact=True).fill("Lumen Dental")
+    account = connected.accounts[0]
+    await dialog.get_by_label(re.compile(re.escape(account["name"]))).check()
+    await dialog.get_by_role("button", name="Connect", exact=True).click()
+    await expect(web.page.locator("#flash")).to_contain_text("Lumen Dental is connected")
+    await expect(dialog).to_be_hidden()
+    await expect(web.page.get_by_role("row", name=re.compile("Lumen Dental"))).to_be_visible()
+
+    # The same client and account again: refused with the reason, nothing added.
+    await web.page.get_by_role("button", name="Connect a client").click()
+    await dialog.get_by_label("Client", exact=True).fill("Lumen Dental")
+    await dialog.get_by_label(re.compile(re.escape(account["name"]))).check()
+    await dialog.get_by_role("button", name="Connect", exact=True).click()
+    await expect(web.page.get_by_role("alert")).to_contain_text("already connected")
+    await expect(web.page.get_by_role("row", name=re.compile("Lumen Dental"))).to_have_count(1)

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.kit.pagination import AnySelect, Sort, keyset
@@ -259,3 +259,47 @@ async def accounts_of_provider(
     if search:
         stmt = stmt.where(Account.name.ilike(f"%{search}%") | (Account.external_id == search))
     return (await session.scalars(stmt.order_by(Account.name, Account.id).limit(limit))).all()
+
+
+async def provider_counts(
+    session: AsyncSession, organization_id: uuid.UUID
+) -> Sequence[tuple[str, int, int, int]]:
+    """Per provider: how many authorizations, how many need reconnecting, how many fail."""
+
+    def counted(status: Status) -> Any:
+        return func.coalesce(func.sum(case((Authorization.status == status, 1), else_=0)), 0)
+
+    stmt = (
+        select(
+            Authorization.provider,
+            func.count(),
+            counted(Status.NEEDS_RECONNECT),
+            counted(Status.FAILING),
+        )
+        .where(Authorization.organization_id == organization_id)
+        .group_by(Authorization.provider)
+    )
+    rows = (await session.execute(stmt)).all()
+    return [(row[0], int(row[1]), int(row[2]), int(row[3])) for row in rows]
+
+
+async def client_counts(
+    session: AsyncSession, organization_id: uuid.UUID, authorization_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """How many clients use each of these authorizations, through any of its connections."""
+    if not authorization_ids:
+        return {}
+    stmt = (
+        select(Connection.authorization_id, func.count(func.distinct(Connection.client_id)))
+        .where(
+            Connection.organization_id == organization_id,
+            Connection.authorization_id.in_(authorization_ids),
+        )
+        .group_by(Connection.authorization_id)
+    )
+    return {row[0]: int(row[1]) for row in (await session.execute(stmt)).all()}
+
+
+async def providers_in_use(session: AsyncSession, organization_id: uuid.UUID) -> list[str]:
+    stmt = select(Authorization.provider).where(Authorization.organization_id == organization_id)
+    return sorted((await session.scalars(stmt.distinct())).all())

@@ -36,6 +36,15 @@ class AuthorizationRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderSummary:
+    """How one provider stands in an organization: its authorizations, and how many lapsed."""
+
+    authorizations: int
+    needs_reconnect: int
+    failing: int
+
+
+@dataclass(frozen=True, slots=True)
 class AccountRow:
     account: Account
     client_count: int
@@ -205,3 +214,21 @@ async def accounts_of_provider(
     return await repository.accounts_of_provider(
         session, actor.organization_id, provider, search=search, limit=limit
     )
+
+
+async def provider_summaries(session: AsyncSession, *, actor: Actor) -> dict[str, ProviderSummary]:
+    """Every provider the organization has connected, with its counts; one grouped query."""
+    rows = await repository.provider_counts(session, actor.organization_id)
+    return {provider: ProviderSummary(*counts) for provider, *counts in rows}
+
+
+async def clients_using(
+    session: AsyncSession, *, actor: Actor, authorization_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """How many clients use each authorization (an authorization in use cannot be deleted)."""
+    return await repository.client_counts(session, actor.organization_id, authorization_ids)
+
+
+async def providers_in_use(session: AsyncSession, *, actor: Actor) -> list[str]:
+    """The providers this organization has connected at least once."""
+    return await repository.providers_in_use(session, actor.organization_id)

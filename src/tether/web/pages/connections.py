@@ -220,3 +220,47 @@ async def switch_account(
     )
     return changed(request, f"{connection.client_name} now uses {connection.account_name} "
                             f"({connection.account_external_id}).")  # fmt: skip
+
+
+@router.get("/connections/new")
+async def new_connection_dialog(
+    request: Request,
+    session: SessionDep,
+    actor: PageActor,
+    provider: Text = None,
+    client: Text = None,
+    q: Text = None,
+) -> Response:
+    """The dialog to connect a client to an account of a connected data source."""
+    actor.require_writer("connect clients")
+    providers = await authorizations.providers_in_use(session, actor=actor)
+    chosen = provider if provider in providers else (providers[0] if providers else None)
+    accounts = (
+        await authorizations.accounts_of_provider(
+            session, actor=actor, provider=chosen, search=q, limit=100
+        )
+        if chosen
+        else []
+    )
+    context = {"providers": providers, "provider": chosen, "accounts": accounts,
+               "client": client or "", "q": q or ""}  # fmt: skip
+    return render(request, "connections/new.html", context)
+
+
+@router.post("/connections/new")
+async def create_connection(
+    request: Request,
+    session: SessionDep,
+    actor: PageActor,
+    client: Annotated[str, Form(min_length=1, max_length=200)],
+    account_id: Annotated[uuid.UUID, Form()],
+) -> Response:
+    """Connect a client (a new one when no client has this name) to the chosen account."""
+    found = await clients.find_client(session, actor=actor, name=client)
+    if found is None:
+        found = await clients.create_client(session, actor=actor, name=client.strip())
+    connection = await service.connect_client(
+        session, actor=actor, client_id=found.id, account_id=account_id
+    )
+    return changed(request, f"{connection.client_name} is connected to "
+                            f"{connection.account_name}; its history is loading.")  # fmt: skip
