@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format types bench migrate clean
+.PHONY: help install browser run test lint format types bench migrate clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -18,10 +18,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install Tether with its development tools
 
+# The web tests drive Debian's Chromium; Playwright's own browser download is never used.
+browser: ## Install Debian's Chromium for the web tests, when it is missing
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
 run: $(STAMP) ## Run Tether embedded (SQLite in ./.tether, demo organization, sandbox)
 	$(BIN)/tether serve
 
-test: $(STAMP) ## Run the test suite (SQLite and PostgreSQL)
+test: $(STAMP) browser ## Run the test suite (SQLite and PostgreSQL; the web app in Chromium)
 	$(BIN)/pytest
 
 lint: $(STAMP) ## Check style (ruff)

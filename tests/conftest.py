@@ -1,7 +1,5 @@
 """Every database test runs on SQLite and on PostgreSQL, against Tether served over real HTTP."""
 
-import base64
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from tests.fixtures.broker import stub_broker
 from tests.fixtures.builders import Org, create_org
 from tests.fixtures.connected import connected, org_with_meta_like_grant
 from tests.fixtures.databases import Backend, postgres_backend, sqlite_backend, temporary_folder
+from tests.fixtures.keys import TEST_KEYS
 from tests.fixtures.running import Tether, bound_socket, running
 from tests.fixtures.smtp import Mailbox, smtp, smtp_server
 from tether import vault
@@ -23,8 +22,6 @@ from tether.kit.crypto import KeyRing, parse_keys
 
 # Fixtures shared by every folder.
 __all__ = ["Tether", "connected", "org_with_meta_like_grant", "smtp", "smtp_server", "stub_broker"]
-
-TEST_KEYS = "t1:" + base64.b64encode(os.urandom(32)).decode()
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,16 @@
 """Signing in and out, the CSRF check on every form, and the brake on password guessing."""
 
 import re
+from datetime import datetime, timedelta
 
 import httpx
+import time_machine
 from playwright.async_api import expect
 from sqlalchemy import select
 
 from tests.fixtures.browser import PASSWORD, Web
 from tether import demo
+from tether.db import utcnow
 from tether.models import WebSession
 
 
@@ -93,3 +96,28 @@ async def test_the_demo_admin_signs_in_at_once_with_the_printed_password(web: We
     await web.sign_in(login.email, login.password)
     await expect(web.page.get_by_text(login.email)).to_be_visible()
     await expect(web.page.get_by_role("heading", name="Connections")).to_be_visible()
+
+
+async def test_background_polling_does_not_keep_an_idle_session_alive(web: Web) -> None:
+    await web.sign_in(await web.admin_email())
+    cookies = {c["name"]: c["value"] for c in await web.context.cookies()}
+
+    async def expiry() -> datetime:
+        async with web.tether.sessions() as session:
+            return (await session.scalars(select(WebSession.expires_at))).one()
+
+    signed_in_until = await expiry()
+    async with httpx.AsyncClient(base_url=web.tether.base_url, cookies=cookies) as http:
+        with time_machine.travel(utcnow() + timedelta(hours=1)):
+            polled = await http.get(
+                "/notifications/bell", headers={"X-Tether-Background": "1", "HX-Request": "true"}
+            )
+            assert polled.status_code == 200
+            assert await expiry() == signed_in_until
+            used = await http.get("/connections", headers={"Accept": "text/html"})
+            assert used.status_code == 200
+            assert await expiry() > signed_in_until
+        with time_machine.travel(utcnow() + timedelta(hours=40)):
+            ended = await http.get("/connections", headers={"Accept": "text/html"})
+    assert ended.status_code == 303
+    assert ended.headers["location"].startswith("/login?next=")

@@ -262,9 +262,10 @@ async def accounts_of_provider(
 
 
 async def provider_counts(
-    session: AsyncSession, organization_id: uuid.UUID
+    session: AsyncSession, organization_id: uuid.UUID, provider: str | None = None
 ) -> Sequence[tuple[str, int, int, int]]:
-    """Per provider: how many authorizations, how many need reconnecting, how many fail."""
+    """Per provider (or for one): how many authorizations, how many need reconnecting, how
+    many fail."""
 
     def counted(status: Status) -> Any:
         return func.coalesce(func.sum(case((Authorization.status == status, 1), else_=0)), 0)
@@ -279,8 +280,45 @@ async def provider_counts(
         .where(Authorization.organization_id == organization_id)
         .group_by(Authorization.provider)
     )
+    if provider:
+        stmt = stmt.where(Authorization.provider == provider)
     rows = (await session.execute(stmt)).all()
     return [(row[0], int(row[1]), int(row[2]), int(row[3])) for row in rows]
+
+
+async def authorizations_page(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    provider: str,
+    *,
+    status: str | None,
+    sort: Sort,
+    after: tuple[Any, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[tuple[Authorization, Member | None, int]]:
+    """A keyset page of one provider's authorizations, with connector and account count."""
+    accounts = (
+        select(func.count())
+        .where(Account.authorization_id == Authorization.id)
+        .correlate(Authorization)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Authorization, Member, accounts)
+        .outerjoin(Member, Member.id == Authorization.connector_id)
+        .where(Authorization.organization_id == organization_id, Authorization.provider == provider)
+    )
+    if status:
+        stmt = stmt.where(Authorization.status == status)
+    stmt = keyset(
+        stmt,
+        column=getattr(Authorization, sort.field),
+        id_column=Authorization.id,
+        sort=sort,
+        after=after,
+        limit=limit,
+    )
+    return [(row[0], row[1], int(row[2])) for row in (await session.execute(stmt)).all()]
 
 
 async def client_counts(

@@ -219,7 +219,40 @@ async def accounts_of_provider(
 async def provider_summaries(session: AsyncSession, *, actor: Actor) -> dict[str, ProviderSummary]:
     """Every provider the organization has connected, with its counts; one grouped query."""
     rows = await repository.provider_counts(session, actor.organization_id)
-    return {provider: ProviderSummary(*counts) for provider, *counts in rows}
+    return {provider: ProviderSummary(total, lapsed, failing)
+            for provider, total, lapsed, failing in rows}  # fmt: skip
+
+
+async def provider_summary(
+    session: AsyncSession, *, actor: Actor, provider: str
+) -> ProviderSummary:
+    """One provider's counts of authorizations (all zero when it was never connected)."""
+    rows = await repository.provider_counts(session, actor.organization_id, provider)
+    return ProviderSummary(*rows[0][1:]) if rows else ProviderSummary(0, 0, 0)
+
+
+AUTHORIZATIONS_SORT = Sort("created_at", descending=True)
+
+
+async def list_authorizations_page(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    provider: str,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[AuthorizationRow]:
+    """A page of one provider's authorizations, newest first: an organization can hold
+    thousands of one provider's."""
+    sort = AUTHORIZATIONS_SORT
+    after = decode_cursor(cursor, sort) if cursor else None
+    rows = await repository.authorizations_page(
+        session, actor.organization_id, provider, status=status, sort=sort, after=after,
+        limit=limit,
+    )  # fmt: skip
+    page = paginate([row[0] for row in rows], sort=sort, limit=limit, key=sort.field)
+    return Page([AuthorizationRow(*row) for row in rows[:limit]], page.next_cursor)
 
 
 async def clients_using(

@@ -259,3 +259,68 @@ async def affected_clients(
     for incident_id, client_id, name in (await session.execute(stmt)).all():
         found[incident_id].append((client_id, name))
     return found
+
+
+# What the Incidents screen shows beside the list: counts per state, and names for scopes.
+
+
+def _incident_conditions(where: IncidentFilter) -> list[ColumnElement[bool]]:
+    """incidents_page's conditions, the state left out."""
+    used = select(Authorization.provider).where(
+        Authorization.organization_id == where.organization_id
+    )
+    conditions = [
+        or_(
+            Incident.organization_id == where.organization_id,
+            and_(Incident.organization_id.is_(None), Incident.provider.in_(used)),
+        )
+    ]
+    if where.provider:
+        conditions.append(Incident.provider == where.provider)
+    if where.kind:
+        conditions.append(Incident.kind == where.kind)
+    if where.client_id is not None:
+        conditions.append(_affects([where.client_id]))
+    if where.visible_client_ids is not None:
+        conditions.append(
+            or_(Incident.organization_id.is_(None), _affects(where.visible_client_ids))
+        )
+    return conditions
+
+
+async def incident_counts(session: AsyncSession, where: IncidentFilter) -> tuple[int, int]:
+    """How many incidents match the filter: open, and closed (its state ignored)."""
+    is_open = Incident.closed_at.is_(None)
+    stmt = select(func.count().filter(is_open), func.count().filter(~is_open)).where(
+        *_incident_conditions(where)
+    )
+    opened, closed = (await session.execute(stmt)).one()
+    return int(opened), int(closed)
+
+
+async def authorization_names(
+    session: AsyncSession, organization_id: uuid.UUID, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Who each authorization signs in as, on the provider's side."""
+    stmt = select(Authorization.id, Authorization.external_user_name).where(
+        Authorization.organization_id == organization_id, Authorization.id.in_(list(ids))
+    )
+    return {row[0]: row[1] for row in (await session.execute(stmt)).all()}
+
+
+async def connection_names(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    ids: Iterable[uuid.UUID],
+    visible_client_ids: frozenset[uuid.UUID] | None,
+) -> dict[uuid.UUID, tuple[str, str, str]]:
+    """Each connection's client, account name and account id, among those one may see."""
+    stmt = select(
+        Connection.id,
+        Connection.client_name,
+        Connection.account_name,
+        Connection.account_external_id,
+    ).where(Connection.organization_id == organization_id, Connection.id.in_(list(ids)))
+    if visible_client_ids is not None:
+        stmt = stmt.where(Connection.client_id.in_(visible_client_ids))
+    return {row[0]: (row[1], row[2], row[3]) for row in (await session.execute(stmt)).all()}

@@ -1,6 +1,7 @@
 """What members ask of the health engine: check now, and the incidents it opened."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,4 +56,43 @@ async def list_incidents(
         sort=_NEWEST_FIRST,
         limit=limit,
         key="opened_at",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentSubjects:
+    """Names for what incidents are about: an authorization's sign-in, a connection's client
+    and account."""
+
+    authorizations: dict[uuid.UUID, str]
+    connections: dict[uuid.UUID, tuple[str, str, str]]
+
+
+async def count_incidents(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    provider: str | None,
+    client_id: uuid.UUID | None,
+    kind: str | None,
+) -> dict[str, int]:
+    """How many incidents the actor may see, open and closed, under the other filters."""
+    where = IncidentFilter(
+        actor.organization_id, actor.client_ids, "all", provider, client_id, kind
+    )
+    opened, closed = await repository.incident_counts(session, where)
+    return {"open": opened, "closed": closed, "all": opened + closed}
+
+
+async def incident_subjects(
+    session: AsyncSession, *, actor: Actor, rows: Sequence[IncidentRow]
+) -> IncidentSubjects:
+    """The names of the authorizations and connections of a page of incidents."""
+    authorization_ids = {r.incident.authorization_id for r in rows if r.incident.authorization_id}
+    connection_ids = {r.incident.connection_id for r in rows if r.incident.connection_id}
+    return IncidentSubjects(
+        await repository.authorization_names(session, actor.organization_id, authorization_ids),
+        await repository.connection_names(
+            session, actor.organization_id, connection_ids, actor.client_ids
+        ),
     )

@@ -7,7 +7,14 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether.models import ApiToken, LoginFailure, Member, MemberClientAccess, WebSession
+from tether.models import (
+    ApiToken,
+    Client,
+    LoginFailure,
+    Member,
+    MemberClientAccess,
+    WebSession,
+)
 from tether.models.member import Role
 
 
@@ -134,3 +141,16 @@ async def forget_login_failures(session: AsyncSession, *, email: str, before: da
     await session.execute(
         delete(LoginFailure).where((LoginFailure.email == email) | (LoginFailure.at < before))
     )
+
+
+async def client_names(
+    session: AsyncSession, organization_id: uuid.UUID, client_ids: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, str]]:
+    if not client_ids:
+        return []
+    stmt = (
+        select(Client.id, Client.name)
+        .where(Client.organization_id == organization_id, Client.id.in_(client_ids))
+        .order_by(Client.name, Client.id)
+    )
+    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]

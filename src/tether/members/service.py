@@ -115,6 +115,13 @@ async def list_members(
     return members, await repository.client_ids_by_member(session, limited)
 
 
+async def client_names(
+    session: AsyncSession, *, actor: Actor, client_ids: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, str]]:
+    """Ids and names of these clients of the organization, by name: to show client access."""
+    return await repository.client_names(session, actor.organization_id, list(client_ids))
+
+
 async def client_access_of(session: AsyncSession, member: Member) -> list[uuid.UUID] | None:
     return None if member.all_clients else sorted(await repository.client_ids(session, member.id))
 

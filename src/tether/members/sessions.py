@@ -95,16 +95,17 @@ async def sign_in(
 
 
 async def resolve(
-    session: AsyncSession, token: str, *, limits: Limits, now: datetime
+    session: AsyncSession, token: str, *, limits: Limits, now: datetime, touch: bool = True
 ) -> Actor | None:
-    """The member a session token belongs to, or None when it is unknown or has ended."""
+    """The member a session token belongs to, or None when it is unknown or has ended.
+    `touch=False` (background requests) leaves the idle timeout where it was."""
     found = await repository.session_by_hash(session, digest(token))
     if found is None:
         return None
     web_session, member = found
     if web_session.expires_at <= now:
         return None
-    if now - web_session.last_seen_at >= _TOUCH_EVERY:
+    if touch and now - web_session.last_seen_at >= _TOUCH_EVERY:
         expires_at = min(now + limits.idle, web_session.created_at + limits.longest)
         await repository.touch_session(session, web_session.id, seen_at=now, expires_at=expires_at)
     return await actor_for(session, member)

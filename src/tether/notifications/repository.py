@@ -184,3 +184,47 @@ async def incidents_by_id(
 ) -> dict[uuid.UUID, Incident]:
     rows = await session.scalars(select(Incident).where(Incident.id.in_(incident_ids)))
     return {incident.id: incident for incident in rows.all()}
+
+
+async def clear_preference(
+    session: AsyncSession, member_id: uuid.UUID, event: str, channel: str
+) -> None:
+    """Forget a member's choice, so the default applies again."""
+    existing = await session.get(NotificationPreference, (member_id, event, channel))
+    if existing is not None:
+        await session.delete(existing)
+        await session.flush()
+
+
+async def open_lapse_of(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    authorization_id: uuid.UUID | None,
+    connection_id: uuid.UUID | None,
+    kinds: Sequence[str],
+) -> Incident | None:
+    """The open incident of exactly this authorization (or connection): a lapse before an expiry
+    warning ("lapse" sorts after "expiring"), then the oldest."""
+    stmt = select(Incident).where(
+        Incident.organization_id == organization_id,
+        Incident.kind.in_(kinds),
+        Incident.closed_at.is_(None),
+        Incident.authorization_id == authorization_id,
+    )
+    if connection_id is None:
+        stmt = stmt.where(Incident.connection_id.is_(None))
+    else:
+        stmt = stmt.where(Incident.connection_id == connection_id)
+    return await session.scalar(
+        stmt.order_by(Incident.kind.desc(), Incident.opened_at, Incident.id).limit(1)
+    )
+
+
+async def count_affected_clients(
+    session: AsyncSession, incident_id: uuid.UUID, among: frozenset[uuid.UUID] | None
+) -> int:
+    """How many clients an incident affects (only those in `among`, when given)."""
+    stmt = select(func.count()).where(IncidentClient.incident_id == incident_id)
+    if among is not None:
+        stmt = stmt.where(IncidentClient.client_id.in_(among))
+    return (await session.scalar(stmt)) or 0

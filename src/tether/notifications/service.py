@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.db import utcnow
-from tether.errors import NotFound
+from tether.errors import Conflict, NotFound
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate
 from tether.members.actor import Actor
-from tether.models import Channel, Event, Incident, Notification, Role
+from tether.models import Channel, Event, Incident, IncidentKind, Notification, Role
 from tether.notifications import repository
 from tether.notifications.links import Target, reconnect_url
 
@@ -110,3 +110,55 @@ async def set_preference(
     session: AsyncSession, *, actor: Actor, event: Event, channel: Channel, enabled: bool
 ) -> None:
     await repository.set_preference(session, actor.member_id, event, channel, enabled)
+
+
+async def clear_preference(
+    session: AsyncSession, *, actor: Actor, event: Event, channel: Channel
+) -> None:
+    """Drop the member's choice for one event and channel: the default applies again."""
+    await repository.clear_preference(session, actor.member_id, event, channel)
+
+
+async def reconnect_target_of(
+    session: AsyncSession, *, actor: Actor, notification_id: uuid.UUID
+) -> Target:
+    """What to reconnect to end the lapse a member's notification tells of, while it lasts."""
+    notification = await repository.get_notification(session, actor.member_id, notification_id)
+    if notification is None:
+        raise NotFound("No such notification.")
+    incident = (await repository.incidents_by_id(session, [notification.incident_id]))[
+        notification.incident_id
+    ]
+    target = reconnect_target(incident)
+    if target is None or notification.event not in LAPSES or notification.resolved_at is not None:
+        raise Conflict("This lapse is over: there is nothing to reconnect.", code="lapse_over")
+    return target
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLapse:
+    """The lapse a reconnect link is for, and how many of its clients the member may see."""
+
+    incident: Incident
+    visible_clients: int
+    hidden_clients: int
+
+
+async def open_lapse(session: AsyncSession, *, actor: Actor, target: Target) -> OpenLapse | None:
+    """The open lapse (or expiry warning) of a link's target; None once it is over."""
+    incident = await repository.open_lapse_of(
+        session,
+        actor.organization_id,
+        target.authorization_id,
+        target.connection_id,
+        (IncidentKind.LAPSE, IncidentKind.EXPIRING),
+    )
+    if incident is None:
+        return None
+    seen = await repository.count_affected_clients(session, incident.id, actor.client_ids)
+    total = (
+        seen
+        if actor.client_ids is None
+        else await repository.count_affected_clients(session, incident.id, None)
+    )
+    return OpenLapse(incident, seen, total - seen)

@@ -2,20 +2,22 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.connections.repository import ConnectionFilter
 from tether.models import (
     Account,
     Authorization,
     Connection,
     Incident,
     IncidentKind,
+    IncidentScope,
     LostDay,
     MetricDay,
     Status,
@@ -183,3 +185,71 @@ async def incidents_touching(
         ),
     )
     return (await session.scalars(stmt)).all()
+
+
+# What the Coverage screen reads beyond the API's coverage: counts from the connections table
+# alone (never the metric days of every connection), and the incidents behind a gap.
+
+
+async def lapsed_account_count(session: AsyncSession, where: ConnectionFilter) -> int:
+    """How many accounts behind the filter's connections need reconnecting (its status
+    filter ignored)."""
+    stmt = where.apply(
+        select(func.count(func.distinct(Connection.account_id))), with_status=False
+    ).where(Connection.status == Status.NEEDS_RECONNECT)
+    return int(await session.scalar(stmt) or 0)
+
+
+def _began(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+async def behind_counts(
+    session: AsyncSession, where: ConnectionFilter, days: Sequence[date]
+) -> tuple[int, int]:
+    """Of the filter's connections that are switched on (its status filter ignored): how many
+    were last loaded before the last of `days` began, and how many of `days` they miss in all
+    (a day is missed by a connection last loaded before it began)."""
+    if not days:
+        return 0, 0
+    synced = Connection.last_synced_at
+    before = [or_(synced.is_(None), synced < _began(d)) for d in days]
+    # Only the connections behind are read: in a healthy fleet, a few.
+    stmt = where.apply(
+        select(func.count(), *(func.count().filter(b) for b in before[:-1])), with_status=False
+    ).where(Connection.status != Status.DISCONNECTED, before[-1])
+    behind, *per_day = (await session.execute(stmt)).one()
+    return int(behind), int(behind) + sum(int(n) for n in per_day)
+
+
+async def incidents_over(
+    session: AsyncSession,
+    connections: Sequence[Connection],
+    since: datetime,
+    until: datetime | None = None,
+) -> Sequence[Incident]:
+    """Lapse and failing incidents of these connections or their authorizations, and outages
+    of their providers, that were open at some moment in [since, until), oldest first."""
+    if not connections:
+        return []
+    stmt = select(Incident).where(
+        or_(
+            and_(
+                Incident.kind.in_([IncidentKind.LAPSE, IncidentKind.FAILING]),
+                or_(
+                    Incident.connection_id.in_([c.id for c in connections]),
+                    Incident.connection_id.is_(None)
+                    & Incident.authorization_id.in_({c.authorization_id for c in connections}),
+                ),
+            ),
+            and_(
+                Incident.kind == IncidentKind.OUTAGE,
+                Incident.scope == IncidentScope.PROVIDER,
+                Incident.provider.in_({c.provider for c in connections}),
+            ),
+        ),
+        or_(Incident.closed_at.is_(None), Incident.closed_at >= since),
+    )
+    if until is not None:
+        stmt = stmt.where(Incident.opened_at < until)
+    return (await session.scalars(stmt.order_by(Incident.opened_at, Incident.id))).all()

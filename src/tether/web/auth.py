@@ -13,6 +13,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.config import Settings
 from tether.db import utcnow
@@ -25,6 +26,7 @@ SESSION_COOKIE = "tether_session"
 LOGIN_CSRF_COOKIE = "tether_login_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+BACKGROUND_HEADER = "X-Tether-Background"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -79,14 +81,29 @@ async def check_login_csrf(request: Request) -> None:
         raise CsrfRefused("This form has expired. Reload the page and sign in again.")
 
 
-async def _page_actor(request: Request, session: SessionDep, settings: SettingsDep) -> Actor:
+async def signed_in(request: Request, session: AsyncSession, settings: Settings) -> Actor | None:
+    """The signed-in member, or None; for pages that also serve visitors (a reconnect link).
+
+    A request marked as background (the bell's polling sends `X-Tether-Background`) does not
+    keep the session alive: a tab left open still signs out after the idle time."""
     token = request.cookies.get(SESSION_COOKIE)
-    actor = None
-    if token:
-        actor = await sessions.resolve(session, token, limits=limits(settings), now=utcnow())
-    if actor is None or token is None:
+    if not token:
+        return None
+    touch = request.headers.get(BACKGROUND_HEADER) is None
+    actor = await sessions.resolve(
+        session, token, limits=limits(settings), now=utcnow(), touch=touch
+    )
+    if actor is not None:
+        request.state.actor = actor
+        request.state.csrf = csrf_for(token)
+    return actor
+
+
+async def _page_actor(request: Request, session: SessionDep, settings: SettingsDep) -> Actor:
+    actor = await signed_in(request, session, settings)
+    if actor is None:
         raise SignInRequired("Sign in to continue.")
-    csrf = csrf_for(token)
+    csrf: str = request.state.csrf
     if request.method not in _SAFE_METHODS and not hmac.compare_digest(
         csrf, await _sent_csrf(request)
     ):
@@ -94,8 +111,6 @@ async def _page_actor(request: Request, session: SessionDep, settings: SettingsD
             "Tether refused this request because it did not come from one of its own pages. "
             "Reload the page and try again."
         )
-    request.state.actor = actor
-    request.state.csrf = csrf
     return actor
 
 

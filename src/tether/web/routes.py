@@ -6,13 +6,30 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from tether.web import oauth, reconnect
-from tether.web.pages import connections, login
+from tether.web.pages import (
+    audit,
+    connections,
+    coverage,
+    incidents,
+    integrations,
+    login,
+    notifications,
+    settings,
+    sources,
+)
 
 ROUTERS = (
     oauth.router,
     reconnect.router,
     login.router,
     connections.router,
+    sources.router,
+    notifications.router,
+    integrations.router,
+    incidents.router,
+    audit.router,
+    coverage.router,
+    settings.router,
 )
 
 

@@ -23,11 +23,42 @@
     event.detail.headers["X-CSRF-Token"] = csrf();
   });
 
-  // Background refreshes (the bell) never replace a message with their own failure.
+  // Background refreshes (the bell) never replace a message with their own failure. A refusal
+  // of a request made inside an open dialog shows inside it: the page's flash area is behind.
   document.addEventListener("htmx:beforeSwap", function (event) {
-    if (event.detail.isError && event.detail.requestConfig.elt.closest("[data-quiet]")) {
+    if (!event.detail.isError) return;
+    var elt = event.detail.requestConfig.elt;
+    if (elt.closest("[data-quiet]")) {
       event.detail.shouldSwap = false;
+      return;
     }
+    var dialog = elt.closest("dialog[open]");
+    var form = elt.closest("form");
+    var out = (form || dialog || document.body).querySelector("[data-form-error]");
+    if (!dialog && !out) return;
+    event.detail.shouldSwap = false;
+    var found = new DOMParser().parseFromString(event.detail.xhr.responseText, "text/html")
+      .querySelector(".flash");
+    if (!out) {
+      out = document.createElement("p");
+      out.className = "flash error";
+      out.setAttribute("role", "alert");
+      out.setAttribute("data-form-error", "");
+      var header = dialog.querySelector("header");
+      if (header) header.after(out); else dialog.prepend(out);
+    }
+    out.textContent = found ? found.textContent.trim() : "Tether could not do this. Try again.";
+    out.hidden = false;
+  });
+  // After a success, a form's earlier refusal goes away; a form marked data-close-on-success
+  // also closes its dialog.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail.elt;
+    if (!event.detail.successful) return;
+    var form = elt.closest("form");
+    if (form) form.querySelectorAll("[data-form-error]").forEach(function (out) { out.hidden = true; });
+    var dialog = elt.closest("dialog");
+    if (dialog && elt.hasAttribute("data-close-on-success")) dialog.close();
   });
 
   // Sign in at the provider in a pop-up; this page updates itself when the pop-up closes.

@@ -1,0 +1,240 @@
+"""Settings, Members: who belongs to the organization, their role, and which clients staff see.
+
+An organization has few members, so they are listed whole; it may have thousands of clients, so
+the client access form searches them and shows a limited number at a time, the chosen ones first.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import EmailStr, TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.clients import service as clients
+from tether.deps import SessionDep
+from tether.errors import Unprocessable
+from tether.members import service
+from tether.members.actor import Actor
+from tether.models import Member, Role
+from tether.web.auth import PageActor
+from tether.web.pages.connections import changed
+from tether.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+DOING = "see or change Settings"
+ROLES = (
+    (Role.ADMIN, "Admin", "Everything, Settings included."),
+    (Role.STAFF, "Staff", "Connects and reconnects the clients they are given."),
+    (Role.VIEWER, "Viewer", "Sees every client and changes nothing."),
+)
+ROLE_NAMES = {role.value: name for role, name, _ in ROLES}
+# Client names shown per member in the list, and clients offered per search in the form.
+NAMES_SHOWN = 3
+CHOICES_SHOWN = 50
+MIN_PASSWORD = 10
+_EMAIL = TypeAdapter(EmailStr)
+
+Access = Annotated[Literal["all", "chosen"], Form()]
+ClientIds = Annotated[list[uuid.UUID] | None, Form(alias="client_id")]
+Password = Annotated[str, Form(max_length=200)]
+Name = Annotated[str, Form(max_length=200)]
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    member: Member
+    # None: every client; else how many clients, and the names of the first few.
+    client_count: int | None
+    client_names: list[str]
+
+
+@router.get("/settings/members")
+async def members_page(request: Request, session: SessionDep, actor: PageActor) -> Response:
+    actor.require_admin(DOING)
+    members, access = await service.list_members(session, actor=actor)
+    shown = [client_id for ids in access.values() for client_id in ids[:NAMES_SHOWN]]
+    names = dict(await service.client_names(session, actor=actor, client_ids=shown))
+    rows = []
+    for member in members:
+        ids = None if member.all_clients else access.get(member.id, [])
+        first = sorted(names[i] for i in (ids or [])[:NAMES_SHOWN] if i in names)
+        rows.append(MemberRow(member, None if ids is None else len(ids), first))
+    context = {"section": "members", "rows": rows, "role_names": ROLE_NAMES}
+    return render(request, "settings/members.html", context)
+
+
+@router.get("/settings/members/new")
+async def new_member_dialog(request: Request, session: SessionDep, actor: PageActor) -> Response:
+    actor.require_admin(DOING)
+    return await _member_dialog(request, session, actor, member=None, chosen=[])
+
+
+@router.get("/settings/members/clients")
+async def client_choices(
+    request: Request,
+    session: SessionDep,
+    actor: PageActor,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    client_id: Annotated[list[uuid.UUID] | None, Query()] = None,
+) -> Response:
+    """The client checkboxes of the member form: those ticked, then those matching the search."""
+    actor.require_admin(DOING)
+    context = await _choices(session, actor, chosen=client_id or [], search=q)
+    return render(request, "settings/client_choices.html", context)
+
+
+@router.post("/settings/members")
+async def add_member(
+    request: Request,
+    session: SessionDep,
+    actor: PageActor,
+    email: Annotated[str, Form(max_length=320)],
+    role: Annotated[Role, Form()],
+    access: Access = "all",
+    client_ids: ClientIds = None,
+    name: Name = "",
+    password: Password = "",
+) -> Response:
+    actor.require_admin("add members")
+    member = await service.create_member(
+        session,
+        organization_id=actor.organization_id,
+        email=_checked_email(email),
+        name=name,
+        role=role,
+        client_ids=_chosen(role, access, client_ids or []),
+        password=_checked_password(password) or None,
+    )
+    described = _describe(member.role, access, client_ids or [])
+    how = " They can sign in with the password you set." if password else ""
+    return changed(request, f"{member.name} ({member.email}) is now a member: {described}.{how}")
+
+
+@router.get("/settings/members/{member_id}/edit")
+async def edit_member_dialog(
+    request: Request, session: SessionDep, actor: PageActor, member_id: uuid.UUID
+) -> Response:
+    actor.require_admin(DOING)
+    member = await service.get_member(session, actor=actor, member_id=member_id)
+    chosen = await service.client_access_of(session, member) or []
+    return await _member_dialog(request, session, actor, member=member, chosen=chosen)
+
+
+@router.post("/settings/members/{member_id}")
+async def change_member(
+    request: Request,
+    session: SessionDep,
+    actor: PageActor,
+    member_id: uuid.UUID,
+    role: Annotated[Role, Form()],
+    access: Access = "all",
+    client_ids: ClientIds = None,
+    name: Name = "",
+    password: Password = "",
+) -> Response:
+    actor.require_admin("change members")
+    chosen = _chosen(role, access, client_ids or [])
+    member = await service.update_member(
+        session,
+        actor=actor,
+        member_id=member_id,
+        name=name.strip() or None,
+        role=role,
+        all_clients=chosen is None,
+        client_ids=chosen,
+        password=_checked_password(password) or None,
+    )
+    if member.id == actor.member_id and member.role != Role.ADMIN:
+        # They just gave up Settings: send them where they can still go.
+        return HTMLResponse("", headers={"HX-Redirect": "/connections"})
+    described = _describe(member.role, access, client_ids or [])
+    return changed(request, f"{member.name} is now {described}.")
+
+
+@router.post("/settings/members/{member_id}/remove")
+async def remove_member(
+    request: Request, session: SessionDep, actor: PageActor, member_id: uuid.UUID
+) -> Response:
+    actor.require_admin("remove members")
+    member = await service.get_member(session, actor=actor, member_id=member_id)
+    label = f"{member.name} ({member.email})"
+    await service.remove_member(session, actor=actor, member_id=member_id)
+    if member_id == actor.member_id:
+        return HTMLResponse("", headers={"HX-Redirect": "/login"})
+    return changed(request, f"{label} is no longer a member and can no longer sign in.")
+
+
+async def _member_dialog(
+    request: Request,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    member: Member | None,
+    chosen: Sequence[uuid.UUID],
+) -> Response:
+    context = {
+        "member": member,
+        "roles": ROLES,
+        "limited": member is not None and not member.all_clients,
+        **await _choices(session, actor, chosen=chosen, search=None),
+    }
+    return render(request, "settings/member_form.html", context)
+
+
+async def _choices(
+    session: AsyncSession, actor: Actor, *, chosen: Sequence[uuid.UUID], search: str | None
+) -> dict[str, object]:
+    picked = await service.client_names(session, actor=actor, client_ids=chosen)
+    found, total = await clients.list_clients(
+        session, actor=actor, search=search or None, limit=CHOICES_SHOWN, offset=0
+    )
+    picked_ids = {client_id for client_id, _ in picked}
+    others = [(c.id, c.name) for c in found if c.id not in picked_ids]
+    return {
+        "picked": picked,
+        "others": others,
+        "more": max(total - len(found), 0),
+        "q": search or "",
+    }
+
+
+def _chosen(role: Role, access: str, client_ids: list[uuid.UUID]) -> list[uuid.UUID] | None:
+    """The client list a staff member is limited to; None for every client."""
+    if role != Role.STAFF or access == "all":
+        return None
+    if not client_ids:
+        raise Unprocessable(
+            "Choose at least one client, or give this member access to all clients.",
+            code="no_clients",
+        )
+    return client_ids
+
+
+def _describe(role: str, access: str, client_ids: list[uuid.UUID]) -> str:
+    if role != Role.STAFF or access == "all":
+        return f"{ROLE_NAMES[role].lower()} with access to all clients"
+    count = len(set(client_ids))
+    return f"staff with access to {count} client{'' if count == 1 else 's'}"
+
+
+def _checked_email(email: str) -> str:
+    try:
+        return str(_EMAIL.validate_python(email.strip()))
+    except ValidationError:
+        raise Unprocessable(
+            f"“{email}” is not an email address. Enter one like name@agency.com.",
+            code="invalid_email",
+        ) from None
+
+
+def _checked_password(password: str) -> str:
+    if password and len(password) < MIN_PASSWORD:
+        raise Unprocessable(
+            f"A password needs at least {MIN_PASSWORD} characters.", code="weak_password"
+        )
+    return password
