@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import redis
+from dramatiq.rate_limits import ConcurrentRateLimiter
+from dramatiq.rate_limits.backends import RedisBackend
 
 from tests.fixtures.connected import Connected
 from tether.config import Settings
@@ -150,3 +152,27 @@ async def test_without_redis_calls_wait_for_the_in_process_slots(
 
     assert {r.outcome for r in results} == {"synced"}
     assert counted.most == 1
+
+
+async def test_the_budgets_are_dramatiqs_counters_shared_with_its_limiter(
+    redis_settings: Settings,
+) -> None:
+    budget = limits.Limits(redis_settings)  # one call at a time per authorization
+    authorization_id = uuid.uuid4()
+    key = f"{redis_settings.broker_namespace}:sync:authorization:{authorization_id}"
+    client = redis.Redis.from_url(REDIS_URL)
+    theirs = ConcurrentRateLimiter(RedisBackend(client=client), key, limit=1)
+    try:
+        with theirs.acquire(raise_on_failure=False) as taken:
+            assert taken
+            async with budget.slot("sandbox", authorization_id) as free:
+                assert not free
+        async with budget.slot("sandbox", authorization_id) as free:
+            assert free
+            with theirs.acquire(raise_on_failure=False) as taken:
+                assert not taken
+        assert client.get(key) == b"0"
+        assert 0 < client.pttl(key) <= 10 * 60 * 1000
+    finally:
+        client.close()
+        await budget.aclose()

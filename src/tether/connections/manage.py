@@ -14,13 +14,16 @@ from tether.health.incidents import close_incidents, connection_key
 from tether.members.actor import Actor
 from tether.models import Connection, IncidentKind, Status
 from tether.models.status import worse
+from tether.sync import backfill
 
 
 async def switch_account(
     session: AsyncSession, *, actor: Actor, connection_id: uuid.UUID, account_id: uuid.UUID
 ) -> Connection:
     """Move a connection to another account (of any authorization of the same provider),
-    keeping the connection itself, its id and its history."""
+    keeping the connection itself, its id and its audit history. The metric days loaded (and
+    the days recorded lost) were the old account's: they are deleted in the same transaction,
+    and the connection is due at once for the new account's initial load."""
     actor.require_writer("switch accounts")
     connection = await get_connection(session, actor=actor, connection_id=connection_id)
     account = await authorizations.get_account(session, actor.organization_id, account_id)
@@ -52,11 +55,15 @@ async def switch_account(
     connection.authorization_id, connection.account_id = authorization.id, account.id
     connection.account_name, connection.account_external_id = account.name, account.external_id
     connection.last_synced_at = account.last_synced_at
-    connection.next_sync_at = utcnow()  # load the new account's history
+    # As a new connection: the new account's history loads at the next tick, and what the
+    # old account's syncs failed with no longer applies.
+    connection.next_sync_at = utcnow()
+    connection.sync_error, connection.sync_failures = None, 0
     if connection.status != Status.DISCONNECTED:
         connection.status = worse(authorization.status, account.status)
         connection.reason, connection.message = authorization.reason, authorization.message
-    await session.flush()
+    await session.flush()  # the connection's row first (see `backfill.start_over`)
+    await backfill.start_over(session, connection.id)
     await _close_incidents(session, actor, connection, "switched")
     return connection
 

@@ -9,20 +9,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from tether.authorizations.service import credentials_of
-from tether.config import Settings
 from tether.db import utcnow
-from tether.errors import TetherError, Unprocessable
+from tether.errors import Unprocessable
 from tether.health import status
 from tether.health.checks import Engine
 from tether.health.classify import Verdict, backoff, observe
-from tether.models import Connection, LostDay, MetricDay, Status
-from tether.providers.base import Credentials, DailyMetrics, ProviderCallError, Reason
+from tether.providers.base import ProviderCallError, Reason
 from tether.sync import limits as sync_limits
-from tether.sync import repository
-from tether.sync.days import DayRange, calls, history_window, runs, today
+from tether.sync import repository, store
+from tether.sync.days import calls, today
+from tether.sync.plan import Plan, Skip, plan_many, sealed_of
 
 log = logging.getLogger(__name__)
 SYNC = "tether:sync"
@@ -41,18 +37,6 @@ class SyncResult:
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    provider: str
-    authorization_id: uuid.UUID
-    account_external_id: str
-    currency: str | None
-    credentials: Credentials
-    ranges: list[DayRange]
-    # Days from here on are asked again next time rather than declared lost if not served.
-    settled_before: date
-
-
 async def sync_connection(
     engine: Engine,
     connection_id: uuid.UUID,
@@ -67,16 +51,33 @@ async def sync_connection(
     Each provider call takes a slot of the authorization's and the provider's budget
     (`sync/limits.py`); when every worker's slots are taken the connection is due again in a
     few seconds and the days loaded so far are kept."""
-    now = utcnow()
     budget = limits or sync_limits.for_settings(engine.settings)
     async with engine.sessions() as session:
-        plan = await _plan(session, engine.settings, connection_id, now, start, end)
+        plans = await plan_many(session, engine.settings, [connection_id], utcnow(), start, end)
         await session.commit()
-    if isinstance(plan, SyncResult):
-        return plan
+    synced: list[tuple[Plan, datetime]] = []
+    result = await _load(engine, plans[connection_id], budget, actor, start is None, synced)
+    await _mark_synced(engine, synced)
+    return result
+
+
+async def _load(
+    engine: Engine,
+    plan: Plan | Skip,
+    budget: sync_limits.Limits,
+    actor: str,
+    regular: bool,
+    synced: list[tuple[Plan, datetime]],
+) -> SyncResult:
+    """Ask the provider for the plan's days, call by call, and store each call's days; the
+    last call's are stored with the success, which is also added to `synced`."""
+    if isinstance(plan, Skip):
+        return SyncResult(plan.connection_id, "skipped", error=plan.error)
+    connection_id, now = plan.connection_id, utcnow()
     adapter = engine.registry.adapter(plan.provider)
     loaded = rows = lost = 0
-    for piece in calls(plan.ranges):
+    pieces = calls(plan.ranges)
+    for n, piece in enumerate(pieces):
         try:
             async with budget.slot(plan.provider, plan.authorization_id) as free:
                 if not free:
@@ -89,149 +90,61 @@ async def sync_connection(
                     end=piece.end,
                 )
         except ProviderCallError as error:
-            await _failed(engine, connection_id, error, actor)
+            await _failed(engine, plan, error, actor)
             return SyncResult(
                 connection_id, "failed", loaded, rows, lost, error.message, error.reason.value
             )
+        synced_at = utcnow() if n == len(pieces) - 1 else None
         async with engine.sessions() as session:
-            written, newly_lost = await _store(session, connection_id, piece, served, plan, now)
+            saved = await store.save(
+                session, plan, piece, served, now, synced_at=synced_at, regular=regular
+            )
             await session.commit()
+        if saved is None:  # deleted or switched meanwhile
+            return SyncResult(connection_id, "synced", loaded, rows, lost)
+        written, newly_lost = saved
         loaded, rows, lost = loaded + len(written), rows + len(written), lost + newly_lost
-    async with engine.sessions() as session:
-        await _succeeded(session, engine.settings, connection_id, utcnow(), regular=start is None)
-        await session.commit()
+        if synced_at is not None:
+            synced.append((plan, synced_at))
+    if not pieces:
+        synced_at = utcnow()
+        async with engine.sessions() as session:
+            if await store.record(session, plan, synced_at, regular=regular):
+                synced.append((plan, synced_at))
+            await session.commit()
     return SyncResult(connection_id, "synced", loaded, rows, lost)
 
 
-async def _plan(
-    session: AsyncSession,
-    settings: Settings,
-    connection_id: uuid.UUID,
-    now: datetime,
-    start: date | None,
-    end: date | None,
-) -> _Plan | SyncResult:
-    c = await repository.get_connection(session, connection_id)
-    if c is None:
-        return SyncResult(connection_id, "skipped", error="The connection no longer exists.")
-    a = await repository.get_authorization(session, c.authorization_id)
-    account = await repository.get_account(session, c.account_id)
-    assert a is not None  # an authorization and an account outlive their connections
-    assert account is not None
-    if c.status in (Status.DISCONNECTED, Status.NEEDS_RECONNECT) or (
-        a.status == Status.NEEDS_RECONNECT
-    ):
-        # Nothing to load until someone reconnects; the backfill makes it due again then.
-        c.next_sync_at = now + _interval(c, settings)
-        why = "disconnected" if c.status == Status.DISCONNECTED else "waiting for a reconnect"
-        return SyncResult(connection_id, "skipped", error=f"The connection is {why}.")
-    try:
-        credentials = credentials_of(a)
-    except TetherError as error:
-        return SyncResult(connection_id, "skipped", error=error.message)
-    last = today(now)
-    if start is not None:
-        ranges = [DayRange(start, min(end or last, last))]
-    else:
-        ranges = await _missing(session, settings, c, now)
-    settled = last - timedelta(days=max(1, settings.sync_restate_days) - 1)
-    currency = account.currency
-    return _Plan(c.provider, a.id, c.account_external_id, currency, credentials, ranges, settled)
+async def _mark_synced(engine: Engine, synced: Sequence[tuple[Plan, datetime]]) -> None:
+    if synced:
+        async with engine.sessions() as session:
+            await store.mark_synced(session, synced)
 
 
-async def _missing(
-    session: AsyncSession, settings: Settings, c: Connection, now: datetime
-) -> list[DayRange]:
-    """Every day of the window neither loaded nor lost, and the restated days again."""
-    window = history_window(now, settings.sync_history_days)
-    loaded = (await repository.days_of(session, MetricDay, [c.id], window.start, window.end))[c.id]
-    lost = (await repository.days_of(session, LostDay, [c.id], window.start, window.end))[c.id]
-    restated = (
-        window.each()[-settings.sync_restate_days :] if settings.sync_restate_days > 0 else []
-    )
-    wanted = {d for d in window.each() if d not in loaded} | set(restated)
-    return runs(wanted - lost)
-
-
-async def _store(
-    session: AsyncSession,
-    connection_id: uuid.UUID,
-    piece: DayRange,
-    served: Sequence[DailyMetrics],
-    plan: _Plan,
-    now: datetime,
-) -> tuple[list[date], int]:
-    """Write what one call returned; past days it did not return are lost. Returns the days
-    written and how many days were newly found lost."""
-    if await repository.get_connection(session, connection_id) is None:
-        return [], 0  # deleted meanwhile
-    rows = {
-        m.day: {
-            "connection_id": connection_id,
-            "day": m.day,
-            "impressions": m.impressions,
-            "clicks": m.clicks,
-            "conversions": m.conversions,
-            "spend": m.spend,
-            "currency": m.currency or plan.currency,
-            "loaded_at": now,
-        }
-        for m in served
-        if piece.start <= m.day <= piece.end
-    }
-    await repository.upsert_days(session, list(rows.values()))
-    await repository.forget_lost_days(session, connection_id, list(rows))
-    known = (await repository.days_of(session, LostDay, [connection_id], piece.start, piece.end))[
-        connection_id
-    ]
-    lost = [d for d in piece.each() if d not in rows and d < plan.settled_before and d not in known]
-    await repository.add_lost_days(session, connection_id, lost, "not_served")
-    return sorted(rows), len(lost)
-
-
-async def _succeeded(
-    session: AsyncSession,
-    settings: Settings,
-    connection_id: uuid.UUID,
-    now: datetime,
-    *,
-    regular: bool,
-) -> None:
-    c = await repository.get_connection(session, connection_id)
-    if c is None:
-        return
-    c.last_synced_at, c.sync_error, c.sync_failures = now, None, 0
-    if regular or c.next_sync_at is None:
-        # A range someone asked for is extra: it does not move the regular sync.
-        c.next_sync_at = now + _interval(c, settings)
-    account = await repository.get_account(session, c.account_id)
-    a = await repository.get_authorization(session, c.authorization_id)
-    for synced in (account, a):
-        if synced is not None:
-            synced.last_synced_at = now
-
-
-async def _failed(
-    engine: Engine, connection_id: uuid.UUID, error: ProviderCallError, actor: str
-) -> None:
+async def _failed(engine: Engine, plan: Plan, error: ProviderCallError, actor: str) -> None:
     """Record the provider's refusal. A lapse is a lapse however it was found: recorded on the
     authorization like a check's (incident, notifications); anything else waits and retries."""
     settings = engine.settings
     async with engine.sessions() as session:
-        c = await repository.get_connection(session, connection_id)
-        if c is None:
-            return
-        a = await repository.get_authorization(session, c.authorization_id)
+        c = await repository.get_connection(session, plan.connection_id)
+        if c is None or c.account_id != plan.account_id:
+            return  # deleted or switched meanwhile: the refusal is about what it was
+        a = await repository.get_authorization(session, plan.authorization_id)
         assert a is not None
         now = utcnow()
         seen = observe(error)
+        if seen.verdict == Verdict.LAPSE and sealed_of(a) != plan.sealed:
+            # Refreshed or reconnected since the plan was read: try again with what it holds.
+            c.next_sync_at = now + timedelta(seconds=sync_limits.BUSY_RETRY_SECONDS)
+            await session.commit()
+            return
         c.sync_error, c.sync_failures = error.message, c.sync_failures + 1
         # An access token that ended early is the health engine's to refresh, not a lapse.
         refreshable = error.reason == Reason.TOKEN_EXPIRED and a.refresh_token is not None
         if seen.verdict == Verdict.LAPSE and not refreshable:
-            c.next_sync_at = now + _interval(c, settings)
+            c.next_sync_at = now + plan.interval
             if error.reason == Reason.ACCESS_REMOVED:
-                account = await repository.get_account(session, c.account_id)
+                account = await repository.get_account(session, plan.account_id)
                 assert account is not None
                 await status.lose_account(
                     session, a, account, message=error.message, now=now, actor=actor
@@ -254,10 +167,6 @@ async def _deferred(engine: Engine, connection_id: uuid.UUID) -> None:
             await session.commit()
 
 
-def _interval(c: Connection, settings: Settings) -> timedelta:
-    return timedelta(hours=c.sync_interval_hours or settings.sync_interval_hours)
-
-
 async def sync_many(
     engine: Engine,
     ids: Sequence[uuid.UUID],
@@ -267,31 +176,46 @@ async def sync_many(
 ) -> Counter[str]:
     """Sync several connections at once, each failure isolated, with at most
     `sync_authorization_concurrency` syncs per authorization running in this process (their
-    calls also share the budgets of `sync/limits.py`)."""
+    calls also share the budgets of `sync/limits.py`). Their plans are read together first,
+    and their accounts and authorizations are marked synced together at the end."""
     budget = limits or sync_limits.for_settings(engine.settings)
-    async with engine.sessions() as session:
-        owners = await repository.authorization_ids_of(session, ids)
+    counts: Counter[str] = Counter()
+    try:
+        async with engine.sessions() as session:
+            plans = await plan_many(session, engine.settings, ids, utcnow())
+            await session.commit()
+    except Exception:
+        log.error("Could not plan a batch of syncs", exc_info=True)
+        counts["error"] += len(ids)
+        return counts
     gate = asyncio.Semaphore(concurrency)
     per_authorization = {
-        a: asyncio.Semaphore(max(1, engine.settings.sync_authorization_concurrency))
-        for a in set(owners.values())
+        p.authorization_id: asyncio.Semaphore(
+            max(1, engine.settings.sync_authorization_concurrency)
+        )
+        for p in plans.values()
+        if isinstance(p, Plan)
     }
-    counts: Counter[str] = Counter()
+    synced: list[tuple[Plan, datetime]] = []
 
     async def one(connection_id: uuid.UUID) -> None:
-        owner = owners.get(connection_id)
-        if owner is None:
+        plan = plans[connection_id]
+        if isinstance(plan, Skip):
             counts["skipped"] += 1
             return
-        async with per_authorization[owner], gate:
+        async with per_authorization[plan.authorization_id], gate:
             try:
-                result = await sync_connection(engine, connection_id, limits=budget)
+                result = await _load(engine, plan, budget, SYNC, True, synced)
                 counts[result.outcome] += 1
             except Exception:  # one broken connection must not stop the others
                 counts["error"] += 1
                 raise
 
     results = await asyncio.gather(*(one(i) for i in ids), return_exceptions=True)
+    try:
+        await _mark_synced(engine, synced)
+    except Exception as error:  # the connections' own syncs are recorded already
+        results.append(error)
     for result in results:
         if isinstance(result, Exception):
             log.error("A sync failed unexpectedly", exc_info=result)

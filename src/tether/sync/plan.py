@@ -1,0 +1,179 @@
+"""What a sync will ask each provider for, read for a whole batch of connections at once.
+
+A job syncs up to 20 connections. Reading each one's connection, authorization, account and
+days on its own cost about 1.7 ms of CPU per connection (five statements in a transaction of
+its own); read together, the batch takes three or four statements in all.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.authorizations.service import credentials_of
+from tether.config import Settings
+from tether.errors import TetherError
+from tether.models import Account, Authorization, Connection, LostDay, MetricDay, Status
+from tether.providers.base import Credentials
+from tether.sync import repository
+from tether.sync.days import DayRange, history_window, runs, today
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    connection_id: uuid.UUID
+    provider: str
+    authorization_id: uuid.UUID
+    account_id: uuid.UUID
+    account_external_id: str
+    currency: str | None
+    credentials: Credentials
+    # The sealed secret the credentials were opened from: a refusal of credentials the
+    # authorization no longer holds (refreshed or reconnected since) is no lapse.
+    sealed: str | None
+    ranges: list[DayRange]
+    # Days from here on are asked again next time rather than declared lost if not served.
+    settled_before: date
+    # Days of the planned ranges already recorded lost (served again, they are lost no more).
+    lost: frozenset[date]
+    interval: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Nothing to load for this connection, and why."""
+
+    connection_id: uuid.UUID
+    error: str
+
+
+async def plan_many(
+    session: AsyncSession,
+    settings: Settings,
+    ids: Sequence[uuid.UUID],
+    now: datetime,
+    start: date | None = None,
+    end: date | None = None,
+) -> dict[uuid.UUID, Plan | Skip]:
+    """Each connection's plan: the given range, or whatever its history window lacks."""
+    stmt = (
+        select(
+            Connection.id,
+            Connection.provider,
+            Connection.status,
+            Connection.account_id,
+            Connection.account_external_id,
+            Connection.sync_interval_hours,
+            Account.currency,
+            Authorization,
+        )
+        .join(Authorization, Authorization.id == Connection.authorization_id)
+        .join(Account, Account.id == Connection.account_id)
+        .where(Connection.id.in_(ids))
+    )
+    rows = (await session.execute(stmt)).all()
+    gone = "The connection no longer exists."
+    plans: dict[uuid.UUID, Plan | Skip] = {i: Skip(i, gone) for i in ids}
+    last = today(now)
+    span = DayRange(start, min(end or last, last)) if start is not None else None
+    window = history_window(now, settings.sync_history_days)
+    wanted = [r.id for r in rows if _skipped(r.status, r.Authorization.status) is None]
+    loaded = {} if span is not None else await _loaded(session, wanted, window)
+    days = span or window
+    lost = await repository.days_of(session, LostDay, wanted, days.start, days.end)
+    settled = last - timedelta(days=max(1, settings.sync_restate_days) - 1)
+    for r in rows:
+        a: Authorization = r.Authorization
+        interval = timedelta(hours=r.sync_interval_hours or settings.sync_interval_hours)
+        why = _skipped(r.status, a.status)
+        if why is not None:
+            # Nothing to load until someone reconnects; the backfill makes it due again then.
+            await session.execute(
+                update(Connection)
+                .where(Connection.id == r.id)
+                .values(next_sync_at=now + interval)
+                .execution_options(synchronize_session=False)
+            )
+            plans[r.id] = Skip(r.id, f"The connection is {why}.")
+            continue
+        try:
+            credentials = credentials_of(a)
+        except TetherError as error:
+            plans[r.id] = Skip(r.id, error.message)
+            continue
+        if span is not None:
+            ranges = [span]
+        else:
+            ranges = _missing(settings, window, loaded[r.id], lost[r.id])
+        plans[r.id] = Plan(
+            r.id,
+            r.provider,
+            a.id,
+            r.account_id,
+            r.account_external_id,
+            r.currency,
+            credentials,
+            sealed_of(a),
+            ranges,
+            settled,
+            frozenset(lost[r.id]),
+            interval,
+        )
+    return plans
+
+
+def _skipped(connection_status: str, authorization_status: str) -> str | None:
+    if connection_status == Status.DISCONNECTED:
+        return "disconnected"
+    if Status.NEEDS_RECONNECT in (connection_status, authorization_status):
+        return "waiting for a reconnect"
+    return None
+
+
+def sealed_of(a: Authorization) -> str | None:
+    """The sealed secret a call with this authorization's credentials presents."""
+    sealed = a.api_key if a.api_key is not None else a.access_token
+    return sealed.token if sealed is not None else None
+
+
+async def _loaded(
+    session: AsyncSession, ids: Sequence[uuid.UUID], window: DayRange
+) -> dict[uuid.UUID, set[date] | None]:
+    """The window's loaded days per connection; None for a connection that has them all.
+
+    Days are counted first: in steady state every connection has its whole window (and on the
+    initial load none), so only the few with part of it have their days read."""
+    if not ids:
+        return {}
+    counted = select(MetricDay.connection_id, func.count()).where(
+        MetricDay.connection_id.in_(ids), MetricDay.day >= window.start, MetricDay.day <= window.end
+    )
+    grouped = await session.execute(counted.group_by(MetricDay.connection_id))
+    counts: dict[uuid.UUID, int] = {connection_id: n for connection_id, n in grouped}
+    found: dict[uuid.UUID, set[date] | None] = {i: set() for i in ids}
+    partial = []
+    for connection_id, n in counts.items():
+        if n >= window.days:
+            found[connection_id] = None
+        elif n > 0:
+            partial.append(connection_id)
+    if partial:
+        found.update(
+            await repository.days_of(session, MetricDay, partial, window.start, window.end)
+        )
+    return found
+
+
+def _missing(
+    settings: Settings, window: DayRange, loaded: set[date] | None, lost: set[date]
+) -> list[DayRange]:
+    """Every day of the window neither loaded nor lost, and the restated days again."""
+    if loaded is not None and not loaded and not lost:
+        return [window]  # the initial load
+    days = window.each()
+    restated = set(days[-settings.sync_restate_days :]) if settings.sync_restate_days > 0 else set()
+    wanted = restated if loaded is None else {d for d in days if d not in loaded} | restated
+    return runs(wanted - lost)
