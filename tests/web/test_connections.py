@@ -8,11 +8,6 @@ from tests.fixtures.browser import Web
 from tests.fixtures.connected import Connected
 
 
-async def _lapse(connected: Connected) -> None:
-    await connected.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
-    await connected.check()
-
-
 async def test_lapsed_connections_come_first_with_their_count_and_reason(
     web: Web, connected: Connected
 ) -> None:
@@ -21,7 +16,7 @@ async def test_lapsed_connections_come_first_with_their_count_and_reason(
     await expect(tabs.get_by_role("link", name="Needs reconnecting (0)")).to_be_visible()
     await expect(web.page.get_by_role("row")).to_have_count(3)  # header + both clients
 
-    await _lapse(connected)
+    await connected.lapse()
     await web.page.reload()
     current = tabs.get_by_role("link", name=re.compile(r"Needs reconnecting \(2\)"))
     await expect(current).to_have_attribute("aria-current", "page")

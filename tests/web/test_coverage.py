@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import time_machine
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import expect
 
 from tests.fixtures.browser import Web
 from tests.fixtures.connected import Connected
@@ -22,11 +22,6 @@ async def _sync(connected: Connected, n: int, **body: Any) -> None:
     assert response.json()["outcome"] == "synced", response.text
 
 
-async def _lapse(connected: Connected) -> None:
-    await connected.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
-    await connected.check()
-
-
 def _label(day: date) -> str:
     return day.strftime("%-d %b %Y")
 
@@ -36,41 +31,22 @@ def _range(first: date, last: date) -> str:
     return f"{start} \N{EN DASH} {_label(last)}"
 
 
-def _row(page: Page, client: str) -> Locator:
-    return page.get_by_role("table", name="Coverage").get_by_role("row", name=re.compile(client))
-
-
-def _stat(page: Page, name: str) -> Locator:
-    return page.get_by_role("region", name=name).locator(".stat")
-
-
-async def _consent_in_popup(web: Web, button: Locator) -> None:
-    """Click a button that signs in at the sandbox in a pop-up, and allow there."""
-    async with web.page.expect_popup() as info:
-        await button.click()
-    popup = await info.value
-    await popup.get_by_label("Username").fill("alice")
-    await popup.get_by_label("Password").fill("alice-password")
-    async with popup.expect_event("close"):
-        await popup.get_by_role("button", name="Allow").click()
-
-
 async def test_a_lapse_leaves_a_gap_during_an_incident_that_reconnecting_backfills(
     web: Web, connected: Connected
 ) -> None:
     await _sync(connected, 0)
     await _sync(connected, 1)
-    await _lapse(connected)
+    await connected.lapse()
     lapsed_on = utcnow().date()
 
     with time_machine.travel(utcnow() + timedelta(days=5), tick=True):
         await web.sign_in(await web.admin_email())
         await web.page.goto("/coverage")
-        await expect(_stat(web.page, "Lapsed accounts")).to_have_text("2")
-        await expect(_stat(web.page, "Connections with gaps")).to_have_text("2")
-        await expect(_stat(web.page, "Days missing")).to_have_text("8")
+        await expect(web.coverage_stat("Lapsed accounts")).to_have_text("2")
+        await expect(web.coverage_stat("Connections with gaps")).to_have_text("2")
+        await expect(web.coverage_stat("Days missing")).to_have_text("8")
 
-        north = _row(web.page, "Northwind Outfitters")
+        north = web.coverage_row("Northwind Outfitters")
         # 30 days ending today: loaded up to the lapse, four days lost to it, today still going.
         await expect(north.locator(".day.loaded")).to_have_count(25)
         gap = north.locator("button.day.incident")
@@ -95,12 +71,12 @@ async def test_a_lapse_leaves_a_gap_during_an_incident_that_reconnecting_backfil
         await expect(dialog).to_contain_text("Nothing loads until someone reconnects")
         await web.screenshot("coverage-gap")
 
-        await _consent_in_popup(web, dialog.get_by_role("button", name="Reconnect"))
+        await web.consent_in_popup(dialog.get_by_role("button", name="Reconnect"))
         await expect(dialog).to_be_hidden()
-        await expect(_stat(web.page, "Lapsed accounts")).to_have_text("0")
+        await expect(web.coverage_stat("Lapsed accounts")).to_have_text("0")
         # Access is back: both connections are due, so their gaps are being backfilled.
         await expect(north.locator("button.day.backfilling")).to_have_count(4)
-        blue = _row(web.page, "Blue Fjord Coffee")
+        blue = web.coverage_row("Blue Fjord Coffee")
         await expect(blue.locator("button.day.backfilling")).to_have_count(4)
 
         await north.locator("button.day.backfilling").first.click()
@@ -122,13 +98,13 @@ async def test_new_connections_are_backfilled_and_sync_now_loads_their_history(
 ) -> None:
     await web.sign_in(await web.admin_email())
     await web.page.goto("/coverage")
-    north = _row(web.page, "Northwind Outfitters")
+    north = web.coverage_row("Northwind Outfitters")
     # Never loaded yet, and due: the whole history is on its way.
     await expect(north.locator("button.day.backfilling")).to_have_count(29)
     await expect(north.locator(".day.pending")).to_have_count(1)
-    await expect(_stat(web.page, "Connections with gaps")).to_have_text("2")
-    await expect(_stat(web.page, "Days missing")).to_have_text("58")
-    await expect(_stat(web.page, "Lapsed accounts")).to_have_text("0")
+    await expect(web.coverage_stat("Connections with gaps")).to_have_text("2")
+    await expect(web.coverage_stat("Days missing")).to_have_text("58")
+    await expect(web.coverage_stat("Lapsed accounts")).to_have_text("0")
 
     await north.locator("button.day").first.click()
     dialog = web.page.get_by_role("dialog", name=re.compile("^Missing: "))
@@ -136,15 +112,15 @@ async def test_new_connections_are_backfilled_and_sync_now_loads_their_history(
     await expect(dialog).to_contain_text("No incident covered these days.")
     await dialog.get_by_role("button", name="Sync now").click()
     await expect(north.locator(".day.loaded")).to_have_count(30)
-    await expect(_stat(web.page, "Connections with gaps")).to_have_text("1")
-    await expect(_stat(web.page, "Days missing")).to_have_text("29")
+    await expect(web.coverage_stat("Connections with gaps")).to_have_text("1")
+    await expect(web.coverage_stat("Days missing")).to_have_text("29")
 
     await web.page.get_by_role("link", name="Last 90 days").click()
     await expect(web.page).to_have_url(re.compile(r"days=90"))
     await expect(north.locator(".day.loaded")).to_have_count(90)
-    blue = _row(web.page, "Blue Fjord Coffee")
+    blue = web.coverage_row("Blue Fjord Coffee")
     await expect(blue.locator(".strip .day")).to_have_count(90)
-    await expect(_stat(web.page, "Days missing")).to_have_text("89")
+    await expect(web.coverage_stat("Days missing")).to_have_text("89")
 
 
 async def test_days_the_provider_no_longer_serves_are_unrecoverable(
@@ -155,7 +131,7 @@ async def test_days_the_provider_no_longer_serves_are_unrecoverable(
     await web.sign_in(await web.admin_email())
     await web.page.goto("/coverage?days=90")
 
-    north = _row(web.page, "Northwind Outfitters")
+    north = web.coverage_row("Northwind Outfitters")
     await expect(north.locator("button.day.unrecoverable")).to_have_count(59)
     await expect(north).to_contain_text("31 of 90 days loaded · 59 unrecoverable")
     await north.locator("button.day.unrecoverable").first.click()
@@ -170,15 +146,15 @@ async def test_the_lapsed_count_and_filters_narrow_the_rows(web: Web, connected:
     await web.page.goto("/coverage")
     await expect(web.page.locator("table.list tbody tr")).to_have_count(2)
 
-    await _lapse(connected)
+    await connected.lapse()
     await web.page.reload()
-    await expect(_stat(web.page, "Lapsed accounts")).to_have_text("2")
-    await expect(_stat(web.page, "Lapsed accounts")).to_have_class(re.compile("bad"))
+    await expect(web.coverage_stat("Lapsed accounts")).to_have_text("2")
+    await expect(web.coverage_stat("Lapsed accounts")).to_have_class(re.compile("bad"))
 
     await web.page.get_by_label("Client").fill("Blue Fjord Coffee")
     await web.page.get_by_role("button", name="Filter").click()
     await expect(web.page.locator("table.list tbody tr")).to_have_count(1)
-    await expect(_stat(web.page, "Lapsed accounts")).to_have_text("1")
+    await expect(web.coverage_stat("Lapsed accounts")).to_have_text("1")
 
     await web.page.get_by_label("Client").fill("Nobody Inc")
     await web.page.get_by_role("button", name="Filter").click()
@@ -197,15 +173,15 @@ async def test_the_lapsed_count_and_filters_narrow_the_rows(web: Web, connected:
 
 async def test_staff_see_only_their_clients_rows_and_gaps(web: Web, connected: Connected) -> None:
     mine, theirs = connected.clients
-    await _lapse(connected)
+    await connected.lapse()
     await web.sign_in(await web.member("staff", clients=[mine["id"]]))
     await web.page.goto("/coverage")
 
     rows = web.page.locator("table.list tbody tr")
     await expect(rows).to_have_count(1)
     await expect(rows).to_contain_text(mine["name"])
-    await expect(_stat(web.page, "Lapsed accounts")).to_have_text("1")
-    await expect(_stat(web.page, "Connections with gaps")).to_have_text("1")
+    await expect(web.coverage_stat("Lapsed accounts")).to_have_text("1")
+    await expect(web.coverage_stat("Connections with gaps")).to_have_text("1")
 
     today = utcnow().date().isoformat()
     hidden = await web.page.goto(f"/coverage/gaps/{connected.connections[1]['id']}?day={today}")
@@ -219,10 +195,10 @@ async def test_staff_see_only_their_clients_rows_and_gaps(web: Web, connected: C
 
 
 async def test_viewers_see_why_but_cannot_act(web: Web, connected: Connected) -> None:
-    await _lapse(connected)
+    await connected.lapse()
     await web.sign_in(await web.member("viewer"))
     await web.page.goto("/coverage")
-    await _row(web.page, "Northwind Outfitters").locator("button.day").first.click()
+    await web.coverage_row("Northwind Outfitters").locator("button.day").first.click()
     dialog = web.page.get_by_role("dialog", name=re.compile("^Missing: "))
     await expect(dialog).to_contain_text("Viewers can look but not act")
     await expect(dialog.get_by_role("button", name="Reconnect")).to_have_count(0)
@@ -234,7 +210,7 @@ async def test_a_gap_opens_from_the_keyboard_and_bad_input_is_explained(
 ) -> None:
     await web.sign_in(await web.admin_email())
     await web.page.goto("/coverage")
-    first_gap = _row(web.page, "Blue Fjord Coffee").locator("button.day").first
+    first_gap = web.coverage_row("Blue Fjord Coffee").locator("button.day").first
     for _ in range(40):
         await web.page.keyboard.press("Tab")
         if await first_gap.evaluate("node => node === document.activeElement"):

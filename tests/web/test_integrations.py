@@ -11,26 +11,12 @@ from tests.fixtures.builders import connect_sandbox
 from tests.fixtures.connected import Connected
 
 
-async def _status_of(web: Web, path: str) -> int:
-    """Open a page as the member would; the HTTP status it came with."""
-    response = await web.page.goto(path)
-    assert response is not None
-    return response.status
-
-
 async def _use_twice(connected: Connected) -> None:
     """A third client on the first account: it is used by two clients, the second by one."""
     client = await connected.org.client("Lumen Dental")
     body = {"client_id": client["id"], "account_id": connected.accounts[0]["id"]}
     response = await connected.org.api.post("/api/v1/connections", json=body)
     assert response.status_code == 201, response.text
-
-
-async def _remove_access(connected: Connected, index: int) -> None:
-    """The grant no longer reaches this account: its clients' connections lapse."""
-    external_id = connected.accounts[index]["external_id"]
-    await connected.tether.sandbox("DELETE", f"/users/alice/accounts/{external_id}")
-    await connected.check()
 
 
 async def _unused_account(connected: Connected) -> dict[str, Any]:
@@ -44,7 +30,7 @@ async def test_integrations_sort_by_clients_and_filter_by_status(
     web: Web, connected: Connected
 ) -> None:
     await _use_twice(connected)
-    await _remove_access(connected, 1)
+    await connected.remove_access(1)
     await web.sign_in(await web.admin_email())
     await web.page.goto("/integrations")
     table = web.page.get_by_role("table", name="Integrations")
@@ -87,7 +73,7 @@ async def test_a_row_opens_the_clients_using_the_account_with_their_settings(
     web: Web, connected: Connected
 ) -> None:
     await _use_twice(connected)
-    await _remove_access(connected, 0)
+    await connected.remove_access(0)
     await web.sign_in(await web.admin_email())
     await web.page.goto("/integrations")
     account = connected.accounts[0]
@@ -231,8 +217,8 @@ async def test_bad_filters_and_unknown_accounts_get_a_clear_answer(
     web: Web, connected: Connected
 ) -> None:
     await web.sign_in(await web.admin_email())
-    assert await _status_of(web, "/integrations?status=sleeping") == 400
+    assert await web.status_of("/integrations?status=sleeping") == 400
     await expect(web.page.get_by_role("alert")).to_contain_text("Unknown status")
-    assert await _status_of(web, "/integrations?sort=secret") == 400
-    assert await _status_of(web, f"/integrations/{connected.clients[0]['id']}") == 404
+    assert await web.status_of("/integrations?sort=secret") == 400
+    assert await web.status_of(f"/integrations/{connected.clients[0]['id']}") == 404
     await expect(web.page.get_by_role("alert")).to_contain_text("No such integration")

@@ -8,31 +8,12 @@ from tests.fixtures.browser import Web
 from tests.fixtures.connected import Connected
 
 
-async def _status_of(web: Web, path: str) -> int:
-    """Open a page as the member would; the HTTP status it came with."""
-    response = await web.page.goto(path)
-    assert response is not None
-    return response.status
-
-
-async def _revoke(connected: Connected) -> None:
-    """Alice revokes the grant at the provider; a check finds the lapse."""
-    await connected.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
-    await connected.check()
-
-
-async def _remove_access(connected: Connected, index: int) -> None:
-    external_id = connected.accounts[index]["external_id"]
-    await connected.tether.sandbox("DELETE", f"/users/alice/accounts/{external_id}")
-    await connected.check()
-
-
 async def test_a_lapse_appears_among_the_open_incidents(web: Web, connected: Connected) -> None:
     await web.sign_in(await web.admin_email())
     await web.page.goto("/incidents")
     await expect(web.page.get_by_text("No incidents here.")).to_be_visible()
 
-    await _revoke(connected)
+    await connected.lapse()
     await web.page.goto("/incidents")
     tabs = web.page.get_by_role("navigation", name="Incident state")
     open_tab = tabs.get_by_role("link", name="Open (1)")
@@ -65,7 +46,7 @@ async def test_a_lapse_appears_among_the_open_incidents(web: Web, connected: Con
 
 
 async def test_a_closed_incident_says_how_it_ended(web: Web, connected: Connected) -> None:
-    await _remove_access(connected, 1)
+    await connected.remove_access(1)
     await connected.tether.sandbox(
         "PUT", f"/users/alice/accounts/{connected.accounts[1]['external_id']}"
     )
@@ -86,14 +67,14 @@ async def test_a_closed_incident_says_how_it_ended(web: Web, connected: Connecte
 async def test_staff_see_only_the_incidents_of_their_clients(
     web: Web, connected: Connected
 ) -> None:
-    await _remove_access(connected, 1)  # only Blue Fjord Coffee's connection lapses
+    await connected.remove_access(1)  # only Blue Fjord Coffee's connection lapses
     northwind = connected.clients[0]
     await web.sign_in(await web.member("staff", clients=[northwind["id"]]))
     await web.page.goto("/incidents")
     await expect(web.page.get_by_text("No incidents here.")).to_be_visible()
     await expect(web.page.get_by_role("link", name="All (0)")).to_be_visible()
 
-    await _revoke(connected)
+    await connected.lapse()
     await web.page.goto("/incidents")
     row = web.page.locator("table.list tbody tr")
     await expect(row).to_have_count(1)
@@ -104,7 +85,7 @@ async def test_staff_see_only_the_incidents_of_their_clients(
 async def test_the_audit_log_shows_the_status_change_and_filters(
     web: Web, connected: Connected
 ) -> None:
-    await _revoke(connected)
+    await connected.lapse()
     await web.sign_in(await web.admin_email())
     await web.page.goto("/audit")
     table = web.page.get_by_role("table", name="Audit log")
@@ -167,7 +148,7 @@ async def test_the_audit_log_comes_in_pages(web: Web, connected: Connected) -> N
 
 async def test_the_audit_log_is_for_admins(web: Web, connected: Connected) -> None:
     await web.sign_in(await web.member("staff"))
-    assert await _status_of(web, "/audit") == 403
+    assert await web.status_of("/audit") == 403
     await expect(web.page.get_by_role("alert")).to_contain_text(
         "Only admins can read the audit log"
     )
@@ -175,9 +156,9 @@ async def test_the_audit_log_is_for_admins(web: Web, connected: Connected) -> No
 
 async def test_bad_filters_get_a_clear_answer(web: Web, connected: Connected) -> None:
     await web.sign_in(await web.admin_email())
-    assert await _status_of(web, "/incidents?state=sideways") == 400
+    assert await web.status_of("/incidents?state=sideways") == 400
     await expect(web.page.get_by_role("alert")).to_contain_text("open, closed or all")
-    assert await _status_of(web, "/incidents?kind=meteor") == 400
+    assert await web.status_of("/incidents?kind=meteor") == 400
     await expect(web.page.get_by_role("alert")).to_contain_text("Unknown kind")
-    assert await _status_of(web, "/audit?cursor=not-a-cursor") == 400
+    assert await web.status_of("/audit?cursor=not-a-cursor") == 400
     await expect(web.page.get_by_role("alert")).to_contain_text("cursor is not valid")

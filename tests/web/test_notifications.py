@@ -13,11 +13,6 @@ from tests.fixtures.connected import Connected
 from tether.db import utcnow
 
 
-async def _lapse(connected: Connected) -> None:
-    await connected.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
-    await connected.check()
-
-
 async def _reconnect_path(connected: Connected) -> str:
     """The path of the reconnect link that the lapse's notification (and email) carries."""
     response = await connected.org.api.get("/api/v1/notifications")
@@ -37,24 +32,6 @@ async def _open_panel(web: Web, unread: int) -> Locator:
     return panel
 
 
-async def _consent_in_popup(web: Web, button: Locator, username: str = "alice") -> None:
-    """Click a button that signs in at the sandbox in a pop-up, and allow there."""
-    async with web.page.expect_popup() as info:
-        await button.click()
-    popup = await info.value
-    await popup.get_by_label("Username").fill(username)
-    await popup.get_by_label("Password").fill(f"{username}-password")
-    async with popup.expect_event("close"):
-        await popup.get_by_role("button", name="Allow").click()
-
-
-async def _sign_in_here(page: Page, email: str) -> None:
-    """Sign in on the form a page sent the member to; they come back where they were going."""
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
-
-
 async def test_a_lapse_lights_the_bell_and_its_panel_says_what_and_for_whom(
     web: Web, connected: Connected
 ) -> None:
@@ -62,7 +39,7 @@ async def test_a_lapse_lights_the_bell_and_its_panel_says_what_and_for_whom(
     await expect(_bell(web.page, 0)).to_be_visible()
     await expect(web.page.locator(".bell .dot")).to_have_count(0)
 
-    await _lapse(connected)
+    await connected.lapse()
     await web.page.reload()
     bell = _bell(web.page, 1)
     await expect(bell.locator(".dot")).to_be_visible()
@@ -106,10 +83,10 @@ async def test_a_lapse_lights_the_bell_and_its_panel_says_what_and_for_whom(
 async def test_reconnect_from_the_panel_restores_the_clients(
     web: Web, connected: Connected
 ) -> None:
-    await _lapse(connected)
+    await connected.lapse()
     await web.sign_in(await web.admin_email())
     panel = await _open_panel(web, 1)
-    await _consent_in_popup(web, panel.get_by_role("button", name="Reconnect"))
+    await web.consent_in_popup(panel.get_by_role("button", name="Reconnect"))
     await expect(panel.get_by_text("Resolved")).to_be_visible()
     await expect(panel.get_by_role("button", name="Reconnect")).to_have_count(0)
     assert set((await connected.connection_statuses()).values()) == {"active"}
@@ -118,7 +95,7 @@ async def test_reconnect_from_the_panel_restores_the_clients(
 async def test_all_notifications_lists_every_one_and_marks_them_all_read(
     web: Web, connected: Connected
 ) -> None:
-    await _lapse(connected)
+    await connected.lapse()
     await web.sign_in(await web.admin_email())
     panel = await _open_panel(web, 1)
     await panel.get_by_role("link", name="All notifications").click()
@@ -177,13 +154,13 @@ async def _preferences(org: Org) -> dict[tuple[str, str], Any]:
 async def test_a_reconnect_link_asks_to_sign_in_then_shows_the_lapse_and_one_button(
     web: Web, connected: Connected
 ) -> None:
-    await _lapse(connected)
+    await connected.lapse()
     path = await _reconnect_path(connected)
     email = await web.admin_email()
 
     await web.page.goto(path)
     await expect(web.page).to_have_url(re.compile(r"/login\?next=%2Freconnect%2F"))
-    await _sign_in_here(web.page, email)
+    await web.sign_in_here(email)
     await expect(web.page).to_have_url(re.compile(re.escape(path) + "$"))
     main = web.page.locator("main")
     await expect(main.get_by_role("heading", name="Reconnect Sandbox Ads")).to_be_visible()
@@ -203,7 +180,7 @@ async def test_a_reconnect_link_asks_to_sign_in_then_shows_the_lapse_and_one_but
     await expect(buttons).to_have_class(re.compile(r"\bprimary\b"))
     await web.screenshot("reconnect-landing")
 
-    await _consent_in_popup(web, buttons)
+    await web.consent_in_popup(buttons)
     await expect(main.get_by_role("heading", name="Sandbox Ads works again")).to_be_visible()
     assert set((await connected.connection_statuses()).values()) == {"active"}
 
@@ -211,7 +188,7 @@ async def test_a_reconnect_link_asks_to_sign_in_then_shows_the_lapse_and_one_but
 async def test_forged_expired_and_foreign_links_are_refused_with_the_reason(
     web: Web, connected: Connected, other_org: Org
 ) -> None:
-    await _lapse(connected)
+    await connected.lapse()
     path = await _reconnect_path(connected)
 
     forged = await web.page.goto(path[:-3] + "xyz")
@@ -230,7 +207,7 @@ async def test_forged_expired_and_foreign_links_are_refused_with_the_reason(
         f"/api/v1/members/{other_org.admin_id}", json={"password": PASSWORD}
     )
     await web.page.goto(path)
-    await _sign_in_here(web.page, stranger.json()["email"])
+    await web.sign_in_here(stranger.json()["email"])
     await expect(web.page.get_by_role("alert")).to_contain_text("another organization")
     refused = await web.page.reload()
     assert refused is not None
@@ -243,7 +220,7 @@ async def test_staff_see_only_their_own_clients_in_the_panel_and_on_the_link(
 ) -> None:
     northwind, fjord = connected.clients
     await web.sign_in(await web.member("staff", clients=[northwind["id"]]))
-    await _lapse(connected)
+    await connected.lapse()
     path = await _reconnect_path(connected)
     await web.page.reload()
 
@@ -264,7 +241,7 @@ async def test_staff_see_only_their_own_clients_in_the_panel_and_on_the_link(
     await expect(reconnect).to_be_enabled()
 
     # Their sign-in restores their client; the other stays for its connector or an admin.
-    await _consent_in_popup(web, reconnect)
+    await web.consent_in_popup(reconnect)
     await expect(main).to_contain_text("None of the clients you work on")
     await expect(reconnect).to_be_disabled()
     await expect(main).to_contain_text("only its connector or an admin")
@@ -279,7 +256,7 @@ async def test_staff_who_see_none_of_the_clients_read_no_names_and_viewers_canno
     web: Web, connected: Connected
 ) -> None:
     northwind, fjord = connected.clients
-    await _lapse(connected)
+    await connected.lapse()
     path = await _reconnect_path(connected)
     await web.sign_in(await web.member("staff", clients=[]))
     await web.page.goto(path)
@@ -291,7 +268,7 @@ async def test_staff_who_see_none_of_the_clients_read_no_names_and_viewers_canno
     await expect(main.get_by_role("button", name="Reconnect Sandbox Ads")).to_be_disabled()
     await expect(web.page.locator(".bell .dot")).to_have_count(0)
 
-    await web.page.get_by_role("button", name="Sign out").click()
+    await web.sign_out()
     await web.sign_in(await web.member("viewer"))
     await web.page.goto(path)
     await expect(main.get_by_role("button", name="Reconnect Sandbox Ads")).to_be_disabled()

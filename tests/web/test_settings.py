@@ -19,11 +19,6 @@ def flash(page: Page) -> Locator:
     return page.locator("#flash")
 
 
-async def _sign_out(web: Web) -> None:
-    await web.page.get_by_role("button", name="Sign out").click()
-    await web.page.wait_for_url("**/login*")
-
-
 async def test_an_admin_adds_a_staff_member_who_then_sees_only_their_client(
     web: Web, connected: Connected
 ) -> None:
@@ -56,7 +51,7 @@ async def test_an_admin_adds_a_staff_member_who_then_sees_only_their_client(
     await expect(row.locator("td").nth(3)).to_have_text("Northwind Outfitters")
     await web.screenshot("settings-members")
 
-    await _sign_out(web)
+    await web.sign_out()
     await web.sign_in("dana@agency.example.com")
     rows = web.page.locator("table.list tbody tr")
     await expect(rows).to_have_count(1)
@@ -317,13 +312,9 @@ async def test_reconnecting_from_the_sandbox_page_restores_every_connection(
     await flash(web.page).get_by_role("button", name="Check now").click()
     await expect(card.locator(".badge")).to_have_text("Needs reconnecting")
 
-    async with web.page.expect_popup() as info:
-        await card.get_by_role("button", name="Reconnect").click()
-    popup = await info.value
-    await popup.get_by_label("Username").fill("alice")
-    await popup.get_by_label("Password").fill("a-brand-new-password")
-    async with popup.expect_event("close"):
-        await popup.get_by_role("button", name="Allow").click()
+    await web.consent_in_popup(
+        card.get_by_role("button", name="Reconnect"), password="a-brand-new-password"
+    )
     await expect(card.locator(".badge")).to_have_text("Active")
     assert set((await connected.connection_statuses()).values()) == {"active"}
 

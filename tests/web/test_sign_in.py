@@ -19,13 +19,11 @@ async def test_a_member_signs_in_lands_on_connections_and_signs_out(web: Web) ->
     await web.page.goto("/connections?tab=active")
     await expect(web.page).to_have_url(re.compile(r"/login\?next=%2Fconnections%3Ftab%3Dactive"))
     await web.screenshot("sign-in")
-    await web.page.get_by_label("Email").fill(email)
-    await web.page.get_by_label("Password").fill(PASSWORD)
-    await web.page.get_by_role("button", name="Sign in").click()
+    await web.sign_in_here(email)
     await expect(web.page).to_have_url(re.compile(r"/connections\?tab=active$"))
     await expect(web.page.get_by_text(email)).to_be_visible()
 
-    await web.page.get_by_role("button", name="Sign out").click()
+    await web.sign_out()
     await expect(web.page).to_have_url(re.compile(r"/login$"))
     await web.page.goto("/connections")
     await expect(web.page).to_have_url(re.compile(r"/login\?next="))
@@ -34,9 +32,7 @@ async def test_a_member_signs_in_lands_on_connections_and_signs_out(web: Web) ->
 async def test_a_wrong_password_is_refused_with_a_reason(web: Web) -> None:
     email = await web.admin_email()
     await web.page.goto("/login")
-    await web.page.get_by_label("Email").fill(email)
-    await web.page.get_by_label("Password").fill("not the password")
-    await web.page.get_by_role("button", name="Sign in").click()
+    await web.sign_in_here(email, "not the password")
     await expect(web.page.get_by_role("alert")).to_have_text(re.compile("do not match"))
     await expect(web.page.get_by_label("Email")).to_have_value(email)
 
@@ -45,9 +41,7 @@ async def test_too_many_refusals_lock_the_email_even_with_the_right_password(web
     email = await web.admin_email()
     for _ in range(web.tether.settings.login_failures_per_email):
         await web.page.goto("/login")
-        await web.page.get_by_label("Email").fill(email)
-        await web.page.get_by_label("Password").fill("guess")
-        await web.page.get_by_role("button", name="Sign in").click()
+        await web.sign_in_here(email, "guess")
         await expect(web.page.get_by_role("alert")).to_have_text(re.compile("do not match"))
     await web.page.get_by_label("Password").fill(PASSWORD)
     async with web.page.expect_response("**/login") as answer:

@@ -23,17 +23,6 @@ async def _open_settings(web: Web, provider: str = "Sandbox Ads") -> Locator:
     return dialog
 
 
-async def _consent_in_popup(web: Web, button: Locator, username: str = "alice") -> None:
-    """Click a button that signs in at the sandbox in a pop-up, and allow there."""
-    async with web.page.expect_popup() as info:
-        await button.click()
-    popup = await info.value
-    await popup.get_by_label("Username").fill(username)
-    await popup.get_by_label("Password").fill(f"{username}-password")
-    async with popup.expect_event("close"):
-        await popup.get_by_role("button", name="Allow").click()
-
-
 async def _sandbox_key(web: Web, username: str) -> str:
     return str((await web.tether.sandbox("GET", f"/users/{username}"))["api_key"])
 
@@ -49,7 +38,7 @@ async def test_an_admin_connects_sandbox_ads_in_a_pop_up_and_sees_its_settings(w
     await expect(google).to_contain_text("Not available yet")
     await expect(google.get_by_role("button")).to_have_count(0)
 
-    await _consent_in_popup(web, sandbox.get_by_role("button", name="Connect Sandbox Ads"))
+    await web.consent_in_popup(sandbox.get_by_role("button", name="Connect Sandbox Ads"))
     await expect(sandbox.get_by_role("button", name="Connection settings")).to_be_visible()
     await expect(sandbox).to_contain_text("1 authorization")
     await expect(sandbox.get_by_text("Active")).to_be_visible()
@@ -114,8 +103,7 @@ async def test_delete_is_refused_while_a_client_uses_it_and_works_once_none_does
 async def test_a_lapsed_authorization_shows_a_red_reconnect_with_the_error_and_reconnects(
     web: Web, connected: Connected
 ) -> None:
-    await web.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
-    await connected.check()
+    await connected.lapse()
     await web.sign_in(await web.admin_email())
     await web.page.goto("/sources")
     card = _card(web.page, "Sandbox Ads")
@@ -134,7 +122,7 @@ async def test_a_lapsed_authorization_shows_a_red_reconnect_with_the_error_and_r
     await web.screenshot("connection-settings-lapsed")
 
     # Signing in again in the pop-up restores it; the open dialog updates itself.
-    await _consent_in_popup(web, reconnect)
+    await web.consent_in_popup(reconnect)
     await expect(section.get_by_text("Status: Active")).to_be_visible()
     await expect(section.get_by_role("button", name="Reconnect")).to_have_count(0)
     await expect(card.get_by_text("Active")).to_be_visible()
@@ -147,7 +135,7 @@ async def test_add_or_update_signs_in_again_and_the_new_authorization_becomes_ma
     await web.sign_in(await web.admin_email())
     await web.page.goto("/sources")
     dialog = await _open_settings(web)
-    await _consent_in_popup(web, dialog.get_by_role("button", name="Add or update"), "bob")
+    await web.consent_in_popup(dialog.get_by_role("button", name="Add or update"), "bob")
     bob = dialog.get_by_role("region", name="Bob Okafor")
     await expect(bob.get_by_text("Role: Main")).to_be_visible()
     alice = dialog.get_by_role("region", name="Alice Martin")
@@ -210,8 +198,7 @@ async def test_a_failing_api_key_source_is_reconnected_by_entering_the_key_again
 async def test_a_viewer_sees_the_catalog_and_settings_without_actions(
     web: Web, connected: Connected
 ) -> None:
-    await web.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
-    await connected.check()
+    await connected.lapse()
     await web.sign_in(await web.member("viewer"))
     await web.page.goto("/sources")
     await expect(_card(web.page, "Sandbox Ads (API key)")).to_contain_text("Not connected")
@@ -228,8 +215,7 @@ async def test_a_viewer_sees_the_catalog_and_settings_without_actions(
 async def test_staff_who_see_only_some_clients_are_told_why_they_cannot_reconnect_here(
     web: Web, connected: Connected
 ) -> None:
-    await web.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
-    await connected.check()
+    await connected.lapse()
     email = await web.member("staff", clients=[connected.clients[0]["id"]])
     await web.sign_in(email)
     await web.page.goto("/sources")
@@ -271,8 +257,7 @@ async def test_settings_open_on_the_lapsed_authorizations_and_can_show_all(
     web: Web, connected: Connected
 ) -> None:
     await connect_sandbox(web.org.api, username="bob")
-    await web.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
-    await connected.check()
+    await connected.lapse()
     await web.sign_in(await web.admin_email())
     await web.page.goto("/sources")
     dialog = await _open_settings(web)

@@ -39,10 +39,6 @@ async def _until(page: Page, check: Callable[[], Awaitable[bool]], *, tries: int
     raise AssertionError(f"{page.url} never showed what was expected.")
 
 
-def _coverage_row(page: Page, client: str) -> Locator:
-    return page.get_by_role("table", name="Coverage").get_by_role("row", name=re.compile(client))
-
-
 async def test_a_newcomer_goes_round_the_whole_loop(newcomer: Web) -> None:
     web, page = newcomer, newcomer.page
     nav = page.get_by_role("navigation", name="Main")
@@ -91,10 +87,8 @@ async def test_a_newcomer_goes_round_the_whole_loop(newcomer: Web) -> None:
     # Three days pass. The member comes back, signs in again, and sees what the lapse cost.
     with time_machine.travel(utcnow() + timedelta(days=3), tick=True):
         await page.goto("/coverage")
-        await page.get_by_label("Email").fill(await web.admin_email())
-        await page.get_by_label("Password").fill("correct horse battery staple")
-        await page.get_by_role("button", name="Sign in").click()
-        north = _coverage_row(page, "Northwind Outfitters")
+        await web.sign_in_here(await web.admin_email())
+        north = web.coverage_row("Northwind Outfitters")
         gap = north.locator("button.day.incident")
         await expect(gap.first).to_have_accessible_name(
             re.compile(f"^{(lapsed_on + timedelta(days=1)).strftime('%-d %b %Y')}: missing during")
@@ -112,9 +106,7 @@ async def test_a_newcomer_goes_round_the_whole_loop(newcomer: Web) -> None:
         await expect(page.get_by_role("link", name="Needs reconnecting (0)")).to_be_visible()
         await page.goto("/coverage")
         await _until(page, lambda: _loaded_everywhere(rows))
-        await expect(
-            page.get_by_role("region", name="Lapsed accounts").locator(".stat")
-        ).to_have_text("0")
+        await expect(web.coverage_stat("Lapsed accounts")).to_have_text("0")
         await web.screenshot("loop-4-backfilled")
 
 

@@ -1,19 +1,59 @@
-"""GET /oauth/callback: where the provider sends the member's browser after consent."""
+"""OAuth in the web app: a page's button starts the sign-in, which opens in a pop-up, and
+GET /oauth/callback is where the provider sends the member's browser after consent."""
 
+import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether.authorizations import oauth
+from tether.authorizations import manage, oauth
+from tether.authorizations.api import check_return_to
+from tether.config import Settings
 from tether.deps import RegistryDep, SessionDep, SettingsDep
+from tether.members.actor import Actor
+from tether.providers.registry import Registry
+from tether.web.responses import oauth_popup
 
 router = APIRouter(tags=["authorizations"])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 Param = Annotated[str | None, Query(max_length=2000)]
+
+
+def oauth_lifetime(settings: Settings) -> timedelta:
+    """How long a started sign-in may take before its state expires."""
+    return timedelta(seconds=settings.oauth_state_lifetime_seconds)
+
+
+async def reconnect_popup(
+    session: AsyncSession,
+    actor: Actor,
+    registry: Registry,
+    settings: Settings,
+    *,
+    authorization_id: uuid.UUID | None = None,
+    connection_id: uuid.UUID | None = None,
+    return_to: str | None = None,
+) -> Response:
+    """Start signing in again for an authorization (or through one of its connections); the
+    page opens the provider's sign-in in a pop-up."""
+    check_return_to(return_to)
+    started = await manage.start_reconnect(
+        session,
+        actor=actor,
+        registry=registry,
+        redirect_uri=settings.oauth_redirect_uri,
+        lifetime=oauth_lifetime(settings),
+        authorization_id=authorization_id,
+        connection_id=connection_id,
+        return_to=return_to,
+    )
+    return oauth_popup(started)
 
 
 @router.get("/oauth/callback", response_class=HTMLResponse)

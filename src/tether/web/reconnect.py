@@ -7,15 +7,12 @@ as far as they may see it: staff see only their own clients, and a count of the 
 """
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether.authorizations import manage as authorizations_manage
-from tether.authorizations.api import check_return_to
 from tether.authorizations.permissions import ReconnectMode, reconnect_mode
 from tether.authorizations.service import get_authorization
 from tether.config import Settings
@@ -31,6 +28,7 @@ from tether.providers.base import AuthKind
 from tether.providers.registry import Registry
 from tether.web import auth
 from tether.web.auth import PageActor, sign_in_url
+from tether.web.oauth import reconnect_popup
 from tether.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -193,7 +191,6 @@ async def start_reconnect(
     Staff who see only some of the clients an authorization serves reconnect through one of
     their own lapsed connections: that restores their clients and leaves the others to the
     connector or an admin."""
-    check_return_to(return_to)
     connection_id = target.connection_id
     if connection_id is None and actor.client_ids is not None and target.authorization_id:
         where = connections.visible(
@@ -203,14 +200,12 @@ async def start_reconnect(
             session, where=where, sort=Sort("client_name"), cursor=None, limit=1
         )
         connection_id = mine.items[0].id if mine.items else None
-    started = await authorizations_manage.start_reconnect(
+    return await reconnect_popup(
         session,
-        actor=actor,
-        registry=registry,
-        redirect_uri=settings.oauth_redirect_uri,
-        lifetime=timedelta(seconds=settings.oauth_state_lifetime_seconds),
+        actor,
+        registry,
+        settings,
         authorization_id=target.authorization_id if connection_id is None else None,
         connection_id=connection_id,
         return_to=return_to,
     )
-    return JSONResponse({"authorize_url": started.authorize_url})

@@ -6,24 +6,25 @@ a `tether:changed` event, on which the list reloads itself.
 """
 
 import uuid
-from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether.authorizations import manage as authorizations_manage
 from tether.authorizations import service as authorizations
-from tether.authorizations.api import check_return_to
 from tether.clients import service as clients
 from tether.connections import manage, service
 from tether.connections.service import SORTS
 from tether.deps import RegistryDep, SessionDep, SettingsDep
 from tether.kit.pagination import parse_sort
+from tether.members.actor import Actor
 from tether.models import Status
-from tether.providers.catalog import CATALOG
 from tether.sync import service as sync
 from tether.web.auth import PageActor
+from tether.web.oauth import reconnect_popup
+from tether.web.params import Cursor, Text
+from tether.web.responses import changed
 from tether.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -43,14 +44,17 @@ COLUMNS = (
     ("last_synced_at", "Last updated"),
 )
 PAGE_SIZE = 50
-Text = Annotated[str | None, Query(max_length=200)]
 
 
-def changed(request: Request, message: str) -> Response:
-    """The answer to a row action: a flash message, and the list told to reload."""
-    context = {"message": message, "error": False, "oob": True}
-    headers = {"HX-Trigger": "tether:changed"}
-    return render(request, "partials/flash.html", context, headers=headers)
+async def client_filter(
+    session: AsyncSession, actor: Actor, name: str | None
+) -> tuple[uuid.UUID | None, bool]:
+    """The client a list is filtered by, from the name typed: its id, and whether no client the
+    member may see has that name."""
+    if not name:
+        return None, False
+    found = await clients.find_client(session, actor=actor, name=name)
+    return (found.id, False) if found else (None, True)
 
 
 @router.get("/connections")
@@ -62,15 +66,10 @@ async def connections_page(
     provider: Text = None,
     client: Text = None,
     sort: Text = None,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    cursor: Cursor = None,
 ) -> Response:
     provider = provider or None
-    client_id = None
-    unknown_client = False
-    if client:
-        found = await clients.find_client(session, actor=actor, name=client)
-        client_id = found.id if found else None
-        unknown_client = found is None
+    client_id, unknown_client = await client_filter(session, actor, client)
     counts = await service.count_connections(
         session, where=service.visible(actor, provider=provider, client_id=client_id)
     )
@@ -110,7 +109,6 @@ async def connections_page(
         "first_page": cursor is None,
         "filters": {"provider": provider or "", "client": client or ""},
         "unknown_client": unknown_client,
-        "providers": CATALOG,
     }
     return render(request, "connections/page.html", context)
 
@@ -134,17 +132,9 @@ async def reconnect(
     return_to: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
     """Start signing in again; the page opens the provider's sign-in in a pop-up."""
-    check_return_to(return_to)
-    started = await authorizations_manage.start_reconnect(
-        session,
-        actor=actor,
-        registry=registry,
-        redirect_uri=settings.oauth_redirect_uri,
-        lifetime=timedelta(seconds=settings.oauth_state_lifetime_seconds),
-        connection_id=connection_id,
-        return_to=return_to,
+    return await reconnect_popup(
+        session, actor, registry, settings, connection_id=connection_id, return_to=return_to
     )
-    return JSONResponse({"authorize_url": started.authorize_url})
 
 
 @router.post("/connections/{connection_id}/disconnect")
@@ -183,9 +173,7 @@ async def sync_now(
         end=None,
     )
     if result.error:
-        context = {"message": f"{name}: {result.error}", "error": True, "oob": True}
-        return render(request, "partials/flash.html", context,
-                      headers={"HX-Trigger": "tether:changed"})  # fmt: skip
+        return changed(request, f"{name}: {result.error}", error=True)
     days = "day" if result.days_loaded == 1 else "days"
     return changed(request, f"{name}: {result.days_loaded} {days} loaded.")
 

@@ -13,21 +13,23 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from tether.clients import service as clients
 from tether.db import utcnow
 from tether.deps import SessionDep, SettingsDep
 from tether.errors import BadRequest
-from tether.models import IncidentKind, Status
-from tether.providers.catalog import CATALOG
+from tether.models import Status
 from tether.sync import strips
 from tether.sync.days import DayRange
 from tether.sync.strips import DayState
 from tether.web.auth import PageActor
+from tether.web.pages import incidents
+from tether.web.pages.connections import client_filter
+from tether.web.params import Cursor, Text
 from tether.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
+WINDOWS = tuple((days, f"Last {days} days") for days in strips.WINDOWS)
 STATUSES = (Status.NEEDS_RECONNECT, Status.FAILING, Status.ACTIVE, Status.DISCONNECTED)
 # How each day reads, on the strip and in the legend.
 DAY_LABELS = {
@@ -46,21 +48,8 @@ LEGEND = (
     (DayState.UNRECOVERABLE, "Unrecoverable (the provider no longer serves it)"),
     (DayState.PENDING, "Today, until it loads"),
 )
-INCIDENT_KINDS = {
-    IncidentKind.LAPSE.value: "Lapse",
-    IncidentKind.FAILING.value: "Failing",
-    IncidentKind.OUTAGE.value: "Provider outage",
-    IncidentKind.EXPIRING.value: "Expiring soon",
-}
-CLOSED_HOW = {
-    "recovered": "recovered by itself",
-    "reconnected": "reconnected",
-    "disconnected": "disconnected",
-    "deleted": "authorization deleted",
-    "switched": "switched to another account",
-    "lapsed": "became a lapse",
-}
-Text = Annotated[str | None, Query(max_length=200)]
+# How an incident of a gap ended: as on the Incidents screen, or by turning into a lapse.
+CLOSED_HOW = {**incidents.CLOSED_HOW, "lapsed": "became a lapse"}
 
 
 def day_label(day: date) -> str:
@@ -87,19 +76,14 @@ async def coverage_page(
     provider: Text = None,
     client: Text = None,
     status: Text = None,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    cursor: Cursor = None,
 ) -> Response:
     provider, status = provider or None, status or None
     if status is not None and status not in STATUSES:
         raise BadRequest(
             f"Unknown status {status!r}: use one of {', '.join(STATUSES)}.", code="invalid_status"
         )
-    client_id = None
-    unknown_client = False
-    if client:
-        found = await clients.find_client(session, actor=actor, name=client)
-        client_id = found.id if found else None
-        unknown_client = found is None
+    client_id, unknown_client = await client_filter(session, actor, client)
     window = strips.window_of(days, utcnow())
     summary = None
     page = None
@@ -120,7 +104,7 @@ async def coverage_page(
         )
     context = {
         "days": days,
-        "windows": strips.WINDOWS,
+        "windows": WINDOWS,
         "window": window,
         # Every row's strip has the same days: their labels are worked out once.
         "cells": [(d.isoformat(), day_label(d)) for d in window.each()],
@@ -130,7 +114,6 @@ async def coverage_page(
         "first_page": cursor is None,
         "filters": {"provider": provider or "", "client": client or "", "status": status or ""},
         "unknown_client": unknown_client,
-        "providers": CATALOG,
         "statuses": STATUSES,
         "day_labels": DAY_LABELS,
         "legend": LEGEND,
@@ -161,7 +144,7 @@ async def gap_dialog(
         "day_label": day_label,
         "range_label": range_label,
         "history_days": settings.sync_history_days,
-        "kinds": INCIDENT_KINDS,
+        "kinds": incidents.KINDS,
         "closed_how": CLOSED_HOW,
         "states": DayState,
     }

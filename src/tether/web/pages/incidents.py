@@ -4,17 +4,15 @@ Rows come from the API's keyset pages and the counts from one count query; staff
 incidents that touch their clients (and provider outages, which are everyone's).
 """
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tether.deps import SessionDep
 from tether.errors import BadRequest
 from tether.health import service
 from tether.models import IncidentKind
-from tether.providers.catalog import CATALOG
 from tether.web.auth import PageActor
+from tether.web.params import Cursor, Text
 from tether.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -35,7 +33,6 @@ CLOSED_HOW = {
     "switched": "switched to another account",
 }
 PAGE_SIZE = 50
-Text = Annotated[str | None, Query(max_length=200)]
 
 
 @router.get("/incidents")
@@ -46,7 +43,7 @@ async def incidents_page(
     state: Text = None,
     kind: Text = None,
     provider: Text = None,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    cursor: Cursor = None,
 ) -> Response:
     if state and state not in {key for key, _ in STATES}:
         raise BadRequest("Show open, closed or all incidents.", code="invalid_state")
@@ -84,6 +81,5 @@ async def incidents_page(
         "next_cursor": page.next_cursor,
         "first_page": cursor is None,
         "filters": {"kind": kind or "", "provider": provider or ""},
-        "providers": CATALOG,
     }
     return render(request, "incidents/page.html", context)

@@ -7,21 +7,19 @@ account, reconnect), whose actions are the Connections screen's own routes.
 """
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from tether.authorizations import manage
-from tether.authorizations import service as authorizations
 from tether.deps import RegistryDep, SessionDep
 from tether.integrations import service
 from tether.integrations.service import SORTS
 from tether.kit.pagination import parse_sort
 from tether.models import Status
-from tether.providers.catalog import CATALOG
 from tether.web.auth import PageActor
-from tether.web.pages.connections import changed
+from tether.web.pages import sources
+from tether.web.params import Cursor, Text
+from tether.web.responses import changed
 from tether.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -36,8 +34,6 @@ COLUMNS = (
 STATUSES = (Status.ACTIVE, Status.FAILING, Status.NEEDS_RECONNECT, Status.DISCONNECTED)
 PAGE_SIZE = 50
 CLIENTS_PAGE_SIZE = 50
-Text = Annotated[str | None, Query(max_length=200)]
-Cursor = Annotated[str | None, Query(max_length=1000)]
 
 
 @router.get("/integrations")
@@ -65,7 +61,6 @@ async def integrations_page(
         "counts": counts,
         "filters": {"provider": where.provider or "", "status": where.status or ""},
         "statuses": STATUSES,
-        "providers": CATALOG,
     }
     return render(request, "integrations/page.html", context)
 
@@ -103,10 +98,5 @@ async def delete_authorization(
     authorization_id: uuid.UUID,
 ) -> Response:
     """Delete an authorization no client uses; the service refuses (409) while any does."""
-    a = await authorizations.get_authorization(
-        session, actor=actor, authorization_id=authorization_id
-    )
-    name, provider = a.external_user_name, registry.info(a.provider).name
-    await manage.delete(session, actor=actor, registry=registry, authorization_id=authorization_id)
-    return changed(request, f"The {provider} authorization of {name} is deleted, "
-                            "with its accounts.")  # fmt: skip
+    deleted = await sources.delete_authorization(session, actor, registry, authorization_id)
+    return changed(request, f"{deleted} is deleted, with its accounts.")

@@ -24,15 +24,15 @@ from tether.providers.base import AuthKind
 from tether.providers.catalog import BY_KEY
 from tether.web.auth import PageActor
 from tether.web.errors import is_htmx
-from tether.web.pages.connections import changed
+from tether.web.params import Cursor
 from tether.web.reconnect import start_reconnect
+from tether.web.responses import changed
 from tether.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 PANEL_SIZE = 8
 PAGE_SIZE = 50
-Cursor = Annotated[str | None, Query(max_length=1000)]
 ReturnTo = Annotated[str | None, Form(max_length=2000)]
 
 EVENTS = {

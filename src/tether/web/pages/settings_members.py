@@ -21,7 +21,8 @@ from tether.members import service
 from tether.members.actor import Actor
 from tether.models import Member, Role
 from tether.web.auth import PageActor
-from tether.web.pages.connections import changed
+from tether.web.params import Text
+from tether.web.responses import changed
 from tether.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -79,7 +80,7 @@ async def client_choices(
     request: Request,
     session: SessionDep,
     actor: PageActor,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Text = None,
     client_id: Annotated[list[uuid.UUID] | None, Query()] = None,
 ) -> Response:
     """The client checkboxes of the member form: those ticked, then those matching the search."""

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import httpx
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,7 @@ from tether.kit.pagination import Sort
 from tether.members.actor import Actor
 from tether.models import Authorization
 from tether.web.auth import PageActor
+from tether.web.params import Cursor
 from tether.web.templating import STATUS_LABELS, render
 
 router = APIRouter(include_in_schema=False)
@@ -123,7 +124,7 @@ async def sandbox_page(
     request: Request,
     session: SessionDep,
     actor: PageActor,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    cursor: Cursor = None,
 ) -> Response:
     actor.require_admin(DOING)
     control = control_of(request)

@@ -7,28 +7,21 @@ secret; it is never in a page. The delivery log is read a keyset page at a time,
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tether.deps import SessionDep
 from tether.models import Event, WebhookEndpoint
 from tether.notifications import webhooks
 from tether.web.auth import PageActor
-from tether.web.pages.connections import changed
+from tether.web.pages.notifications import EVENTS
+from tether.web.params import Cursor
+from tether.web.responses import changed
 from tether.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 DOING = "see or change Settings"
-EVENTS = {
-    Event.AUTHORIZATION_LAPSED: "A data source needs reconnecting",
-    Event.CONNECTION_LAPSED: "A client's connection needs reconnecting",
-    Event.AUTHORIZATION_EXPIRING: "A data source will expire soon",
-    Event.AUTHORIZATION_RESTORED: "A data source works again",
-    Event.CONNECTION_RESTORED: "A client's connection works again",
-    Event.PROVIDER_OUTAGE: "A provider has an outage",
-    Event.PROVIDER_OUTAGE_ENDED: "A provider outage is over",
-}
 DELIVERY_STATUS = {
     "delivered": "Delivered",
     "pending": "Waiting to retry",
@@ -77,7 +70,7 @@ async def deliveries_page(
     session: SessionDep,
     actor: PageActor,
     endpoint_id: uuid.UUID,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    cursor: Cursor = None,
 ) -> Response:
     """One endpoint and its delivery log, newest first."""
     actor.require_admin(DOING)

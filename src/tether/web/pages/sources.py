@@ -9,18 +9,16 @@ reload themselves; OAuth sign-ins run in a pop-up that fires the same event when
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.authorizations import manage, oauth, service
 from tether.authorizations.api import check_return_to
 from tether.authorizations.permissions import reconnect_mode
 from tether.authorizations.service import AccountRow, AuthorizationRow, ProviderSummary
-from tether.config import Settings
 from tether.deps import RegistryDep, SessionDep, SettingsDep
 from tether.errors import Forbidden, Unprocessable
 from tether.kit.pagination import Sort
@@ -28,8 +26,11 @@ from tether.members.actor import Actor
 from tether.models import Authorization, Role, Status
 from tether.providers.base import AuthKind
 from tether.providers.catalog import ProviderInfo
+from tether.providers.registry import Registry
 from tether.web.auth import PageActor
-from tether.web.pages.connections import changed
+from tether.web.oauth import oauth_lifetime, reconnect_popup
+from tether.web.params import Cursor
+from tether.web.responses import changed, oauth_popup
 from tether.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -79,10 +80,6 @@ class AuthorizationView:
         return self.row.authorization
 
 
-def _oauth_lifetime(settings: Settings) -> timedelta:
-    return timedelta(seconds=settings.oauth_state_lifetime_seconds)
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
@@ -117,10 +114,10 @@ async def connect(
         registry=registry,
         provider=provider,
         redirect_uri=settings.oauth_redirect_uri,
-        lifetime=_oauth_lifetime(settings),
+        lifetime=oauth_lifetime(settings),
         return_to=return_to,
     )
-    return JSONResponse({"authorize_url": started.authorize_url})
+    return oauth_popup(started)
 
 
 @router.get("/sources/{provider}/api-key")
@@ -165,7 +162,7 @@ async def settings_dialog(
     registry: RegistryDep,
     provider: ProviderKey,
     show: Annotated[str | None, Query(max_length=40)] = None,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    cursor: Cursor = None,
 ) -> Response:
     """The provider's authorizations, a page at a time (only the lapsed ones, at first, when
     there are any), each with its status, facts, actions and first accounts."""
@@ -237,7 +234,7 @@ async def accounts_page(
     session: SessionDep,
     actor: PageActor,
     authorization_id: uuid.UUID,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    cursor: Cursor = None,
     start: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
     """Another page of an authorization's accounts, inside its settings."""
@@ -257,17 +254,9 @@ async def reconnect(
     return_to: ReturnTo = None,
 ) -> Response:
     """Sign in again; the new grant replaces this authorization's for every client it serves."""
-    check_return_to(return_to)
-    started = await manage.start_reconnect(
-        session,
-        actor=actor,
-        registry=registry,
-        redirect_uri=settings.oauth_redirect_uri,
-        lifetime=_oauth_lifetime(settings),
-        authorization_id=authorization_id,
-        return_to=return_to,
+    return await reconnect_popup(
+        session, actor, registry, settings, authorization_id=authorization_id, return_to=return_to
     )
-    return JSONResponse({"authorize_url": started.authorize_url})
 
 
 @router.get("/sources/authorizations/{authorization_id}/api-key")
@@ -323,7 +312,16 @@ async def delete(
     registry: RegistryDep,
     authorization_id: uuid.UUID,
 ) -> Response:
+    deleted = await delete_authorization(session, actor, registry, authorization_id)
+    return changed(request, f"{deleted} is deleted.")
+
+
+async def delete_authorization(
+    session: AsyncSession, actor: Actor, registry: Registry, authorization_id: uuid.UUID
+) -> str:
+    """Delete an authorization (refused while a client uses it); what it was, as members read
+    it: `The Sandbox Ads authorization of Alice Martin`."""
     a = await service.get_authorization(session, actor=actor, authorization_id=authorization_id)
-    name, provider = a.external_user_name, registry.info(a.provider).name
+    named = f"The {registry.info(a.provider).name} authorization of {a.external_user_name}"
     await manage.delete(session, actor=actor, registry=registry, authorization_id=authorization_id)
-    return changed(request, f"The {provider} authorization of {name} is deleted.")
+    return named
