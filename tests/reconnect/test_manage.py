@@ -218,6 +218,19 @@ async def test_an_authorization_in_use_cannot_be_deleted(connected: Connected) -
     assert "Blue Fjord Coffee" in message
 
 
+async def test_the_refusal_to_delete_names_only_the_clients_the_member_sees(
+    connected: Connected,
+) -> None:
+    staff = await connected.org.member("staff", clients=[connected.clients[0]["id"]])
+    response = await staff.delete(f"/api/v1/authorizations/{connected.id}")
+
+    assert response.status_code == 409
+    message = response.json()["error"]["message"]
+    assert "still used by Northwind Outfitters and 1 other client." in message
+    assert "Blue Fjord Coffee" not in message
+    await staff.aclose()
+
+
 async def test_deleting_an_unused_authorization_revokes_it_at_the_provider(
     org: Org, tether: Tether
 ) -> None:

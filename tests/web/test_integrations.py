@@ -128,7 +128,7 @@ async def test_delete_shows_only_for_unused_accounts_and_is_refused_while_in_use
     web.page.once("dialog", lambda dialog: dialog.accept())
     await delete.click()
     alert = web.page.get_by_role("alert")
-    await expect(alert).to_contain_text("still used by Blue Fjord Coffee, Northwind Outfitters")
+    await expect(alert).to_contain_text("still used by Blue Fjord Coffee and Northwind Outfitters")
     await expect(unused).to_be_visible()
 
 

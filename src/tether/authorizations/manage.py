@@ -120,11 +120,11 @@ async def delete(
     revoked at the provider where the provider allows."""
     actor.require_writer("delete data sources")
     a = await get_authorization(session, actor=actor, authorization_id=authorization_id)
-    users = await repository.client_names_using(session, a.id)
+    users = await repository.clients_using(session, a.id)
     if users:
         raise Conflict(
-            f"This data source is still used by {', '.join(users)}. Disconnect those "
-            "connections or switch them to another account first.",
+            f"This data source is still used by {_clients_named(actor, users)}. Disconnect "
+            "those connections or switch them to another account first.",
             code="authorization_in_use",
         )
     await _revoke_at_provider(registry, a)
@@ -152,6 +152,16 @@ async def delete(
     await session.flush()
     if was_main:
         await repository.promote_newest(session, a.organization_id, a.provider)
+
+
+def _clients_named(actor: Actor, clients: list[tuple[uuid.UUID, str]], most: int = 5) -> str:
+    """The clients the actor may see, by name (a few), and how many others."""
+    seen = [name for client_id, name in clients if actor.can_see_client(client_id)]
+    named = seen[:most]
+    others = len(clients) - len(named)
+    if others:
+        named.append(f"{others} other client{'s' if others != 1 else ''}")
+    return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
 
 
 async def _revoke_at_provider(registry: Registry, a: Authorization) -> None:

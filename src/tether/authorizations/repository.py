@@ -218,14 +218,17 @@ async def accounts_of(session: AsyncSession, authorization_id: uuid.UUID) -> Seq
     return (await session.scalars(stmt)).all()
 
 
-async def client_names_using(session: AsyncSession, authorization_id: uuid.UUID) -> list[str]:
+async def clients_using(
+    session: AsyncSession, authorization_id: uuid.UUID
+) -> list[tuple[uuid.UUID, str]]:
+    """The clients whose connections use this authorization: (id, name), by name."""
     stmt = (
-        select(Connection.client_name)
+        select(Connection.client_id, Connection.client_name)
         .where(Connection.authorization_id == authorization_id)
         .distinct()
         .order_by(Connection.client_name)
     )
-    return list((await session.scalars(stmt)).all())
+    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
 
 
 async def promote_newest(session: AsyncSession, organization_id: uuid.UUID, provider: str) -> None:
