@@ -29,6 +29,7 @@ from tether.members.actor import Actor
 from tether.models import Authorization
 from tether.web.auth import PageActor
 from tether.web.params import Cursor
+from tether.web.responses import CHANGED
 from tether.web.templating import STATUS_LABELS, render
 
 router = APIRouter(include_in_schema=False)
@@ -240,41 +241,11 @@ async def _target(
 def _switched(request: Request, message: str, *, check: uuid.UUID | Literal["all"]) -> Response:
     """A switch's answer: what it did, a *Check now* button, and the page told to reload."""
     context = {"message": message, "check": check, "links": False, "error": False}
-    headers = {"HX-Trigger": "tether:changed"}
+    headers = CHANGED
     return render(request, "settings/sandbox_flash.html", context, headers=headers)
 
 
 _NEXT = "Tether notices at its next check; check now to see it at once."
-
-
-@router.post("/settings/sandbox/authorizations/{authorization_id}/revoke")
-async def revoke(
-    request: Request, session: SessionDep, actor: PageActor, authorization_id: uuid.UUID
-) -> Response:
-    target = await _target(request, session, actor, authorization_id)
-    path = f"/users/{quote(target.username, safe='')}/grants/revoke"
-    revoked = await target.control.call("POST", path)
-    if not revoked:
-        message = f"{target.who} had no working grant left to revoke."
-    else:
-        message = (f"Sandbox Ads revoked the access {target.who} gave Tether, as when a person "
-                   f"removes an app from their account. {_NEXT}")  # fmt: skip
-    return _switched(request, message, check=authorization_id)
-
-
-@router.post("/settings/sandbox/authorizations/{authorization_id}/expire")
-async def expire(
-    request: Request, session: SessionDep, actor: PageActor, authorization_id: uuid.UUID
-) -> Response:
-    target = await _target(request, session, actor, authorization_id)
-    path = f"/users/{quote(target.username, safe='')}/grants/expire"
-    expired = await target.control.call("POST", path)
-    if not expired:
-        message = f"{target.who} had no working grant left to expire."
-    else:
-        message = (f"The tokens of {target.who} expired, the refresh token too: Tether cannot "
-                   f"renew them, so they must sign in again. {_NEXT}")  # fmt: skip
-    return _switched(request, message, check=authorization_id)
 
 
 @router.post("/settings/sandbox/authorizations/{authorization_id}/password")
@@ -394,4 +365,37 @@ async def _checked(
     message = "Checked now. " + " ".join(found)
     context = {"message": message, "check": None, "links": True, "error": False}
     return render(request, "settings/sandbox_flash.html", context,
-                  headers={"HX-Trigger": "tether:changed"})  # fmt: skip
+                  headers=CHANGED)  # fmt: skip
+
+
+# What each grant switch says: when the user had no working grant, and when it worked.
+_GRANT_SWITCHES = {
+    "revoke": (
+        "{who} had no working grant left to revoke.",
+        "Sandbox Ads revoked the access {who} gave Tether, as when a person removes an app "
+        "from their account. " + _NEXT,
+    ),
+    "expire": (
+        "{who} had no working grant left to expire.",
+        "The tokens of {who} expired, the refresh token too: Tether cannot renew them, so "
+        "they must sign in again. " + _NEXT,
+    ),
+}
+
+
+# Declared last: its path would otherwise also match the routes above (…/check, …/password).
+@router.post("/settings/sandbox/authorizations/{authorization_id}/{switch}")
+async def switch_grants(
+    request: Request,
+    session: SessionDep,
+    actor: PageActor,
+    authorization_id: uuid.UUID,
+    switch: Literal["revoke", "expire"],
+) -> Response:
+    """Revoke or expire the sandbox user's working grants, as the platform would."""
+    target = await _target(request, session, actor, authorization_id)
+    path = f"/users/{quote(target.username, safe='')}/grants/{switch}"
+    changed_grants = await target.control.call("POST", path)
+    nothing, done = _GRANT_SWITCHES[switch]
+    message = (done if changed_grants else nothing).format(who=target.who)
+    return _switched(request, message, check=authorization_id)

@@ -16,7 +16,7 @@ from tether.notifications import webhooks
 from tether.web.auth import PageActor
 from tether.web.pages.notifications import EVENTS
 from tether.web.params import Cursor
-from tether.web.responses import changed
+from tether.web.responses import CHANGED, changed
 from tether.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -178,7 +178,7 @@ async def send_test(
                           "Test events are not retried; see the delivery log.",
                "error": True, "oob": True}  # fmt: skip
     return render(request, "partials/flash.html", context,
-                  headers={"HX-Trigger": "tether:changed"})  # fmt: skip
+                  headers=CHANGED)  # fmt: skip
 
 
 def _secret_dialog(
@@ -186,5 +186,5 @@ def _secret_dialog(
 ) -> Response:
     context = {"endpoint": endpoint, "secret": secret, "created": created}
     # The list behind the dialog reloads; the secret stays only in this dialog.
-    headers = {"HX-Trigger": "tether:changed", "Cache-Control": "no-store"}
+    headers = {**CHANGED, "Cache-Control": "no-store"}
     return render(request, "settings/webhook_secret.html", context, headers=headers)
