@@ -19,6 +19,12 @@ def flash(page: Page) -> Locator:
     return page.locator("#flash")
 
 
+async def settled(page: Page) -> None:
+    """Wait for the page's own reload after an action, as a member sees the result before
+    acting again (an action's answer and the reload it triggers are separate requests)."""
+    await page.wait_for_load_state("networkidle")
+
+
 async def test_an_admin_adds_a_staff_member_who_then_sees_only_their_client(
     web: Web, connected: Connected
 ) -> None:
@@ -274,11 +280,16 @@ async def test_the_sandbox_takes_an_account_away_and_goes_down(
 
     await card.get_by_role("button", name=f"Restore access to {account['name']}").click()
     await expect(flash(web.page)).to_contain_text("again")
+    await expect(
+        card.get_by_role("row", name=re.compile(re.escape(account["name"])))
+    ).not_to_contain_text("Access removed")
+    await settled(web.page)
 
     platform = web.page.get_by_role("region", name="The whole platform")
     await platform.get_by_role("button", name="Take the provider down").click()
     await expect(flash(web.page)).to_contain_text("Sandbox Ads is down")
     await expect(platform).to_contain_text("Down")
+    await settled(web.page)
     faults = await connected.tether.sandbox("GET", "/faults")
     assert faults["global"]["down"] is True
     await platform.get_by_role("button", name="Bring the provider up").click()
@@ -293,6 +304,7 @@ async def test_an_expired_token_that_cannot_be_refreshed_needs_reconnecting(
     card = web.page.get_by_role("region", name=re.compile("Alice Martin"))
     await card.get_by_role("button", name="Expire token").click()
     await expect(flash(web.page)).to_contain_text("cannot renew them")
+    await settled(web.page)
     await card.get_by_role("button", name="Check now").click()
     await expect(flash(web.page)).to_contain_text("Alice Martin: Needs reconnecting.")
     await expect(card.locator(".badge")).to_have_text("Needs reconnecting")
