@@ -29,10 +29,8 @@ benchmark creates its own database there and drops it at the end. Redis is TETHE
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import json
-import multiprocessing
 import os
 import random
 import re
@@ -46,17 +44,16 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
-import redis
 import uvicorn
 from aiosmtpd.controller import Controller
 from sqlalchemy import insert
@@ -65,7 +62,19 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from _harness import POSTGRES_ADMIN_URL, _admin
+from _harness import (
+    clear_redis,
+    database_urls,
+    new_keyring,
+    read_cpu_seconds,
+    retrying,
+    sandbox_in_process,
+    serve_until_told,
+    stop_process,
+    throwaway_database,
+    worker_base_env,
+    worker_command,
+)
 
 # The grant minting lives with the test fixtures; the repository root makes it importable.
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,7 +84,6 @@ if str(ROOT) not in sys.path:
 from tests.fixtures.fleet import mint_grant  # noqa: E402
 
 from tether import migrate, vault  # noqa: E402
-from tether.config import Settings, async_database_url  # noqa: E402
 from tether.db import create_engine, create_sessionmaker  # noqa: E402
 from tether.members import service as members_service  # noqa: E402
 from tether.models import (  # noqa: E402
@@ -110,7 +118,6 @@ QUIET = 10**7  # seconds: no second check and no account listing during the run
 BATCH = 5_000
 PUBLIC_URL = "http://127.0.0.1:8000"  # only printed in links; nothing serves it
 USER_PREFIX = "storm"
-T = TypeVar("T")
 RECONNECT_LINK = re.compile(rb"/reconnect/([A-Za-z0-9_.\-]+)")
 
 
@@ -148,28 +155,17 @@ def sandbox_process(pipe: Pipe, count: int, accounts_per_user: int) -> None:
         reachable = state.reachable_account_ids(user.id)
         accounts = [(i, state.accounts[i].name) for i in reachable]
         minted.append(Minted(username, user.id, user.name, access, refresh, expires_in, accounts))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((HOST, 0))
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(state), log_level="warning", access_log=False)
-    )
 
-    def obey() -> None:
-        with contextlib.suppress(EOFError, OSError):
-            while True:
-                command = pipe.recv()
-                if command != "revoke":
-                    break  # "stop", or anything else
-                started = time.perf_counter()
-                revoked = sum(len(state.act_on_user_grants(u, "revoke")) for u in names)
-                pipe.send((revoked, time.perf_counter() - started))
-        server.should_exit = True
+    def obey(command: object) -> bool:
+        if command != "revoke":
+            return False  # "stop", or anything else
+        started = time.perf_counter()
+        revoked = sum(len(state.act_on_user_grants(u, "revoke")) for u in names)
+        pipe.send((revoked, time.perf_counter() - started))
+        return True
 
     pipe.send(minted)
-    pipe.send(sock.getsockname()[1])
-    threading.Thread(target=obey, daemon=True).start()
-    server.run(sockets=[sock])
+    serve_until_told(pipe, create_app(state), obey)
 
 
 @dataclass
@@ -191,33 +187,9 @@ class Sandbox:
 
 @contextlib.contextmanager
 def sandbox_serving(count: int, accounts_per_user: int) -> Iterator[Sandbox]:
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    process = context.Process(
-        target=sandbox_process, args=(theirs, count, accounts_per_user), name="sandbox", daemon=True
-    )
-    process.start()
-    try:
-        if not ours.poll(300):
-            raise RuntimeError("The sandbox process did not come up with its users.")
-        minted = ours.recv()
-        url = f"http://{HOST}:{ours.recv()}"
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/control/state", timeout=5).status_code == 200:
-                    break
-            if time.monotonic() > deadline or not process.is_alive():
-                raise RuntimeError("The sandbox process did not start serving.")
-            time.sleep(0.05)
-        yield Sandbox(url, minted, ours)
-    finally:
-        with contextlib.suppress(OSError):
-            ours.send("stop")
-        process.join(15)
-        if process.is_alive():
-            process.terminate()
-            process.join(5)
+    args = (count, accounts_per_user)
+    with sandbox_in_process(sandbox_process, args, bringing="its users", messages=1) as process:
+        yield Sandbox(process.url, process.sent[0], process.pipe)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -583,18 +555,6 @@ async def seed(
         await engine.dispose()
 
 
-async def retrying(make: Callable[[], Awaitable[T]], seconds: float = 60.0) -> T:
-    """Try again while PostgreSQL has no connection to spare (it is shared with others)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return await make()
-        except asyncpg.TooManyConnectionsError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(1.0)
-
-
 async def vacuum_and_make_due(plain_url: str) -> None:
     db = await asyncpg.connect(plain_url)
     try:
@@ -786,32 +746,8 @@ def _uuid(text: str) -> uuid.UUID | None:
 # The worker, and (optionally) py-spy on it.
 
 
-def worker_command() -> list[str]:
-    script = Path(sys.executable).with_name("tether")
-    if script.exists():
-        return [str(script), "worker"]
-    return [sys.executable, "-c", "from tether.cli.main import app; app()", "worker"]
-
-
-def clear_redis(namespace: str) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(f"{namespace}*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
-
-
-def stop(process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(sig)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+def clear_namespace(namespace: str) -> None:
+    clear_redis(REDIS_URL, f"{namespace}*")
 
 
 TROUBLES = {
@@ -823,15 +759,6 @@ TROUBLES = {
 
 def troubles(log: str) -> Counter[str]:
     return Counter({meaning: log.count(text) for text, meaning in TROUBLES.items() if text in log})
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a live process (Linux), independent of what else runs."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 STAGES = (  # a frame (first match wins) that marks the stage a stack belongs to, and its name
@@ -918,14 +845,15 @@ def worker_env(
     namespace: str, folder: Path,
 ) -> dict[str, str]:  # fmt: skip
     return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TETHER_")},
-        "TETHER_DATA_DIR": str(folder),
-        "TETHER_DATABASE_URL": url,
-        "TETHER_SECRET_KEYS": secret_keys,
-        "TETHER_BROKER_URL": REDIS_URL,
-        "TETHER_BROKER_NAMESPACE": namespace,
+        **worker_base_env(
+            folder=folder,
+            url=url,
+            secret_keys=secret_keys,
+            redis_url=REDIS_URL,
+            namespace=namespace,
+            sandbox_url=sandbox,
+        ),
         "TETHER_PUBLIC_URL": PUBLIC_URL,
-        "TETHER_SANDBOX_URL": sandbox,
         "TETHER_SANDBOX_STANDS_IN_FOR": STANDS_IN_FOR,
         "TETHER_SMTP_HOST": HOST,
         "TETHER_SMTP_PORT": str(smtp_port),
@@ -968,14 +896,14 @@ class Watcher:
         """Every authorization has been checked: note the CPU time, start the second phase."""
         if self.checks_cpu is not None:
             return
-        self.checks_cpu = cpu_seconds(self.process.pid)
+        self.checks_cpu = read_cpu_seconds(self.process.pid)
         if self.profile:
-            stop(self.recordings[-1][2], signal.SIGINT)
+            stop_process(self.recordings[-1][2], signal.SIGINT)
             self._record("after the last check (emails, webhooks)")
 
     def stop(self) -> None:
         for _, _, spy in self.recordings:
-            stop(spy, signal.SIGINT)
+            stop_process(spy, signal.SIGINT)
 
     def summaries(self) -> list[tuple[str, str, Path | None]]:
         """Per phase: its name, the summary, and where its stacks are kept."""
@@ -1003,7 +931,7 @@ def run_storm(
     folder: Path,
 ) -> Run:
     namespace = f"tether-storm-{os.getpid()}"
-    clear_redis(namespace)
+    clear_namespace(namespace)
     asyncio.run(vacuum_and_make_due(plain_url))
     httpx.delete(f"{sandbox.url}/control/stats", timeout=30).raise_for_status()
     env = worker_env(
@@ -1031,13 +959,13 @@ def run_storm(
             )
             watcher = Watcher(process, folder, args.profile)
             gave_up = asyncio.run(_watch(plain_url, tally, mail, hooks, watcher, args))
-            worker_cpu = cpu_seconds(process.pid)
+            worker_cpu = read_cpu_seconds(process.pid)
             load = (args.load_before, load_at_switch, os.getloadavg()[0])
     finally:
-        stop(process)
+        stop_process(process)
         if watcher is not None:
             watcher.stop()
-        clear_redis(namespace)
+        clear_namespace(namespace)
     # One last look, after the worker stopped: anything late counts too.
     tally.read_mails(mail.taken(tally.mails_read))
     tally.read_hooks(hooks.taken())
@@ -1291,16 +1219,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.load_before = os.getloadavg()[0]
     started = time.perf_counter()
     name = f"tether_bench_storm_{os.getpid()}"
-    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
-    plain_url = f"{base}/{name}"
-    url = async_database_url(plain_url)
-    secret_keys = "b1:" + base64.b64encode(os.urandom(32)).decode()
-    vault.load_keyring(Settings(secret_keys=secret_keys))
+    plain_url, url = database_urls(name)
+    secret_keys = new_keyring()
     mail, hooks = MailServer(), HookReceiver()
-    asyncio.run(
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
-    )
-    try:
+    with throwaway_database(name, retry_drop=True), contextlib.ExitStack() as cleanup:
+        cleanup.callback(mail.stop)
+        cleanup.callback(hooks.stop)  # first out
         with tempfile.TemporaryDirectory(prefix="tether-storm-") as folder:
             print(
                 f"Seeding {n:,} authorizations and {args.connections:,} connections...", flush=True
@@ -1332,10 +1256,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     folder=Path(folder),
                 )
             report(run, seeded, args)
-    finally:
-        hooks.stop()
-        mail.stop()
-        asyncio.run(retrying(lambda: _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
     print(f"Total time: {time.perf_counter() - started:.0f} s")
     return 0
 

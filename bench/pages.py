@@ -126,7 +126,9 @@ async def add_screen_data(url: str, organization_id: uuid.UUID) -> dict[str, str
                     "provider": provider, "created_at": opened,
                     "message": "A data source needs reconnecting: the grant was revoked.",
                 })  # fmt: skip
-            for authorization_id, provider, _ in rng.sample(authorizations, 3_000):
+            for authorization_id, provider, _ in rng.sample(
+                authorizations, min(3_000, len(authorizations))
+            ):
                 opened = now - timedelta(days=rng.uniform(2, 300))
                 closed = opened + timedelta(hours=5)
                 incidents.append(_incident(uuid.uuid4(), organization_id, authorization_id,

@@ -20,19 +20,14 @@ at the end.
 
 import argparse
 import asyncio
-import base64
 import contextlib
 import cProfile
 import io
-import multiprocessing
 import os
 import pstats
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -43,11 +38,21 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-import redis
-import uvicorn
 from sqlalchemy import insert, select
 
-from _harness import POSTGRES_ADMIN_URL, _admin
+from _harness import (
+    clear_redis,
+    cpu_seconds,
+    create_admin,
+    database_urls,
+    new_keyring,
+    sandbox_in_process,
+    serve_until_told,
+    stop_process,
+    throwaway_database,
+    worker_base_env,
+    worker_command,
+)
 
 # The fleet builder lives with the test fixtures; the repository root makes it importable.
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,10 +62,9 @@ if str(ROOT) not in sys.path:
 from tests.fixtures.fleet import connect_fleet  # noqa: E402
 
 from tether import migrate, vault  # noqa: E402
-from tether.config import Settings, async_database_url  # noqa: E402
+from tether.config import Settings  # noqa: E402
 from tether.db import create_engine, create_sessionmaker  # noqa: E402
 from tether.models import Account, Authorization, Client, Connection, Status  # noqa: E402
-from tether.organizations.service import create_organization  # noqa: E402
 from tether.sandbox import SandboxState, create_app  # noqa: E402
 from tether.sync import schedule, service  # noqa: E402
 from tether.worker import runtime  # noqa: E402
@@ -74,15 +78,6 @@ POLL_SECONDS = 0.5
 PER_JOB = 8
 QUIET = 10**7  # seconds: no health check and no second sync during the run
 CLIENTS = 200
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time a process used so far (Linux /proc; 0 where unreadable)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -115,21 +110,7 @@ def sandbox_process(
     state = SandboxState.seeded()
     vault.load_keyring(Settings(secret_keys=secret_keys))
     asyncio.run(_mint_fleet(state, url, uuid.UUID(organization_id), uuid.UUID(member_id), count))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(state), log_level="warning", access_log=False)
-    )
-
-    def stop_when_told() -> None:
-        with contextlib.suppress(EOFError, OSError):
-            pipe.recv()
-        server.should_exit = True
-
-    threading.Thread(target=stop_when_told, daemon=True).start()
-    pipe.send(sock.getsockname()[1])
-    server.run(sockets=[sock])
+    serve_until_told(pipe, create_app(state))
 
 
 async def _mint_fleet(
@@ -153,53 +134,13 @@ async def _mint_fleet(
 def sandbox_serving(
     url: str, secret_keys: str, organization_id: uuid.UUID, member_id: uuid.UUID, count: int
 ) -> Iterator[tuple[str, int]]:
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe()
-    args = (theirs, url, secret_keys, str(organization_id), str(member_id), count)
-    process = context.Process(target=sandbox_process, args=args, name="sandbox", daemon=True)
-    process.start()
-    try:
-        if not ours.poll(300):
-            raise RuntimeError("The sandbox process did not come up with its fleet.")
-        base = f"http://127.0.0.1:{ours.recv()}"
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/control/state", timeout=5).status_code == 200:
-                    break
-            if time.monotonic() > deadline or not process.is_alive():
-                raise RuntimeError("The sandbox process did not start serving.")
-            time.sleep(0.05)
-        assert process.pid is not None
-        yield base, process.pid
-    finally:
-        with contextlib.suppress(OSError):
-            ours.send("stop")
-        process.join(15)
-        if process.is_alive():
-            process.terminate()
-            process.join(5)
+    args = (url, secret_keys, str(organization_id), str(member_id), count)
+    with sandbox_in_process(sandbox_process, args, bringing="its fleet") as sandbox:
+        yield sandbox.url, sandbox.pid
 
 
 # ---------------------------------------------------------------------------------------------
 # Seeding: database, organization, clients and one connection per account.
-
-
-async def create_admin(url: str) -> tuple[uuid.UUID, uuid.UUID]:
-    engine = create_engine(url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            admin = await create_organization(
-                session,
-                name="Benchmark Agency",
-                admin_email="admin@benchmark.example",
-                admin_name="Benchmark Admin",
-                password=None,
-            )
-            await session.commit()
-        return admin.organization.id, admin.member.id
-    finally:
-        await engine.dispose()
 
 
 async def connect_accounts(url: str, organization_id: uuid.UUID) -> list[Page]:
@@ -403,21 +344,8 @@ class WorkerRun:
         return self.rows / self.steady if self.steady > 0 else 0.0
 
 
-def worker_command() -> list[str]:
-    script = Path(sys.executable).with_name("tether")
-    if script.exists():
-        return [str(script), "worker"]
-    return [sys.executable, "-c", "from tether.cli.main import app; app()", "worker"]
-
-
-def clear_redis() -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        keys = list(client.scan_iter(f"{NAMESPACE}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+def clear_namespace() -> None:
+    clear_redis(REDIS_URL, f"{NAMESPACE}:*")
 
 
 def run_worker(
@@ -426,15 +354,16 @@ def run_worker(
     n = len(setup.pages)
     asyncio.run(reset_sync(setup.plain_url, due=True))
     reset_calls(setup.sandbox_url)
-    clear_redis()
+    clear_namespace()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TETHER_")},
-        "TETHER_DATA_DIR": str(folder),
-        "TETHER_DATABASE_URL": setup.url,
-        "TETHER_SECRET_KEYS": setup.secret_keys,
-        "TETHER_BROKER_URL": REDIS_URL,
-        "TETHER_BROKER_NAMESPACE": NAMESPACE,
-        "TETHER_SANDBOX_URL": setup.sandbox_url,
+        **worker_base_env(
+            folder=folder,
+            url=setup.url,
+            secret_keys=setup.secret_keys,
+            redis_url=REDIS_URL,
+            namespace=NAMESPACE,
+            sandbox_url=setup.sandbox_url,
+        ),
         "TETHER_WORKER_THREADS": str(threads),
         "TETHER_CHECK_INTERVAL_SECONDS": str(QUIET),
         "TETHER_ACCOUNTS_CHECK_INTERVAL_SECONDS": str(QUIET),
@@ -451,7 +380,7 @@ def run_worker(
         try:
             seen = asyncio.run(_wait_stored(setup, started, limit, process))
         finally:
-            _stop(process)
+            stop_process(process)
     load = os.getloadavg()[0]
     sandbox_cpu = cpu_seconds(setup.sandbox_pid) - sandbox_cpu
     run = WorkerRun(
@@ -545,23 +474,13 @@ async def _verify(plain_url: str, n: int) -> list[str]:
         await db.close()
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
 # ---------------------------------------------------------------------------------------------
 # Optional: syncs in this process under cProfile, as one worker job after another runs them.
 
 
 def profile_syncs(setup: Setup, count: int, threads: int, top: int) -> tuple[float, int, str]:
     asyncio.run(reset_sync(setup.plain_url, due=False))
-    clear_redis()
+    clear_namespace()
     # As the worker runs them: the budgets on Redis (sync/limits.py) included.
     settings = Settings(
         database_url=setup.url,
@@ -683,15 +602,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     print(f"Load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.")
     name = f"tether_bench_sync_{os.getpid()}"
-    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
-    plain_url = f"{base}/{name}"
-    url = async_database_url(plain_url)
-    secret_keys = "b1:" + base64.b64encode(os.urandom(32)).decode()
-    vault.load_keyring(Settings(secret_keys=secret_keys))
-    asyncio.run(
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
-    )
-    try:
+    plain_url, url = database_urls(name)
+    secret_keys = new_keyring()
+    with throwaway_database(name), contextlib.ExitStack() as cleanup:
+        cleanup.callback(clear_namespace)
         with tempfile.TemporaryDirectory(prefix="tether-bench-") as folder:
             print(f"Seeding {n:,} connections...", flush=True)
             migrate.upgrade(url)
@@ -727,9 +641,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{args.threads[0]} threads, {done * DAYS / seconds:.0f} rows/s under the "
                     f"profiler; the top 30 by own CPU time:\n{text}"
                 )
-    finally:
-        clear_redis()
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     print(f"Total time: {time.perf_counter() - started:.0f} s")
     return 0
 
