@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
@@ -89,8 +89,16 @@ def throwaway_database(name: str, *, retry_drop: bool = False) -> Iterator[None]
             asyncio.run(_admin(drop))
 
 
-async def create_admin(url: str) -> tuple[uuid.UUID, uuid.UUID]:
-    """The benchmark's organization and its admin, through the service layer: their ids."""
+@dataclass(frozen=True)
+class BenchAdmin:
+    organization_id: uuid.UUID
+    member_id: uuid.UUID
+    token: str = field(repr=False)
+
+
+async def create_admin(url: str) -> BenchAdmin:
+    """The benchmark's organization and its admin, through the service layer: their ids and
+    the admin's API token."""
     engine = create_engine(url)
     try:
         async with create_sessionmaker(engine)() as session:
@@ -102,7 +110,7 @@ async def create_admin(url: str) -> tuple[uuid.UUID, uuid.UUID]:
                 password=None,
             )
             await session.commit()
-        return admin.organization.id, admin.member.id
+        return BenchAdmin(admin.organization.id, admin.member.id, admin.token)
     finally:
         await engine.dispose()
 

@@ -52,14 +52,13 @@ import httpx
 import uvicorn
 from sqlalchemy import insert, select
 
-from _harness import POSTGRES_ADMIN_URL, _admin
+from _harness import POSTGRES_ADMIN_URL, _admin, create_admin
 from tether import migrate
 from tether.app import create_app
 from tether.config import Settings, async_database_url
-from tether.db import create_engine, create_sessionmaker
+from tether.db import create_engine
 from tether.models import Account, Authorization, Client, Connection
 from tether.models.status import Status, worse
-from tether.organizations.service import create_organization
 
 TARGET_SECONDS = 2.0
 USERNAME, PASSWORD = "mcc", "mcc-password"
@@ -268,23 +267,6 @@ class World:
     sandbox_seconds: float = 0.0
     connect_seconds: float = 0.0
     insert_seconds: float = 0.0
-
-
-async def create_admin(url: str) -> tuple[uuid.UUID, str]:
-    engine = create_engine(url)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            admin = await create_organization(
-                session,
-                name="Benchmark Agency",
-                admin_email="admin@benchmark.example",
-                admin_name="Benchmark Admin",
-                password=None,
-            )
-            await session.commit()
-        return admin.organization.id, admin.token
-    finally:
-        await engine.dispose()
 
 
 async def sandbox_world(control: httpx.AsyncClient, accounts: int) -> None:
@@ -697,7 +679,8 @@ def _run(backend: str, url: str, folder: Path, options: Options) -> Report:
     started = time.perf_counter()
     migrate.upgrade(url)
     migrated = time.perf_counter() - started
-    organization_id, token = asyncio.run(create_admin(url))
+    admin = asyncio.run(create_admin(url))
+    organization_id, token = admin.organization_id, admin.token
     world = World(organization_id, token, migrate_seconds=migrated)
     version, autovacuum = sqlite3.sqlite_version, ""
     if backend == "PostgreSQL":

@@ -609,7 +609,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="tether-bench-") as folder:
             print(f"Seeding {n:,} connections...", flush=True)
             migrate.upgrade(url)
-            organization_id, member_id = asyncio.run(create_admin(url))
+            admin = asyncio.run(create_admin(url))
+            organization_id, member_id = admin.organization_id, admin.member_id
             with sandbox_serving(url, secret_keys, organization_id, member_id, n) as (
                 sandbox,
                 sandbox_pid,
