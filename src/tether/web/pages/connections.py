@@ -70,11 +70,14 @@ async def connections_page(
 ) -> Response:
     provider = provider or None
     client_id, unknown_client = await client_filter(session, actor, client)
-    counts = await service.count_connections(
-        session, where=service.visible(actor, provider=provider, client_id=client_id)
+    # A client name that matches no client shows nothing: no need to count the organization.
+    counts = (
+        dict.fromkeys([*Status, "total"], 0)
+        if unknown_client
+        else await service.count_connections(
+            session, where=service.visible(actor, provider=provider, client_id=client_id)
+        )
     )
-    if unknown_client:
-        counts = dict.fromkeys(counts, 0)
     if tab not in {key for key, _, _ in TABS}:
         tab = "needs_reconnect" if counts["needs_reconnect"] else "all"
     statuses = next(statuses for key, _, statuses in TABS if key == tab)
