@@ -4,14 +4,30 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ProviderSettings(BaseModel):
+    """One provider's (or one family's, e.g. `google`) app credentials and base URLs, from
+    `TETHER_PROVIDERS__<KEY>__<FIELD>`, e.g. `TETHER_PROVIDERS__GOOGLE__CLIENT_ID`."""
+
+    client_id: str | None = None
+    client_secret: str | None = Field(default=None, repr=False)
+    # Google Ads only: the developer token of the manager account that owns the API access.
+    developer_token: str | None = Field(default=None, repr=False)
+    # Named bases of the definition (see docs/providers.md), e.g. BASE_URLS__ADS.
+    base_urls: dict[str, str] = {}
+    # Google: the OAuth consent screen is in "Testing", so refresh tokens end after 7 days.
+    consent_testing: bool = False
 
 
 class Settings(BaseSettings):
     """Everything that differs between the embedded default and a deployment at scale."""
 
-    model_config = SettingsConfigDict(env_prefix="TETHER_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="TETHER_", env_nested_delimiter="__", extra="ignore"
+    )
 
     data_dir: Path = Path(".tether")
     database_url: str | None = None
@@ -28,8 +44,12 @@ class Settings(BaseSettings):
     sandbox_client_secret: str = Field(default="tether-sandbox-secret", repr=False)
     mount_sandbox: bool = True
     # Catalog providers the sandbox stands in for, besides its own (for demos, tests, benches):
-    # e.g. "meta_ads,snapchat_ads" makes those providers connect to the sandbox.
+    # e.g. "google_ads,meta_ads" points those providers at the sandbox's dialect of them.
     sandbox_stands_in_for: str = ""
+    # Per provider (or family): app credentials and base URLs (see docs/providers.md).
+    providers: dict[str, ProviderSettings] = {}
+    # Operators' own providers, declared in a TOML or YAML file.
+    providers_file: Path | None = None
     seed_demo: bool = True
     oauth_state_lifetime_seconds: int = 600
     max_body_bytes: int = 1_000_000

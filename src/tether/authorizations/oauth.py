@@ -1,6 +1,5 @@
 """The OAuth2 authorization-code flow with `state` and PKCE (RFC 6749, RFC 7636)."""
 
-import base64
 import hashlib
 import secrets
 import uuid
@@ -57,7 +56,6 @@ async def start(
     adapter = registry.oauth_adapter(provider)
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
     expires_at = utcnow() + lifetime
     session.add(
         OAuthState(
@@ -73,9 +71,7 @@ async def start(
         )
     )
     await session.flush()
-    url = adapter.authorize_url(
-        state=state, code_challenge=challenge.decode().rstrip("="), redirect_uri=redirect_uri
-    )
+    url = adapter.authorize_url(state=state, code_verifier=verifier, redirect_uri=redirect_uri)
     return OAuthStart(url, expires_at)
 
 

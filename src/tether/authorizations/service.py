@@ -91,7 +91,7 @@ async def discover(
 ) -> tuple[Identity, list[ExternalAccount]]:
     """Who the credentials belong to and which accounts they reach, or a clear refusal."""
     try:
-        identity = await adapter.probe(credentials)
+        identity = await adapter.identify(credentials)
         accounts = await adapter.list_accounts(credentials)
     except ProviderCallError as error:
         status = 422 if error.status is not None and error.status < 500 else 502

@@ -34,6 +34,8 @@ class TokenGrant:
     refresh_token: str | None = field(default=None, repr=False)
     expires_at: datetime | None = None
     scope: str | None = None
+    # When the refresh token itself ends, whatever Tether does (e.g. LinkedIn's 365 days).
+    refresh_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,8 @@ class ExternalAccount:
     external_id: str
     name: str
     currency: str | None = None
+    # The manager account this one is reached through (Google Ads' login-customer-id).
+    manager_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +93,7 @@ class ProviderCallError(Exception):
 
 
 class OAuthAdapter(Protocol):
-    def authorize_url(self, *, state: str, code_challenge: str, redirect_uri: str) -> str: ...
+    def authorize_url(self, *, state: str, code_verifier: str, redirect_uri: str) -> str: ...
 
     async def exchange_code(
         self, *, code: str, code_verifier: str, redirect_uri: str
@@ -103,10 +107,18 @@ class OAuthAdapter(Protocol):
 class ProviderAdapter(Protocol):
     """Calls that every provider answers, whatever its auth kind."""
 
-    async def probe(self, credentials: Credentials) -> Identity: ...
+    async def probe(self, credentials: Credentials) -> None: ...
+
+    async def identify(self, credentials: Credentials) -> Identity: ...
 
     async def list_accounts(self, credentials: Credentials) -> list[ExternalAccount]: ...
 
     async def fetch_daily(
-        self, credentials: Credentials, *, account_id: str, start: date, end: date
+        self,
+        credentials: Credentials,
+        *,
+        account_id: str,
+        start: date,
+        end: date,
+        manager_id: str | None = None,
     ) -> list[DailyMetrics]: ...

@@ -1,8 +1,12 @@
-"""The provider catalog: every kind of data source Tether knows, with its auth kind."""
+"""The provider catalog: every kind of data source Tether knows, built in or declared by the
+operator, and the adapter class that runs each built-in definition."""
 
 from dataclasses import dataclass
 
 from tether.providers.base import AuthKind
+from tether.providers.defined import DefinedProvider
+from tether.providers.definition import ProviderDefinition
+from tether.providers.sandbox import SANDBOX, SANDBOX_API_KEY, SandboxProvider
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,19 +19,24 @@ class ProviderInfo:
     description: str = ""
 
 
-CATALOG: tuple[ProviderInfo, ...] = (
-    ProviderInfo(
-        "sandbox",
-        "Sandbox Ads",
-        AuthKind.OAUTH2,
-        description="Tether's local ad platform, for trying every flow without real accounts.",
-    ),
-    ProviderInfo(
-        "sandbox_api_key",
-        "Sandbox Ads (API key)",
-        AuthKind.API_KEY,
-        description="The sandbox reached with a user's API key, like API-key tools.",
-    ),
+def info_of(definition: ProviderDefinition) -> ProviderInfo:
+    return ProviderInfo(
+        definition.key,
+        definition.name,
+        definition.auth_kind,
+        definition.email_grouping,
+        definition.description,
+    )
+
+
+# Built-in definitions, in catalog order, with the class that adds their code.
+BUILTIN: tuple[tuple[ProviderDefinition, type[DefinedProvider]], ...] = (
+    (SANDBOX, SandboxProvider),
+    (SANDBOX_API_KEY, SandboxProvider),
+)
+
+# In the catalog, but without a definition yet: their cards say they are coming.
+PLANNED: tuple[ProviderInfo, ...] = (
     ProviderInfo("google_ads", "Google Ads", AuthKind.OAUTH2),
     ProviderInfo("meta_ads", "Meta Ads (Facebook and Instagram)", AuthKind.OAUTH2),
     ProviderInfo("linkedin_ads", "LinkedIn Ads", AuthKind.OAUTH2),
@@ -41,4 +50,24 @@ CATALOG: tuple[ProviderInfo, ...] = (
     ProviderInfo("semrush", "Semrush", AuthKind.API_KEY),
 )
 
-BY_KEY = {info.key: info for info in CATALOG}
+_DEFINED = {d.key for d, _ in BUILTIN}
+CATALOG: tuple[ProviderInfo, ...] = tuple(info_of(d) for d, _ in BUILTIN) + tuple(
+    info for info in PLANNED if info.key not in _DEFINED
+)
+
+# Every provider this process knows, by key: the catalog plus the operator's own, which
+# `install` adds when the registry is built (names in emails, audit entries and lists).
+BY_KEY: dict[str, ProviderInfo] = {info.key: info for info in CATALOG}
+NAMES: dict[str, str] = {info.key: info.name for info in CATALOG}
+
+
+def install(infos: tuple[ProviderInfo, ...]) -> None:
+    """Make operator-declared providers known to every part of this process."""
+    for info in infos:
+        BY_KEY[info.key] = info
+        NAMES[info.key] = info.name
+
+
+def name_of(key: str) -> str:
+    info = BY_KEY.get(key)
+    return info.name if info else key

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from starlette.exceptions import HTTPException
 
-from tether.sandbox import api, control, oauth
+from tether.sandbox import api, control, dialects, oauth
 from tether.sandbox.faults import CallStatsMiddleware
 from tether.sandbox.state import OAuthError, SandboxError, SandboxState
 
@@ -48,6 +48,7 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
     app.add_exception_handler(OAuthError, oauth.oauth_error_handler)
     app.add_exception_handler(RequestValidationError, api.validation_error_handler)
     app.add_exception_handler(HTTPException, api.http_error_handler)
+    dialects.mount(app, sandbox)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home(request: Request) -> str:

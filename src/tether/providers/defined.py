@@ -1,0 +1,209 @@
+"""The one adapter every provider definition runs on: API calls, the probe, account listing.
+
+A provider module subclasses `DefinedProvider` only for what its definition cannot say: a
+daily report, a manager-account hierarchy, a token exchange. Everything else (the OAuth
+mechanics, the error mapping, paging) comes from the definition.
+"""
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import httpx
+
+from tether.config import ProviderSettings
+from tether.providers import answers
+from tether.providers.base import (
+    Credentials,
+    DailyMetrics,
+    ExternalAccount,
+    Identity,
+    ProviderCallError,
+    Reason,
+    TokenGrant,
+)
+from tether.providers.definition import Paging, ProviderDefinition
+from tether.providers.oauth import OAuthClient
+from tether.providers.transport import unreachable
+
+# A listing that never ends is a provider bug, not a reason to loop forever.
+MAX_ACCOUNT_PAGES = 500
+
+
+class NoReports(ProviderCallError):
+    """The provider has no daily report in Tether (e.g. a custom provider without one)."""
+
+
+class DefinedProvider:
+    """A provider, its bases resolved and its credentials set, ready to call."""
+
+    def __init__(
+        self,
+        definition: ProviderDefinition,
+        *,
+        http: httpx.AsyncClient,
+        bases: Mapping[str, str],
+        oauth: OAuthClient | None = None,
+        headers: Mapping[str, str] | None = None,
+        settings: ProviderSettings | None = None,
+    ) -> None:
+        self.definition = definition
+        self.bases = {name: url.rstrip("/") for name, url in bases.items()}
+        self.oauth = oauth
+        # The operator's settings of this provider (e.g. Google's consent_testing).
+        self.settings = settings or ProviderSettings()
+        self._http = http
+        self._headers = dict(headers or {})
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    def url(self, template: str) -> str:
+        """A definition's URL template with the bases filled in."""
+        return template.format_map(self.bases)
+
+    # -- OAuth (through Authlib, see oauth.py) -------------------------------------------
+
+    def authorize_url(self, *, state: str, code_verifier: str, redirect_uri: str) -> str:
+        return self._oauth().authorize_url(
+            state=state, code_verifier=code_verifier, redirect_uri=redirect_uri
+        )
+
+    async def exchange_code(
+        self, *, code: str, code_verifier: str, redirect_uri: str
+    ) -> TokenGrant:
+        return await self._oauth().exchange_code(
+            code=code, code_verifier=code_verifier, redirect_uri=redirect_uri
+        )
+
+    async def refresh(self, *, refresh_token: str) -> TokenGrant:
+        return await self._oauth().refresh(refresh_token=refresh_token)
+
+    async def revoke(self, *, token: str) -> None:
+        await self._oauth().revoke(token=token)
+
+    def _oauth(self) -> OAuthClient:
+        if self.oauth is None:
+            raise ProviderCallError(Reason.UNKNOWN, f"{self.name} is not connected by signing in.")
+        return self.oauth
+
+    # -- the API -------------------------------------------------------------------------
+
+    def auth_headers(self, credentials: Credentials) -> dict[str, str]:
+        """The headers a call with these credentials carries."""
+        if credentials.api_key is not None:
+            spec = self.definition.api_key
+            header, prefix = (spec.header, spec.prefix) if spec else ("Authorization", "Bearer ")
+            return {**self._headers, header: f"{prefix}{credentials.api_key}"}
+        return {**self._headers, "Authorization": f"Bearer {credentials.access_token}"}
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        credentials: Credentials,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """One API call; a failed answer raises ProviderCallError with Tether's reason."""
+        sent = {**self.auth_headers(credentials), **(headers or {})}
+        try:
+            response = await self._http.request(method, url, headers=sent, **kwargs)
+        except httpx.HTTPError as error:
+            raise unreachable(self.name, error) from None
+        body = _json(response)
+        if not response.is_success:
+            raise self.error_of(response.status_code, body, response.headers)
+        return body
+
+    def error_of(
+        self, status: int, body: Any, headers: Mapping[str, str] | None = None
+    ) -> ProviderCallError:
+        """A failed answer read by the definition's rules."""
+        return answers.call_error(self.definition.errors, self.name, status, body, headers or {})
+
+    def classify_error(self, status: int, body: Any) -> tuple[Reason, str]:
+        """Tether's reason and the provider's own message for a failed answer."""
+        error = self.error_of(status, body)
+        return error.reason, error.message
+
+    async def probe(self, credentials: Credentials) -> None:
+        """The cheapest call that proves the credentials work (a health check's call)."""
+        if self.definition.probe_url is None:
+            await self.identify(credentials)
+        else:
+            await self.call("GET", self.url(self.definition.probe_url), credentials)
+
+    async def identify(self, credentials: Credentials) -> Identity:
+        """Who the credentials belong to on the provider's side."""
+        spec = self.definition.identify
+        body = await self.call("GET", self.url(spec.url), credentials, params=spec.params)
+        external_id = answers.first(body, spec.id_path)
+        if external_id is None:
+            raise ProviderCallError(Reason.UNKNOWN, f"{self.name} did not say who this is.")
+        name = answers.first(body, spec.name_path)
+        email = answers.first(body, spec.email_path)
+        return Identity(str(external_id), str(name or external_id), str(email) if email else None)
+
+    async def list_accounts(self, credentials: Credentials) -> list[ExternalAccount]:
+        """Every account the grant reaches, page after page."""
+        spec = self.definition.accounts
+        if spec.url is None:
+            identity = await self.identify(credentials)
+            return [ExternalAccount(identity.external_user_id, identity.name)]
+        accounts: list[ExternalAccount] = []
+        url: str | None = self.url(spec.url)
+        params: dict[str, str] = dict(spec.params)
+        for _ in range(MAX_ACCOUNT_PAGES):
+            if url is None:
+                break
+            body = await self.call("GET", url, credentials, params=params)
+            accounts += [a for a in map(self._account, answers.found(body, spec.items_path)) if a]
+            url, params = self._next_page(body, url, params)
+        return accounts
+
+    def _account(self, item: Any) -> ExternalAccount | None:
+        spec = self.definition.accounts
+        external_id = answers.first(item, spec.id_path)
+        if external_id is None:
+            return None
+        name = answers.first(item, spec.name_path)
+        currency = answers.first(item, spec.currency_path)
+        return ExternalAccount(
+            str(external_id), str(name or external_id), str(currency) if currency else None
+        )
+
+    def _next_page(
+        self, body: Any, url: str, params: dict[str, str]
+    ) -> tuple[str | None, dict[str, str]]:
+        spec = self.definition.accounts
+        following = answers.first(body, spec.next_path)
+        if spec.paging == Paging.NONE or not following:
+            return None, params
+        if spec.paging == Paging.NEXT_URL:
+            return str(following), {}
+        assert spec.next_param is not None  # checked when the definition is loaded
+        return url, {**params, spec.next_param: str(following)}
+
+    async def fetch_daily(
+        self,
+        credentials: Credentials,
+        *,
+        account_id: str,
+        start: date,
+        end: date,
+        manager_id: str | None = None,
+    ) -> list[DailyMetrics]:
+        """Daily metrics of one account; a provider with a report overrides this."""
+        raise NoReports(
+            Reason.UNKNOWN, f"{self.name} has no daily report in Tether, so nothing is loaded."
+        )
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return {}

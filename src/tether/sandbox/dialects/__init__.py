@@ -1,0 +1,19 @@
+"""The sandbox speaking real platforms' dialects: each at the platform's own paths, in its
+shapes and error bodies, over the one sandbox world (users, accounts, grants, faults).
+
+A dialect is an ASGI app mounted at `/<dialect>`; under it, one prefix per base URL of the
+provider definition (`/google/ads/...` stands for `https://googleads.googleapis.com/...`).
+"""
+
+from fastapi import FastAPI
+
+from tether.sandbox.dialects import google, meta
+from tether.sandbox.state import SandboxState
+
+DIALECTS = {"google": google.create_app, "meta": meta.create_app}
+
+
+def mount(app: FastAPI, state: SandboxState) -> None:
+    """Mount every dialect on the sandbox app, sharing its world."""
+    for name, create in DIALECTS.items():
+        app.mount(f"/{name}", create(state))
