@@ -85,8 +85,6 @@ class Settings(BaseSettings):
     sync_interval_hours: int = 24
     # How many days back (today included) each connection's metrics are kept loaded.
     sync_history_days: int = 90
-    # Providers restate recent days (late conversions): the last few are loaded again each sync.
-    sync_restate_days: int = 3
     # Calls in flight at once per authorization and per provider: within one process, and
     # across every worker when the broker is Redis (see sync/limits.py).
     sync_authorization_concurrency: int = 2

@@ -2,12 +2,15 @@
 
 import asyncio
 import uuid
+from datetime import datetime, timedelta
 
 import httpx
 import time_machine
 from sqlalchemy import text
 
+from tests.fixtures.builders import Org, connect_sandbox
 from tests.fixtures.connected import Connected
+from tests.fixtures.running import Tether
 from tether.db import utcnow
 from tether.health.refresh import Refresh, refresh
 from tether.providers.registry import build_registry
@@ -99,4 +102,31 @@ async def test_a_token_that_cannot_be_refreshed_warns_before_it_lapses(
         lapsed = await connected.check()
     assert lapsed["status"] == "needs_reconnect"
     assert lapsed["reason"] == "token_expired"
+    assert (await connected.incidents(kind="expiring"))[0]["closed_how"] == "lapsed"
+
+
+async def test_a_refresh_token_with_a_fixed_end_warns_before_it_lapses(
+    org: Org, tether: Tether
+) -> None:
+    # Like LinkedIn's 365 days, or Google's 7 days for apps whose consent screen is in Testing.
+    await tether.sandbox("PUT", "/settings", json={"refresh_token_lifetime": 30 * 86400})
+    connected = Connected(org, tether, await connect_sandbox(org.api), [], [], [])
+    ends = datetime.fromisoformat(connected.authorization["refresh_expires_at"])
+    assert abs((ends - utcnow()) - timedelta(days=30)) < timedelta(minutes=1)
+    days = tether.settings.expiring_warning_days
+
+    assert (await connected.check())["status"] == "active"
+    assert await connected.incidents(kind="expiring") == []
+
+    with time_machine.travel(utcnow() + timedelta(days=30 - days + 1), tick=True):
+        assert (await connected.check())["status"] == "active"  # refreshed, still fine
+        (warning,) = await connected.incidents(kind="expiring", state="open")
+    assert f"ends on {ends:%Y-%m-%d}" in warning["message"]
+    refreshed = (await org.api.get(f"/api/v1/authorizations/{connected.id}")).json()
+    moved = datetime.fromisoformat(refreshed["refresh_expires_at"]) - ends
+    assert abs(moved) < timedelta(seconds=5)  # refreshing does not move the end
+
+    with time_machine.travel(utcnow() + timedelta(days=31), tick=True):
+        lapsed = await connected.check()
+    assert (lapsed["status"], lapsed["reason"]) == ("needs_reconnect", "token_expired")
     assert (await connected.incidents(kind="expiring"))[0]["closed_how"] == "lapsed"

@@ -93,10 +93,12 @@ async def restore_in_place(
                 external_id=e.external_id,
                 name=e.name,
                 currency=e.currency,
+                manager_external_id=e.manager_id,
             )
             for e in reachable.values()
             if e.external_id not in known
         )
+        await follow_managers(session, a, reachable)
         await session.flush()
         restored = await repository.restore_connections(session, a.id)
         lost = await repository.accounts_by_external_id(
@@ -108,12 +110,23 @@ async def restore_in_place(
     return Restored(a, restored, [f"{x.name} ({x.external_id})" for x in lost])
 
 
+async def follow_managers(
+    session: AsyncSession, a: Authorization, reachable: dict[str, ExternalAccount]
+) -> None:
+    """Known accounts now reached through another manager account (or none) remember it."""
+    for account in await repository.accounts_of(session, a.id):
+        found = reachable.get(account.external_id)
+        if found is not None and account.manager_external_id != found.manager_id:
+            account.manager_external_id = found.manager_id
+
+
 def _replace_credentials(a: Authorization, new: Credentials) -> None:
     now = utcnow()
     if new.grant is not None:
         a.access_token = vault.seal(new.grant.access_token)
         a.refresh_token = vault.seal(new.grant.refresh_token) if new.grant.refresh_token else None
         a.expires_at = new.grant.expires_at
+        a.refresh_expires_at = new.grant.refresh_expires_at
         a.scope = new.grant.scope
     if new.api_key is not None:
         a.api_key = vault.seal(new.api_key)

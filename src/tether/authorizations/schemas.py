@@ -26,6 +26,8 @@ class AuthorizationRead(Schema):
     connector: ConnectorRead | None
     account_count: int
     expires_at: datetime | None
+    # A refresh token's fixed end, where the provider has one (it cannot be moved by refreshing).
+    refresh_expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
     last_synced_at: datetime | None
@@ -37,6 +39,8 @@ class AccountRead(Schema):
     external_id: str
     name: str
     currency: str | None
+    # The manager account it is reached through (Google Ads' login-customer-id), if any.
+    manager_external_id: str | None
     status: str
     client_count: int
     created_at: datetime

@@ -128,6 +128,7 @@ async def store_authorization(
         access_token=vault.seal(grant.access_token) if grant else None,
         refresh_token=vault.seal(grant.refresh_token) if grant and grant.refresh_token else None,
         expires_at=grant.expires_at if grant else None,
+        refresh_expires_at=grant.refresh_expires_at if grant else None,
         api_key=vault.seal(api_key) if api_key else None,
         # Checked at the scheduler's next pass, which also settles when to refresh it.
         next_check_at=utcnow(),
@@ -141,6 +142,7 @@ async def store_authorization(
             external_id=account.external_id,
             name=account.name,
             currency=account.currency,
+            manager_external_id=account.manager_id,
         )
         for account in {a.external_id: a for a in accounts}.values()
     )

@@ -96,5 +96,7 @@ async def _refresh_holding_lease(
         if grant.refresh_token:
             a.refresh_token = vault.seal(grant.refresh_token)
         a.expires_at = grant.expires_at
+        if grant.refresh_expires_at is not None:
+            a.refresh_expires_at = grant.refresh_expires_at
         await session.commit()
     return RefreshResult(Refresh.REFRESHED)

@@ -204,23 +204,35 @@ async def _judge_outage(
 
 
 async def _expiring(session: AsyncSession, a: Authorization, ctx: Context) -> None:
-    """Warn ahead of the end of a token that cannot be refreshed without a person."""
-    if not _expiring_soon(a, ctx) or a.expires_at is None:
+    """Warn ahead of the end of a grant that cannot be renewed without a person."""
+    ends = grant_ends_at(a)
+    if not _expiring_soon(a, ctx) or ends is None:
         return
-    days = max(0, (a.expires_at - ctx.now).days)
+    days = max(0, (ends - ctx.now).days)
     name = BY_KEY[a.provider].name if a.provider in BY_KEY else a.provider
     message = (
-        f"The {name} access of {a.external_user_name} ends on {a.expires_at:%Y-%m-%d} "
+        f"The {name} access of {a.external_user_name} ends on {ends:%Y-%m-%d} "
         f"({days} days left) and cannot be renewed without signing in again."
     )
     await _open_on(session, a, IncidentKind.EXPIRING, "token_expiring", message, ctx)
 
 
+def grant_ends_at(a: Authorization) -> datetime | None:
+    """When the grant ends whatever Tether does: a token that cannot be refreshed ends with
+    its access token; a refreshable one ends when its refresh token has a fixed end."""
+    if a.api_key is not None:
+        return None
+    if a.refresh_token is None:
+        return a.expires_at
+    return a.refresh_expires_at
+
+
 def _expiring_soon(a: Authorization, ctx: Context) -> bool:
-    if a.expires_at is None or a.refresh_token is not None or a.api_key is not None:
+    ends = grant_ends_at(a)
+    if ends is None:
         return False
     warning = timedelta(days=ctx.settings.expiring_warning_days)
-    return a.status == Status.ACTIVE and a.expires_at - ctx.now <= warning
+    return a.status == Status.ACTIVE and ends - ctx.now <= warning
 
 
 def _next_regular(a: Authorization, ctx: Context) -> datetime:
@@ -242,6 +254,9 @@ async def reconcile_accounts(
     by_id = {account.external_id: account for account in reachable}
     known = await repository.accounts_of(session, a.id)
     for account in known:
+        found = by_id.get(account.external_id)
+        if found is not None and account.manager_external_id != found.manager_id:
+            account.manager_external_id = found.manager_id
         if account.external_id in by_id and account.status != Status.ACTIVE:
             await _account_back(session, a, account, ctx)
         elif account.external_id not in by_id and account.status == Status.ACTIVE:
@@ -254,6 +269,7 @@ async def reconcile_accounts(
             external_id=new.external_id,
             name=new.name,
             currency=new.currency,
+            manager_external_id=new.manager_id,
         )
         for new in reachable
         if new.external_id not in known_ids

@@ -23,5 +23,7 @@ class Account(IdMixin, TimestampMixin, Base):
     external_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(300))
     currency: Mapped[str | None] = mapped_column(String(3), default=None)
+    # The manager account this one is reached through (Google Ads' login-customer-id).
+    manager_external_id: Mapped[str | None] = mapped_column(String(200), default=None)
     status: Mapped[str] = mapped_column(String(20), default=Status.ACTIVE)
     last_synced_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -34,6 +34,9 @@ class Authorization(IdMixin, TimestampMixin, Base):
     refresh_token: Mapped[Sealed | None] = mapped_column(default=None)
     api_key: Mapped[Sealed | None] = mapped_column(default=None)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A refresh token with a fixed end from the first consent (LinkedIn's 365 days, Google's
+    # 7 days for apps in Testing): refreshing does not move it, so it warns like an expiry.
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     last_synced_at: Mapped[datetime | None] = mapped_column(default=None)
     # The health engine's state: when to look next, and what it saw last.
     next_check_at: Mapped[datetime | None] = mapped_column(default=None, index=True)

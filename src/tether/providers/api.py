@@ -1,14 +1,37 @@
-"""/api/v1/providers: the catalog."""
+"""/api/v1/providers: the catalog, and how each provider is set up here."""
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from tether.deps import CurrentActor, RegistryDep
+from fastapi import APIRouter, Path
+
+from tether.deps import CurrentActor, RegistryDep, SettingsDep
 from tether.kit.schemas import Counted, Schema
 from tether.providers.base import AuthKind
 from tether.providers.catalog import ProviderInfo
+from tether.providers.guide import SetupGuide, guide
 from tether.providers.registry import Registry
 
-router = APIRouter(tags=["providers"])
+
+class LifetimesRead(Schema):
+    access_seconds: int | None
+    refreshable: bool
+    rotates_refresh_token: bool
+    refresh_fixed_seconds: int | None
+    notes: str
+
+
+class SetupRead(Schema):
+    """What an operator sets to make the provider available. Names of settings only: never
+    their values."""
+
+    reason: str | None
+    missing: list[str]
+    settings: list[str]
+    register_url: str
+    steps: list[str]
+    redirect_uri: str | None
+    scopes: list[str]
+    lifetimes: LifetimesRead | None
 
 
 class ProviderRead(Schema):
@@ -18,9 +41,18 @@ class ProviderRead(Schema):
     available: bool
     email_grouping: str
     description: str
+    daily_loads: bool
+
+
+class ProviderDetail(ProviderRead):
+    setup: SetupRead
+
+
+router = APIRouter(tags=["providers"])
 
 
 def _read(registry: Registry, info: ProviderInfo) -> ProviderRead:
+    definition = registry.definition(info.key)
     return ProviderRead(
         key=info.key,
         name=info.name,
@@ -28,6 +60,23 @@ def _read(registry: Registry, info: ProviderInfo) -> ProviderRead:
         available=registry.available(info.key),
         email_grouping=info.email_grouping,
         description=info.description,
+        daily_loads=definition is not None and definition.reports is not None,
+    )
+
+
+def _setup(found: SetupGuide) -> SetupRead:
+    lifetimes = found.lifetimes
+    return SetupRead(
+        reason=found.reason,
+        missing=list(found.missing),
+        settings=list(found.settings),
+        register_url=found.register_url,
+        steps=list(found.steps),
+        redirect_uri=found.redirect_uri,
+        scopes=list(found.scopes),
+        lifetimes=LifetimesRead.model_validate(lifetimes, from_attributes=True)
+        if lifetimes
+        else None,
     )
 
 
@@ -38,5 +87,14 @@ async def list_providers(_: CurrentActor, registry: RegistryDep) -> Counted[Prov
 
 
 @router.get("/providers/{key}")
-async def get_provider(_: CurrentActor, registry: RegistryDep, key: str) -> ProviderRead:
-    return _read(registry, registry.info(key))
+async def get_provider(
+    _: CurrentActor,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    key: Annotated[str, Path(max_length=40)],
+) -> ProviderDetail:
+    """One provider, with how to set it up here (the redirect URI to register, its scopes,
+    the settings it still needs)."""
+    read = _read(registry, registry.info(key))
+    found = guide(registry, key, settings.oauth_redirect_uri)
+    return ProviderDetail(**read.model_dump(), setup=_setup(found))

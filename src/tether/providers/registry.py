@@ -16,7 +16,7 @@ from tether.providers import catalog
 from tether.providers.base import AuthKind, OAuthAdapter, ProviderAdapter
 from tether.providers.catalog import ProviderInfo, info_of
 from tether.providers.defined import DefinedProvider
-from tether.providers.definition import ProviderDefinition
+from tether.providers.definition import ProviderDefinition, Reports
 from tether.providers.oauth import OAuthClient
 from tether.providers.sandbox import SANDBOX, SANDBOX_API_KEY, SandboxProvider
 
@@ -39,6 +39,8 @@ class Registry:
     unavailable: dict[str, Unavailable] = field(default_factory=dict)
     infos: tuple[ProviderInfo, ...] = catalog.CATALOG
     public_url: str = "http://127.0.0.1:8000"
+    # Providers the sandbox answers for (demo, tests, benchmarks): never a real platform.
+    stand_ins: frozenset[str] = frozenset()
 
     def info(self, key: str) -> ProviderInfo:
         for info in self.infos:
@@ -54,6 +56,11 @@ class Registry:
 
     def definition(self, key: str) -> ProviderDefinition | None:
         return self.definitions.get(key)
+
+    def reports_of(self, key: str) -> Reports | None:
+        """The provider's report limits; None when it has no daily loads in Tether."""
+        provider = self.providers.get(key)
+        return provider.definition.reports if provider is not None else None
 
     def why_unavailable(self, key: str) -> Unavailable | None:
         if key in self.providers:
@@ -113,6 +120,7 @@ def build_registry(
         infos=tuple(info_of(d) for d in definitions)
         + tuple(i for i in planned if i.key not in stand_ins),
         public_url=settings.resolved_public_url,
+        stand_ins=frozenset(stand_ins),
     )
     for definition in definitions:
         registry.definitions[definition.key] = definition

@@ -6,7 +6,7 @@ its own); read together, the batch takes three or four statements in all.
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -18,6 +18,8 @@ from tether.config import Settings
 from tether.errors import TetherError
 from tether.models import Account, Authorization, Connection, LostDay, MetricDay, Status
 from tether.providers.base import Credentials
+from tether.providers.catalog import name_of
+from tether.providers.definition import Reports
 from tether.sync import repository
 from tether.sync.days import DayRange, history_window, runs, today
 
@@ -29,6 +31,8 @@ class Plan:
     authorization_id: uuid.UUID
     account_id: uuid.UUID
     account_external_id: str
+    # The manager account the account is reached through (Google Ads' login-customer-id).
+    manager_external_id: str | None
     currency: str | None
     credentials: Credentials
     # The sealed secret the credentials were opened from: a refusal of credentials the
@@ -40,6 +44,8 @@ class Plan:
     # Days of the planned ranges already recorded lost (served again, they are lost no more).
     lost: frozenset[date]
     interval: timedelta
+    # The provider's report limits: days per call.
+    days_per_call: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +59,14 @@ class Skip:
 async def plan_many(
     session: AsyncSession,
     settings: Settings,
+    reports_of: Callable[[str], Reports | None],
     ids: Sequence[uuid.UUID],
     now: datetime,
     start: date | None = None,
     end: date | None = None,
 ) -> dict[uuid.UUID, Plan | Skip]:
-    """Each connection's plan: the given range, or whatever its history window lacks."""
+    """Each connection's plan: the given range, or whatever its history window lacks, within
+    what its provider's report serves (`reports_of`: None for a provider without one)."""
     stmt = (
         select(
             Connection.id,
@@ -68,6 +76,7 @@ async def plan_many(
             Connection.account_external_id,
             Connection.sync_interval_hours,
             Account.currency,
+            Account.manager_external_id,
             Authorization,
         )
         .join(Authorization, Authorization.id == Connection.authorization_id)
@@ -84,12 +93,12 @@ async def plan_many(
     loaded = {} if span is not None else await _loaded(session, wanted, window)
     days = span or window
     lost = await repository.days_of(session, LostDay, wanted, days.start, days.end)
-    settled = last - timedelta(days=max(1, settings.sync_restate_days) - 1)
     for r in rows:
         a: Authorization = r.Authorization
         interval = timedelta(hours=r.sync_interval_hours or settings.sync_interval_hours)
+        reports = reports_of(r.provider)
         why = _skipped(r.status, a.status)
-        if why is not None:
+        if why is not None or reports is None:
             # Nothing to load until someone reconnects; the backfill makes it due again then.
             await session.execute(
                 update(Connection)
@@ -97,32 +106,42 @@ async def plan_many(
                 .values(next_sync_at=now + interval)
                 .execution_options(synchronize_session=False)
             )
-            plans[r.id] = Skip(r.id, f"The connection is {why}.")
+            plans[r.id] = Skip(r.id, f"The connection is {why}." if why else _unloaded(r.provider))
             continue
+        assert reports is not None
         try:
             credentials = credentials_of(a)
         except TetherError as error:
             plans[r.id] = Skip(r.id, error.message)
             continue
         if span is not None:
-            ranges = [span]
+            ranges = _served([span], last, reports)
         else:
-            ranges = _missing(settings, window, loaded[r.id], lost[r.id])
+            ranges = _missing(reports, window, loaded[r.id], lost[r.id])
         plans[r.id] = Plan(
             r.id,
             r.provider,
             a.id,
             r.account_id,
             r.account_external_id,
+            r.manager_external_id,
             r.currency,
             credentials,
             sealed_of(a),
-            ranges,
-            settled,
+            _served(ranges, last, reports),
+            last - timedelta(days=max(1, reports.restate_days) - 1),
             frozenset(lost[r.id]),
             interval,
+            max(1, reports.max_days_per_call),
         )
     return plans
+
+
+def _unloaded(provider: str) -> str:
+    return (
+        f"{name_of(provider)} has no daily loads in Tether: the connection is watched, and "
+        "nothing is loaded."
+    )
 
 
 def _skipped(connection_status: str, authorization_status: str) -> str | None:
@@ -167,13 +186,21 @@ async def _loaded(
     return found
 
 
+def _served(ranges: list[DayRange], last: date, reports: Reports) -> list[DayRange]:
+    """The ranges cut to the days the provider keeps: nothing older than its history."""
+    first = last - timedelta(days=max(1, reports.history_days) - 1)
+    return [DayRange(max(r.start, first), r.end) for r in ranges if r.end >= first]
+
+
 def _missing(
-    settings: Settings, window: DayRange, loaded: set[date] | None, lost: set[date]
+    reports: Reports, window: DayRange, loaded: set[date] | None, lost: set[date]
 ) -> list[DayRange]:
-    """Every day of the window neither loaded nor lost, and the restated days again."""
+    """Every day of the window neither loaded nor lost, and the days the provider may still
+    restate (late conversions) again."""
     if loaded is not None and not loaded and not lost:
         return [window]  # the initial load
     days = window.each()
-    restated = set(days[-settings.sync_restate_days :]) if settings.sync_restate_days > 0 else set()
+    restate = reports.restate_days
+    restated = set(days[-restate:]) if restate > 0 else set()
     wanted = restated if loaded is None else {d for d in days if d not in loaded} | restated
     return runs(wanted - lost)

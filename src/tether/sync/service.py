@@ -53,7 +53,15 @@ async def sync_connection(
     few seconds and the days loaded so far are kept."""
     budget = limits or sync_limits.for_settings(engine.settings)
     async with engine.sessions() as session:
-        plans = await plan_many(session, engine.settings, [connection_id], utcnow(), start, end)
+        plans = await plan_many(
+            session,
+            engine.settings,
+            engine.registry.reports_of,
+            [connection_id],
+            utcnow(),
+            start,
+            end,
+        )
         await session.commit()
     synced: list[tuple[Plan, datetime]] = []
     result = await _load(engine, plans[connection_id], budget, actor, start is None, synced)
@@ -76,7 +84,7 @@ async def _load(
     connection_id, now = plan.connection_id, utcnow()
     adapter = engine.registry.adapter(plan.provider)
     loaded = rows = lost = 0
-    pieces = calls(plan.ranges)
+    pieces = calls(plan.ranges, plan.days_per_call)
     for n, piece in enumerate(pieces):
         try:
             async with budget.slot(plan.provider, plan.authorization_id) as free:
@@ -88,6 +96,7 @@ async def _load(
                     account_id=plan.account_external_id,
                     start=piece.start,
                     end=piece.end,
+                    manager_id=plan.manager_external_id,
                 )
         except ProviderCallError as error:
             await _failed(engine, plan, error, actor)
@@ -182,7 +191,9 @@ async def sync_many(
     counts: Counter[str] = Counter()
     try:
         async with engine.sessions() as session:
-            plans = await plan_many(session, engine.settings, ids, utcnow())
+            plans = await plan_many(
+                session, engine.settings, engine.registry.reports_of, ids, utcnow()
+            )
             await session.commit()
     except Exception:
         log.error("Could not plan a batch of syncs", exc_info=True)

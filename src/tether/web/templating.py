@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from tether.providers.catalog import BY_KEY, CATALOG
+from tether.providers.catalog import BY_KEY, NAMES
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -37,8 +37,8 @@ templates.env.filters["when"] = when
 templates.env.filters["provider_name"] = provider_name
 templates.env.filters["status_label"] = lambda status: STATUS_LABELS.get(status, status)
 templates.env.globals["STATUS_LABELS"] = STATUS_LABELS
-# Every provider of the catalog, key to name, for the lists' provider filters.
-templates.env.globals["PROVIDER_NAMES"] = {info.key: info.name for info in CATALOG}
+# Every provider of the catalog (and the operator's own), key to name, for the lists' filters.
+templates.env.globals["PROVIDER_NAMES"] = NAMES
 
 
 def with_query(request: Request, **changes: str | None) -> str:

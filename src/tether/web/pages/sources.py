@@ -26,6 +26,7 @@ from tether.members.actor import Actor
 from tether.models import Authorization, Role, Status
 from tether.providers.base import AuthKind
 from tether.providers.catalog import ProviderInfo
+from tether.providers.guide import guide
 from tether.providers.registry import Registry
 from tether.web.auth import PageActor
 from tether.web.oauth import oauth_lifetime, reconnect_popup
@@ -50,6 +51,11 @@ class Card:
     info: ProviderInfo
     available: bool
     summary: ProviderSummary | None
+    # A provider Tether knows how to reach, once its app credentials are set.
+    needs_setup: bool
+    daily_loads: bool
+    # The sandbox answers in this platform's place (the demo): say so on the card.
+    stand_in: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +96,31 @@ async def sources_page(
 ) -> Response:
     summaries = await service.provider_summaries(session, actor=actor)
     cards = [
-        Card(info, registry.available(info.key), summaries.get(info.key))
+        Card(
+            info,
+            registry.available(info.key),
+            summaries.get(info.key),
+            not registry.available(info.key) and registry.definition(info.key) is not None,
+            registry.reports_of(info.key) is not None,
+            info.key in registry.stand_ins,
+        )
         for info in registry.catalog()
     ]
     context = {"cards": cards, "can_act": actor.role != Role.VIEWER}
     return render(request, "sources/page.html", context)
+
+
+@router.get("/sources/{provider}/setup")
+async def setup_dialog(
+    request: Request,
+    _: PageActor,
+    registry: RegistryDep,
+    settings: SettingsDep,
+    provider: ProviderKey,
+) -> Response:
+    """How to make a provider available here: what to register, where, and what to set."""
+    found = guide(registry, provider, settings.oauth_redirect_uri)
+    return render(request, "sources/setup.html", {"guide": found})
 
 
 @router.post("/sources/{provider}/connect")
