@@ -16,7 +16,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install Tether with its development tools
+# The custom-provider tests run an OAuth 2.0 server this project did not write (oidc-provider, on node).
+OIDC := tests/fixtures/oidc
+OIDC_STAMP := $(OIDC)/node_modules/.installed
+
+$(OIDC_STAMP): $(OIDC)/package.json $(OIDC)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
+	npm ci --prefix $(OIDC) --no-audit --no-fund --loglevel=error
+	touch $(OIDC_STAMP)
+
+install: $(STAMP) $(OIDC_STAMP) ## Create .venv and install Tether with its development tools
 
 # The web tests drive Debian's Chromium; Playwright's own browser download is never used.
 browser: ## Install Debian's Chromium for the web tests, when it is missing
@@ -26,12 +37,12 @@ browser: ## Install Debian's Chromium for the web tests, when it is missing
 
 # The demo puts the sandbox behind Google and Meta too, in their own dialects: their real cards,
 # consent flows and error texts, with no real account. Set it empty to see them unset.
-DEMO_STAND_INS ?= google_ads,google_analytics,youtube,meta_ads
+DEMO_STAND_INS ?= google_ads,google_analytics,youtube,meta_ads,meta_ads_system_user
 
 run: $(STAMP) ## Run Tether embedded (SQLite in ./.tether, demo organization, sandbox)
 	TETHER_SANDBOX_STANDS_IN_FOR="$${TETHER_SANDBOX_STANDS_IN_FOR-$(DEMO_STAND_INS)}" $(BIN)/tether serve
 
-test: $(STAMP) browser ## Run the test suite (SQLite and PostgreSQL; the web app in Chromium)
+test: $(STAMP) $(OIDC_STAMP) browser ## Run the test suite (SQLite and PostgreSQL; the web app in Chromium)
 	$(BIN)/pytest
 
 lint: $(STAMP) ## Check style (ruff)
@@ -52,4 +63,4 @@ migrate: $(STAMP) ## Bring the database in TETHER_DATABASE_URL to the newest sch
 	$(BIN)/tether migrate
 
 clean: ## Remove the virtual environment and caches (not your data in ./.tether)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(OIDC)/node_modules

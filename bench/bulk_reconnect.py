@@ -90,9 +90,9 @@ class Options:
 # (module, attribute path, label, depth); wrapped only while a callback is being timed.
 SPANS = (
     ("tether.authorizations.oauth", "_exchange", "exchange + discover (HTTP to sandbox)", 1),
-    ("tether.providers.sandbox", "SandboxAdapter.exchange_code", "POST /oauth/token", 2),
-    ("tether.providers.sandbox", "SandboxAdapter.probe", "GET /api/v1/me", 2),
-    ("tether.providers.sandbox", "SandboxAdapter.list_accounts", "GET /api/v1/accounts", 2),
+    ("tether.providers.defined", "DefinedProvider.exchange_code", "POST /oauth/token", 2),
+    ("tether.providers.defined", "DefinedProvider.identify", "GET /api/v1/me", 2),
+    ("tether.providers.defined", "DefinedProvider.list_accounts", "GET /api/v1/accounts", 2),
     ("tether.authorizations.restore", "restore_in_place", "restore_in_place (DB)", 1),
     ("tether.authorizations.repository", "accounts_of", "load accounts (ORM)", 2),
     ("tether.authorizations.repository", "set_accounts_status", "UPDATE accounts", 2),

@@ -12,13 +12,15 @@ from tests.fixtures.builders import Org, create_org
 from tests.fixtures.connected import connected, org_with_meta_like_grant
 from tests.fixtures.databases import Backend, postgres_backend, sqlite_backend, temporary_folder
 from tests.fixtures.keys import TEST_KEYS
-from tests.fixtures.running import Tether, bound_socket, running
+from tests.fixtures.running import STAND_INS, Tether, bound_socket, running
 from tests.fixtures.smtp import Mailbox, smtp, smtp_server
 from tether import vault
 from tether.app import create_app
 from tether.config import Settings
 from tether.db import Base, create_engine, create_sessionmaker
+from tether.health.checks import Engine
 from tether.kit.crypto import KeyRing, parse_keys
+from tether.providers.registry import build_registry
 
 # Fixtures shared by every folder.
 __all__ = ["Tether", "connected", "org_with_meta_like_grant", "smtp", "smtp_server", "stub_broker"]
@@ -62,6 +64,7 @@ async def tether(
         smtp_port=smtp_server.port,
         smtp_tls="none",
         smtp_timeout_seconds=5.0,
+        sandbox_stands_in_for=STAND_INS,
     )
     engine = create_engine(backend.url)
     with running(create_app(settings), sock):
@@ -86,6 +89,13 @@ async def _clean(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         await session.commit()
     async with httpx.AsyncClient() as http:
         await http.post(f"{tether.sandbox_url}/control/reset")
+
+
+@pytest.fixture
+async def engine(tether: Tether) -> AsyncIterator[Engine]:
+    """What a worker runs jobs with, on the test database and the running sandbox."""
+    async with httpx.AsyncClient(timeout=30) as http:
+        yield Engine(tether.sessions, build_registry(tether.settings, http), tether.settings)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from tether import vault
 from tether.config import Settings
 from tether.db import create_engine, create_sessionmaker
 from tether.errors import TetherError
+from tether.providers.custom import ProviderFileError, declared
 
 T = TypeVar("T")
 console = Console()
@@ -39,4 +40,16 @@ def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[
         return asyncio.run(main())
     except TetherError as error:
         errors.print(f"[red]{error.message}[/red]")
+        raise SystemExit(1) from None
+
+
+def check_providers_file(settings: Settings) -> None:
+    """Stop at once, with the file's line and field, when the operator's providers file is
+    wrong: before migrations, the server or a worker start."""
+    try:
+        declared(settings)
+    except ProviderFileError as error:
+        errors.print("Tether cannot start: the providers file is not right.", style="red")
+        for problem in error.problems:
+            errors.print(problem, markup=False, highlight=False, soft_wrap=True)
         raise SystemExit(1) from None

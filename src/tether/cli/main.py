@@ -6,9 +6,10 @@ import typer
 from rich.table import Table
 
 from tether.cli import admin, secrets, serve, worker
-from tether.cli.context import console, run_in_session
+from tether.cli.context import check_providers_file, console, run_in_session
 from tether.config import Settings
-from tether.providers.catalog import CATALOG
+from tether.providers.catalog import CATALOG, info_of
+from tether.providers.custom import declared
 
 app = typer.Typer(
     help="Tether keeps your marketing data-source connections alive.",
@@ -29,9 +30,11 @@ app.add_typer(secrets.app, name="secrets")
 
 @app.command()
 def providers() -> None:
-    """List the provider catalog."""
+    """List the provider catalog, with the providers declared in TETHER_PROVIDERS_FILE."""
+    settings = Settings()
+    check_providers_file(settings)
     table = Table("key", "name", "auth kind", "email grouping")
-    for info in CATALOG:
+    for info in CATALOG + tuple(info_of(d) for d in declared(settings)):
         table.add_row(info.key, info.name, info.auth_kind.value, info.email_grouping)
     console.print(table)
 

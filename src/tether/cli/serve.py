@@ -7,7 +7,7 @@ import uvicorn
 
 from tether import demo
 from tether import migrate as migrations
-from tether.cli.context import console, run_in_session
+from tether.cli.context import check_providers_file, console, run_in_session
 from tether.config import Settings
 from tether.kit import logs
 
@@ -19,6 +19,7 @@ def serve(
     """Run Tether: web app, API and worker in one process (embedded: SQLite in the data folder)."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    check_providers_file(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrations.upgrade(settings.resolved_database_url)
     if settings.seed_demo:

@@ -13,7 +13,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Select, select
 
-from tether.cli.context import console, errors
+from tether.cli.context import check_providers_file, console, errors
 from tether.config import Settings
 from tether.health import checks
 from tether.kit import logs
@@ -30,6 +30,7 @@ def worker(
 ) -> None:
     """Process background jobs from the broker in TETHER_BROKER_URL (run as many as you like)."""
     settings = Settings()
+    check_providers_file(settings)
     if not settings.broker_url:
         errors.print("Set TETHER_BROKER_URL (redis://… or amqp://…) to run separate workers.")
         raise typer.Exit(1)
@@ -99,7 +100,9 @@ async def _with_progress(
     run: Callable[[runtime.Runtime, list[uuid.UUID]], Awaitable[Mapping[str, int]]],
 ) -> Counter[str]:
     """Run `run` over the ids `stmt` selects, a batch at a time, behind a progress bar."""
-    async with runtime.opened(Settings()) as opened:
+    settings = Settings()
+    check_providers_file(settings)
+    async with runtime.opened(settings) as opened:
         async with opened.sessions() as session:
             ids = list((await session.scalars(stmt)).all())
         totals: Counter[str] = Counter()

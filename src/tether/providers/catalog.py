@@ -6,7 +6,11 @@ from dataclasses import dataclass
 from tether.providers.base import AuthKind
 from tether.providers.defined import DefinedProvider
 from tether.providers.definition import ProviderDefinition
+from tether.providers.google_ads import GOOGLE_ADS, GoogleAdsProvider
+from tether.providers.google_analytics import GOOGLE_ANALYTICS, GoogleAnalyticsProvider
+from tether.providers.meta_ads import META_ADS, META_ADS_SYSTEM_USER, MetaAdsProvider
 from tether.providers.sandbox import SANDBOX, SANDBOX_API_KEY, SandboxProvider
+from tether.providers.youtube import YOUTUBE, YouTubeProvider
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,19 +37,20 @@ def info_of(definition: ProviderDefinition) -> ProviderInfo:
 BUILTIN: tuple[tuple[ProviderDefinition, type[DefinedProvider]], ...] = (
     (SANDBOX, SandboxProvider),
     (SANDBOX_API_KEY, SandboxProvider),
+    (GOOGLE_ADS, GoogleAdsProvider),
+    (GOOGLE_ANALYTICS, GoogleAnalyticsProvider),
+    (YOUTUBE, YouTubeProvider),
+    (META_ADS, MetaAdsProvider),
+    (META_ADS_SYSTEM_USER, MetaAdsProvider),
 )
 
 # In the catalog, but without a definition yet: their cards say they are coming.
 PLANNED: tuple[ProviderInfo, ...] = (
-    ProviderInfo("google_ads", "Google Ads", AuthKind.OAUTH2),
-    ProviderInfo("meta_ads", "Meta Ads (Facebook and Instagram)", AuthKind.OAUTH2),
     ProviderInfo("linkedin_ads", "LinkedIn Ads", AuthKind.OAUTH2),
     ProviderInfo("tiktok_ads", "TikTok Ads", AuthKind.OAUTH2),
     ProviderInfo("snapchat_ads", "Snapchat Ads", AuthKind.OAUTH2, email_grouping="digest"),
-    ProviderInfo("youtube", "YouTube", AuthKind.OAUTH2, email_grouping="digest"),
     ProviderInfo("x_ads", "X Ads", AuthKind.OAUTH2, email_grouping="digest"),
     ProviderInfo("microsoft_ads", "Microsoft Advertising", AuthKind.OAUTH2),
-    ProviderInfo("google_analytics", "Google Analytics", AuthKind.OAUTH2),
     ProviderInfo("callrail", "CallRail", AuthKind.API_KEY),
     ProviderInfo("semrush", "Semrush", AuthKind.API_KEY),
 )

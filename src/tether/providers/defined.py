@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from tether.config import ProviderSettings
-from tether.providers import answers
+from tether.providers import answers, daily
 from tether.providers.base import (
     Credentials,
     DailyMetrics,
@@ -159,7 +159,8 @@ class DefinedProvider:
         for _ in range(MAX_ACCOUNT_PAGES):
             if url is None:
                 break
-            body = await self.call("GET", url, credentials, params=params)
+            # An empty dict would make httpx drop the query of a next-page URL.
+            body = await self.call("GET", url, credentials, params=params or None)
             accounts += [a for a in map(self._account, answers.found(body, spec.items_path)) if a]
             url, params = self._next_page(body, url, params)
         return accounts
@@ -196,10 +197,19 @@ class DefinedProvider:
         end: date,
         manager_id: str | None = None,
     ) -> list[DailyMetrics]:
-        """Daily metrics of one account; a provider with a report overrides this."""
-        raise NoReports(
-            Reason.UNKNOWN, f"{self.name} has no daily report in Tether, so nothing is loaded."
+        """Daily metrics of one account, from the definition's report when it describes one
+        (a provider with code for its report overrides this)."""
+        spec = self.definition.report
+        if spec is None:
+            raise NoReports(
+                Reason.UNKNOWN, f"{self.name} has no daily report in Tether, so nothing is loaded."
+            )
+        url, params = daily.request_of(
+            spec, self.bases, account_id=account_id, start=start, end=end
         )
+        sent: dict[str, Any] = {"json": params} if spec.method == "POST" else {"params": params}
+        body = await self.call(spec.method, url, credentials, **sent)
+        return daily.metrics_of(spec, body, start=start, end=end, provider_name=self.name)
 
 
 def _json(response: httpx.Response) -> Any:

@@ -139,6 +139,32 @@ class Reports:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportCall:
+    """A daily report as data, for providers without code of their own (an operator's): one
+    call per range of days, answered with rows that each hold a day's figures.
+
+    `url` and the values of `params` are templates: the bases, and `{account_id}`, `{start}`
+    and `{end}` (dates written in `date_format`). A POST sends `params` as a JSON body. Paths
+    of a row's figures are read inside each row; rows of one day (e.g. one per campaign) are
+    added up, and a figure the row lacks counts as zero."""
+
+    url: str
+    method: str = "GET"
+    params: Mapping[str, str] = field(default_factory=dict)
+    rows_path: str = "data.*"
+    date_path: str = "date"
+    date_format: str = "%Y-%m-%d"
+    impressions_path: str | None = "impressions"
+    clicks_path: str | None = "clicks"
+    spend_path: str | None = "spend"
+    conversions_path: str | None = "conversions"
+    # Read in the row, else in the whole answer.
+    currency_path: str | None = None
+    # Spend divided by this: 1_000_000 for amounts in micros.
+    spend_divisor: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKey:
     header: str = "Authorization"
     prefix: str = "Bearer "
@@ -173,6 +199,8 @@ class ProviderDefinition:
     errors: Errors = Errors()
     # None: the provider has no daily loads in Tether.
     reports: Reports | None = None
+    # A report the generic adapter can call (custom providers); built-ins have code instead.
+    report: ReportCall | None = None
     # Lapse emails: one per incident ("individual"), or grouped ("digest").
     email_grouping: str = "individual"
     description: str = ""

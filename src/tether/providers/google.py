@@ -70,12 +70,16 @@ API_RULES: tuple[ErrorRule, ...] = (
 MESSAGE_PATHS = ("error.message", "error_description", "error")
 
 
-def errors(*specific: ErrorRule, message_paths: tuple[str, ...] = ()) -> Errors:
-    """Google's error dialect, with a product's own rules tried first."""
+def errors(
+    *specific: ErrorRule,
+    message_paths: tuple[str, ...] = (),
+    rate_limits: RateLimits | None = None,
+) -> Errors:
+    """Google's error dialect, with a product's own rules (and delay paths) tried first."""
     return Errors(
         rules=(*specific, *TOKEN_RULES, *API_RULES),
         message_paths=(*message_paths, *MESSAGE_PATHS),
-        rate_limits=RateLimits(retry_after_header=True),
+        rate_limits=rate_limits or RateLimits(retry_after_header=True),
     )
 
 

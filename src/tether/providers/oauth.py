@@ -99,6 +99,14 @@ class OAuthClient:
         )
         return grant_of(token)
 
+    async def other_grant(self, grant_type: str, **params: str) -> TokenGrant:
+        """A grant of another type at the token endpoint, with the client's authentication
+        (e.g. Meta's `fb_exchange_token`, which trades a short-lived token for a long one)."""
+        token = await self._calling(
+            lambda c: c.fetch_token(self.endpoints.token_url, grant_type=grant_type, **params)
+        )
+        return grant_of(token)
+
     async def revoke(self, *, token: str) -> None:
         """Tell the provider Tether no longer holds the grant (RFC 7009)."""
         if self.endpoints.revoke_url is None:

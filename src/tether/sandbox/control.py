@@ -30,6 +30,13 @@ class AccountBody(BaseModel):
     users: list[str] = []
 
 
+class ManagerBody(BaseModel):
+    username: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    clients: int = Field(default=0, ge=0, le=5000)
+    currency: str = Field(default="USD", min_length=3, max_length=3)
+
+
 class PasswordBody(BaseModel):
     password: str = Field(min_length=1)
 
@@ -126,6 +133,19 @@ async def create_accounts(request: Request, body: list[AccountBody]) -> list[dic
     specs = [NewAccount(a.name, a.currency, a.id, a.users) for a in body]
     created = sandbox_state(request).add_accounts(specs)
     return [{"id": a.id, "name": a.name, "currency": a.currency} for a in created]
+
+
+@router.post("/google/managers", status_code=201)
+async def create_manager(request: Request, body: ManagerBody) -> dict[str, Any]:
+    """A manager account (Google Ads' MCC) the user reaches, over `clients` new accounts that
+    the user reaches only through it."""
+    made = sandbox_state(request).add_manager(
+        body.username, body.name, body.clients, currency=body.currency
+    )
+    return {
+        **asdict(made.account),
+        "clients": [asdict(client) for client in made.clients],
+    }
 
 
 @router.post("/users/{username}/password")

@@ -91,9 +91,18 @@ class GrantsMixin:
 
     @locked
     def exchange_code(
-        self, *, client_id: str, code: str, redirect_uri: str, code_verifier: str | None
+        self,
+        *,
+        client_id: str,
+        code: str,
+        redirect_uri: str,
+        code_verifier: str | None,
+        lifetime: int | None = None,
     ) -> TokenSet:
-        """Redeem an authorization code (any attempt uses it up); raises `OAuthError`."""
+        """Redeem an authorization code (any attempt uses it up); raises `OAuthError`.
+
+        With `lifetime`, the grant follows a dialect's own token rules whatever the settings
+        say: no refresh token, and an access token living that many seconds (Meta's)."""
         record = self._codes.get(code)
         if record is None:
             raise OAuthError("invalid_grant", "The authorization code is not recognised.")
@@ -106,14 +115,17 @@ class GrantsMixin:
             )
         record.used = True
         check_code(record, client_id, redirect_uri, code_verifier)
-        grant, tokens = self._new_grant(record.user_id, client_id, record.scope)
+        grant, tokens = self._new_grant(record.user_id, client_id, record.scope, lifetime)
         record.grant_id = grant.id
         return tokens
 
-    def _new_grant(self, user_id: str, client_id: str, scope: str) -> tuple[Grant, TokenSet]:
+    def _new_grant(
+        self, user_id: str, client_id: str, scope: str, lifetime: int | None = None
+    ) -> tuple[Grant, TokenSet]:
         now, s = time.time(), self.settings
+        refreshable = s.refreshable and lifetime is None
         refresh_expiry = None
-        if s.refreshable and s.refresh_token_lifetime is not None:
+        if refreshable and s.refresh_token_lifetime is not None:
             refresh_expiry = now + s.refresh_token_lifetime
         grant = Grant(
             id=f"g_{secrets.token_hex(8)}",
@@ -129,8 +141,9 @@ class GrantsMixin:
         self.grants[grant.id] = grant
         self._grant_access[grant.id] = []
         self._user_grants[user_id].append(grant.id)
-        lifetime = s.access_token_lifetime if s.refreshable else s.non_refreshable_lifetime
-        if s.refreshable:
+        if lifetime is None:
+            lifetime = s.access_token_lifetime if s.refreshable else s.non_refreshable_lifetime
+        if refreshable:
             self._issue_refresh(grant)
         return grant, self._issue_access(grant, lifetime)
 
@@ -194,6 +207,24 @@ class GrantsMixin:
         if self.settings.rotate_refresh_tokens:
             self._rotate(grant, refresh_token)
         return self._issue_access(grant, self.settings.access_token_lifetime)
+
+    @locked
+    def exchange_access(self, *, client_id: str, access_token: str, lifetime: int) -> TokenSet:
+        """A new access token of the grant behind a live one, living `lifetime` seconds (Meta's
+        long-lived token exchange); raises `SandboxError` as `user_for_access_token` does, or
+        `OAuthError` for another client's token."""
+        self.user_for_access_token(access_token)
+        grant = self.grants[self._access[access_token].grant_id]
+        if grant.client_id != client_id:
+            raise OAuthError("invalid_grant", "The access token was issued to another client.")
+        return self._issue_access(grant, lifetime)
+
+    @locked
+    def revoke_access_token(self, access_token: str) -> Grant:
+        """Revoke the grant behind a live access token, as when the user removes the app from
+        their settings (Meta's `DELETE /me/permissions`); raises like `user_for_access_token`."""
+        self.user_for_access_token(access_token)
+        return self._revoke(self.grants[self._access[access_token].grant_id], "token_revoked")
 
     @locked
     def revoke_token(self, token: str, client_id: str) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 from tether.sandbox.common import OAuthError, SandboxError, SandboxUser, Settings, locked
 from tether.sandbox.grants import GrantsMixin
+from tether.sandbox.managers import Manager, ManagersMixin
 from tether.sandbox.tokens import (
     CODE_LIFETIME,
     DEFAULT_CLIENTS,
@@ -37,6 +38,7 @@ __all__ = [
     "AuthCode",
     "Faults",
     "Grant",
+    "Manager",
     "NewAccount",
     "NewUser",
     "OAuthError",
@@ -98,7 +100,7 @@ def account_order(account_id: str) -> tuple[int, str]:
     return (len(account_id), account_id)
 
 
-class SandboxState(GrantsMixin, TrafficMixin):
+class SandboxState(GrantsMixin, TrafficMixin, ManagersMixin):
     """The whole sandbox platform; every route is a thin wrapper around one method here."""
 
     def __init__(self, seed: int = 0) -> None:
@@ -131,6 +133,7 @@ class SandboxState(GrantsMixin, TrafficMixin):
         self._next_account = FIRST_ACCOUNT_ID
         self._clear_grants()
         self._clear_traffic()
+        self._clear_managers()
 
     def _seed_world(self) -> None:
         rng = random.Random(self.seed)

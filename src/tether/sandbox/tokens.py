@@ -117,6 +117,8 @@ def check_code(record: AuthCode, client_id: str, redirect_uri: str, verifier: st
         raise OAuthError(
             "invalid_grant", "The redirect_uri differs from the one in the authorization request."
         )
+    if not record.code_challenge:
+        return  # issued without PKCE, where a dialect's platform makes it optional (Meta)
     if not verifier:
         raise OAuthError("invalid_request", "The code_verifier parameter is missing.")
     if not hmac.compare_digest(pkce_challenge(verifier), record.code_challenge):

@@ -12,6 +12,7 @@ from tether import vault
 from tether.config import Settings
 from tether.db import create_engine, create_sessionmaker
 from tether.health.checks import Engine
+from tether.providers import custom
 from tether.providers.registry import Registry, build_registry
 
 
@@ -42,6 +43,9 @@ async def opened(settings: Settings) -> AsyncIterator[Runtime]:
 
 
 def open_runtime(settings: Settings) -> Runtime:
+    # The operator's own providers, read first: a bad file raises ProviderFileError naming its
+    # line and field (the CLI reads it before anything else, so `tether serve` stops with it).
+    declared = custom.declared(settings)
     vault.load_keyring(settings)
     engine = create_engine(
         settings.resolved_database_url,
@@ -49,9 +53,8 @@ def open_runtime(settings: Settings) -> Runtime:
         max_overflow=settings.db_max_overflow,
     )
     http = httpx.AsyncClient(timeout=httpx.Timeout(settings.provider_timeout_seconds, connect=5.0))
-    return Runtime(
-        settings, engine, create_sessionmaker(engine), http, build_registry(settings, http)
-    )
+    registry = build_registry(settings, http, custom=declared)
+    return Runtime(settings, engine, create_sessionmaker(engine), http, registry)
 
 
 _per_loop: dict[asyncio.AbstractEventLoop, Runtime] = {}
