@@ -39,16 +39,18 @@ async def _until(page: Page, check: Callable[[], Awaitable[bool]], *, tries: int
     raise AssertionError(f"{page.url} never showed what was expected.")
 
 
-async def test_a_newcomer_goes_round_the_whole_loop(newcomer: Web) -> None:
+# The sandbox's own platform, and Google Ads as the sandbox shows it in Google's dialect.
+@pytest.mark.parametrize("provider", ["Sandbox Ads", "Google Ads"])
+async def test_a_newcomer_goes_round_the_whole_loop(newcomer: Web, provider: str) -> None:
     web, page = newcomer, newcomer.page
     nav = page.get_by_role("navigation", name="Main")
     await web.sign_in(await web.admin_email())
 
-    # Connect the sandbox: its sign-in opens in a pop-up that closes itself.
+    # Connect the platform: its sign-in opens in a pop-up that closes itself.
     await nav.get_by_role("link", name="Data sources").click()
-    await web.consent_in_popup(page.get_by_role("button", name="Connect Sandbox Ads", exact=True))
+    await web.consent_in_popup(page.get_by_role("button", name=f"Connect {provider}", exact=True))
     await expect(
-        page.get_by_role("button", name="Connection settings for Sandbox Ads")
+        page.get_by_role("button", name=f"Connection settings for {provider}")
     ).to_be_visible()
 
     # Two clients report from the same account.
@@ -67,7 +69,8 @@ async def test_a_newcomer_goes_round_the_whole_loop(newcomer: Web) -> None:
     await nav.get_by_role("link", name="Coverage").click()
     rows = page.get_by_role("table", name="Coverage").locator("tbody tr")
     await _until(page, lambda: _loaded_everywhere(rows))
-    await web.screenshot("loop-1-loaded")
+    shot = provider.lower().replace(" ", "-")
+    await web.screenshot(f"loop-1-loaded-{shot}")
 
     # Make the grant lapse with the sandbox's switch, and let Tether check it.
     await nav.get_by_role("link", name="Settings").click()
@@ -81,7 +84,7 @@ async def test_a_newcomer_goes_round_the_whole_loop(newcomer: Web) -> None:
     await expect(bell.locator(".dot")).to_be_visible()
     tab = page.get_by_role("link", name=re.compile(r"Needs reconnecting \(2\)"))
     await expect(tab).to_have_attribute("aria-current", "page")
-    await web.screenshot("loop-2-lapsed")
+    await web.screenshot(f"loop-2-lapsed-{shot}")
     lapsed_on = utcnow().date()
 
     # Three days pass. The member comes back, signs in again, and sees what the lapse cost.
@@ -93,7 +96,7 @@ async def test_a_newcomer_goes_round_the_whole_loop(newcomer: Web) -> None:
         await expect(gap.first).to_have_accessible_name(
             re.compile(f"^{(lapsed_on + timedelta(days=1)).strftime('%-d %b %Y')}: missing during")
         )
-        await web.screenshot("loop-3-gap")
+        await web.screenshot(f"loop-3-gap-{shot}")
 
         # Reconnect from the notification, approving in the pop-up.
         await bell.click()
@@ -107,7 +110,7 @@ async def test_a_newcomer_goes_round_the_whole_loop(newcomer: Web) -> None:
         await page.goto("/coverage")
         await _until(page, lambda: _loaded_everywhere(rows))
         await expect(web.coverage_stat("Lapsed accounts")).to_have_text("0")
-        await web.screenshot("loop-4-backfilled")
+        await web.screenshot(f"loop-4-backfilled-{shot}")
 
 
 async def _loaded_everywhere(rows: Locator) -> bool:

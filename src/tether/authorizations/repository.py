@@ -292,14 +292,16 @@ async def provider_counts(
 async def authorizations_page(
     session: AsyncSession,
     organization_id: uuid.UUID,
-    provider: str,
+    provider: str | Sequence[str],
     *,
     status: str | None,
     sort: Sort,
     after: tuple[Any, uuid.UUID] | None,
     limit: int,
 ) -> Sequence[tuple[Authorization, Member | None, int]]:
-    """A keyset page of one provider's authorizations, with connector and account count."""
+    """A keyset page of one provider's (or a few providers') authorizations, with connector
+    and account count."""
+    providers = [provider] if isinstance(provider, str) else list(provider)
     accounts = (
         select(func.count())
         .where(Account.authorization_id == Authorization.id)
@@ -309,7 +311,10 @@ async def authorizations_page(
     stmt = (
         select(Authorization, Member, accounts)
         .outerjoin(Member, Member.id == Authorization.connector_id)
-        .where(Authorization.organization_id == organization_id, Authorization.provider == provider)
+        .where(
+            Authorization.organization_id == organization_id,
+            Authorization.provider.in_(providers),
+        )
     )
     if status:
         stmt = stmt.where(Authorization.status == status)

@@ -240,13 +240,13 @@ async def list_authorizations_page(
     session: AsyncSession,
     *,
     actor: Actor,
-    provider: str,
+    provider: str | Sequence[str],
     status: str | None,
     cursor: str | None,
     limit: int,
 ) -> Page[AuthorizationRow]:
-    """A page of one provider's authorizations, newest first: an organization can hold
-    thousands of one provider's."""
+    """A page of one provider's (or a few providers') authorizations, newest first: an
+    organization can hold thousands of one provider's."""
     sort = AUTHORIZATIONS_SORT
     after = decode_cursor(cursor, sort) if cursor else None
     rows = await repository.authorizations_page(

@@ -27,6 +27,7 @@ from tether.health import service as health
 from tether.kit.pagination import Sort
 from tether.members.actor import Actor
 from tether.models import Authorization
+from tether.providers.catalog import name_of
 from tether.web.auth import PageActor
 from tether.web.params import Cursor
 from tether.web.responses import CHANGED
@@ -97,6 +98,12 @@ def control_of(request: Request) -> Control | None:
     return Control(request.app.state.runtime.http, settings.resolved_sandbox_url)
 
 
+def sandbox_providers(request: Request) -> tuple[str, ...]:
+    """Sandbox Ads, and the platforms the sandbox stands in for (signed in to, like it)."""
+    registry = request.app.state.registry
+    return (PROVIDER, *sorted(k for k in registry.stand_ins if k in registry.oauth))
+
+
 def _require_control(request: Request) -> Control:
     control = control_of(request)
     if control is None:
@@ -138,10 +145,11 @@ async def sandbox_page(
         "next_cursor": None,
         "first_page": cursor is None,
         "throttle_seconds": THROTTLE_SECONDS,
+        "stand_ins": [name_of(key) for key in sandbox_providers(request)[1:]],
     }
     if control is not None:
         page = await authorizations.list_authorizations_page(
-            session, actor=actor, provider=PROVIDER, status=None, cursor=cursor,
+            session, actor=actor, provider=sandbox_providers(request), status=None, cursor=cursor,
             limit=AUTHORIZATIONS_SHOWN,
         )  # fmt: skip
         context["next_cursor"] = page.next_cursor
@@ -205,7 +213,9 @@ async def _sandbox_user(control: Control, authorization: Authorization) -> dict[
     if user.get("id") == wanted:
         return user
     every: list[dict[str, Any]] = await control.call("GET", "/users")
-    return next((u for u in every if u["id"] == wanted), None)
+    found = next((u for u in every if u["id"] == wanted), None)
+    # A platform's dialect has ids of its own (Meta's are numbers): the name still tells.
+    return found or next((u for u in every if u["name"] == authorization.external_user_name), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,8 +237,10 @@ async def _target(
     authorization = await authorizations.get_authorization(
         session, actor=actor, authorization_id=authorization_id
     )
-    if authorization.provider != PROVIDER:
-        raise Unprocessable("This authorization is not of Sandbox Ads.", code="not_sandbox")
+    if authorization.provider not in sandbox_providers(request):
+        raise Unprocessable(
+            "This authorization is not one the sandbox answers for.", code="not_sandbox"
+        )
     user = await _sandbox_user(control, authorization)
     if user is None:
         raise SandboxRefused(
@@ -327,7 +339,7 @@ async def check_all(request: Request, session: SessionDep, actor: PageActor) -> 
     """Check the organization's sandbox authorizations now (the first page of them)."""
     actor.require_admin("check authorizations from Settings")
     page = await authorizations.list_authorizations_page(
-        session, actor=actor, provider=PROVIDER, status=None, cursor=None,
+        session, actor=actor, provider=sandbox_providers(request), status=None, cursor=None,
         limit=AUTHORIZATIONS_SHOWN,
     )  # fmt: skip
     ids = [row.authorization.id for row in page.items]
