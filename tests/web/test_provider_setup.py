@@ -2,25 +2,19 @@
 explains what to register where, with this installation's own redirect URI."""
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 import pytest
 from playwright.async_api import Browser, expect
 
 from tests.fixtures.browser import Web
 from tests.fixtures.builders import create_org
-from tests.fixtures.running import Tether, bound_socket, running
-from tether.app import create_app
+from tests.fixtures.running import Tether, alongside
 
 
 @pytest.fixture
 async def unconfigured(tether: Tether, browser: Browser) -> AsyncIterator[Web]:
     """A second Tether on the same database, with no platform credentials and no stand-ins."""
-    sock = bound_socket()
-    port = sock.getsockname()[1]
-    settings = tether.settings.model_copy(update={"port": port, "sandbox_stands_in_for": ""})
-    with running(create_app(settings), sock):
-        plain = replace(tether, base_url=f"http://127.0.0.1:{port}", settings=settings)
+    with alongside(tether, sandbox_stands_in_for="") as plain:
         org = await create_org(plain.sessions, plain.base_url)
         context = await browser.new_context(base_url=plain.base_url)
         context.set_default_timeout(10_000)

@@ -11,7 +11,9 @@ from tether import vault
 from tether.config import Settings
 from tether.db import create_engine, create_sessionmaker
 from tether.errors import TetherError
+from tether.providers.catalog import CATALOG
 from tether.providers.custom import ProviderFileError, declared
+from tether.providers.registry import stand_ins_of
 
 T = TypeVar("T")
 console = Console()
@@ -45,11 +47,21 @@ def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[
 
 def check_providers_file(settings: Settings) -> None:
     """Stop at once, with the file's line and field, when the operator's providers file is
-    wrong: before migrations, the server or a worker start."""
+    wrong, or a stand-in names no provider: before migrations, the server or a worker start."""
     try:
-        declared(settings)
+        custom = declared(settings)
     except ProviderFileError as error:
         errors.print("Tether cannot start: the providers file is not right.", style="red")
         for problem in error.problems:
             errors.print(problem, markup=False, highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
+    known = {info.key for info in CATALOG} | {d.key for d in custom}
+    unknown = sorted(set(stand_ins_of(settings)) - known)
+    if unknown:
+        errors.print(
+            f"Tether cannot start: TETHER_SANDBOX_STANDS_IN_FOR names no provider it knows: "
+            f"{', '.join(unknown)}. Known: {', '.join(sorted(known))}.",
+            style="red",
+            markup=False,
+        )
+        raise SystemExit(1)

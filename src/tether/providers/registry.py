@@ -94,13 +94,18 @@ class Registry:
         return {key: p for key, p in self.providers.items() if p.oauth is not None}
 
 
+def stand_ins_of(settings: Settings) -> list[str]:
+    """The providers the sandbox answers for, from TETHER_SANDBOX_STANDS_IN_FOR."""
+    return [k.strip() for k in settings.sandbox_stands_in_for.split(",") if k.strip()]
+
+
 def build_registry(
     settings: Settings,
     http: httpx.AsyncClient,
     custom: tuple[ProviderDefinition, ...] = (),
 ) -> Registry:
     """Every provider of the catalog (and the operator's own), each available or not."""
-    stand_ins = {k.strip() for k in settings.sandbox_stands_in_for.split(",") if k.strip()}
+    stand_ins = set(stand_ins_of(settings))
     classes: dict[str, type[DefinedProvider]] = {d.key: cls for d, cls in catalog.BUILTIN}
     definitions = [d for d, _ in catalog.BUILTIN] + list(custom)
     known = {d.key for d in definitions}

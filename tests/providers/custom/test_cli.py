@@ -68,3 +68,19 @@ def test_tether_providers_lists_the_declared_providers(tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stderr
     assert "acme_ads" in ran.stdout
     assert "Acme Keys" in ran.stdout
+
+
+def test_a_stand_in_for_an_unknown_provider_stops_tether_at_start(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
+    env |= {"TETHER_DATA_DIR": str(tmp_path / "data"), "TETHER_PORT": "1",
+            "TETHER_SANDBOX_STANDS_IN_FOR": "google_ads,myspace"}  # fmt: skip
+    ran = subprocess.run(
+        [sys.executable, "-m", "tether.cli", "serve"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+    assert ran.returncode == 1
+    assert "TETHER_SANDBOX_STANDS_IN_FOR names no provider it knows" in ran.stderr
+    assert "myspace" in ran.stderr
+    assert "Traceback" not in ran.stderr + ran.stdout
+    assert not (tmp_path / "data").exists()
