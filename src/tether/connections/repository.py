@@ -20,6 +20,8 @@ class ConnectionFilter:
     provider: str | None = None
     client_id: uuid.UUID | None = None
     authorization_id: uuid.UUID | None = None
+    # Connections of these providers are left out (e.g. those without daily loads).
+    excluded_providers: frozenset[str] = frozenset()
 
     def apply(self, stmt: AnySelect, *, with_status: bool = True) -> AnySelect:
         stmt = stmt.where(Connection.organization_id == self.organization_id)
@@ -33,6 +35,8 @@ class ConnectionFilter:
             stmt = stmt.where(Connection.client_id == self.client_id)
         if self.authorization_id:
             stmt = stmt.where(Connection.authorization_id == self.authorization_id)
+        if self.excluded_providers:
+            stmt = stmt.where(Connection.provider.not_in(self.excluded_providers))
         return stmt
 
 

@@ -15,6 +15,7 @@ from tether.errors import NotFound, Unprocessable
 from tether.providers import catalog
 from tether.providers.base import AuthKind, OAuthAdapter, ProviderAdapter
 from tether.providers.catalog import ProviderInfo, info_of
+from tether.providers.custom import declared
 from tether.providers.defined import DefinedProvider
 from tether.providers.definition import ProviderDefinition, Reports
 from tether.providers.oauth import OAuthClient
@@ -102,9 +103,12 @@ def stand_ins_of(settings: Settings) -> list[str]:
 def build_registry(
     settings: Settings,
     http: httpx.AsyncClient,
-    custom: tuple[ProviderDefinition, ...] = (),
+    custom: tuple[ProviderDefinition, ...] | None = None,
 ) -> Registry:
-    """Every provider of the catalog (and the operator's own), each available or not."""
+    """Every provider of the catalog and the operator's own (from TETHER_PROVIDERS_FILE unless
+    given), each available or not."""
+    if custom is None:
+        custom = declared(settings)
     stand_ins = set(stand_ins_of(settings))
     classes: dict[str, type[DefinedProvider]] = {d.key: cls for d, cls in catalog.BUILTIN}
     definitions = [d for d, _ in catalog.BUILTIN] + list(custom)

@@ -7,8 +7,8 @@ table alone, so the screen costs the same at 100,000 connections as at 10.
 """
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -142,13 +142,16 @@ async def summary(
     days: int,
     provider: str | None,
     client_id: uuid.UUID | None,
+    unloaded: Collection[str] = (),
 ) -> Summary:
-    """Counts over every connection the actor sees (with these filters), from count queries."""
+    """Counts over every connection the actor sees (with these filters), from count queries.
+    Connections of `unloaded` providers (no daily loads in Tether) are never behind."""
     window = window_of(days, utcnow())
     where = connections.visible(actor, provider=provider, client_id=client_id)
     lapsed = await repository.lapsed_account_count(session, where)
     # Today is still going: the days that could be loaded by now end yesterday.
-    behind, missing = await repository.behind_counts(session, where, window.each()[:-1])
+    loaded = replace(where, excluded_providers=frozenset(unloaded))
+    behind, missing = await repository.behind_counts(session, loaded, window.each()[:-1])
     return Summary(lapsed, behind, missing)
 
 

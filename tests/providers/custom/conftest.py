@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.fixtures.databases import Backend
@@ -21,10 +20,7 @@ from tests.fixtures.smtp import Mailbox
 from tether.app import create_app
 from tether.config import ProviderSettings, Settings
 from tether.db import create_engine, create_sessionmaker
-from tether.health.checks import Engine
 from tether.kit.crypto import KeyRing
-from tether.providers import custom
-from tether.providers.registry import build_registry
 
 PROVIDERS_FILE = Path(__file__).parent / "providers.toml"
 # Test-only clients of the test-only server.
@@ -100,11 +96,3 @@ async def idp(acme: Acme) -> AsyncIterator[OidcServer]:
     """The OAuth server, its clock put back after each test."""
     yield acme.idp
     await acme.idp.reset_clock()
-
-
-@pytest.fixture
-async def engine(tether: Tether) -> AsyncIterator[Engine]:
-    """The health and sync engine as a worker builds it (the file's providers included)."""
-    async with httpx.AsyncClient(timeout=30) as http:
-        registry = build_registry(tether.settings, http, custom=custom.declared(tether.settings))
-        yield Engine(tether.sessions, registry, tether.settings)

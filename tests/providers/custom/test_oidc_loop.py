@@ -12,10 +12,11 @@ import httpx
 import time_machine
 from sqlalchemy import select
 
-from tests.fixtures.builders import Org, sign_in_through
-from tests.fixtures.oidc import OidcServer, sign_in
+from tests.fixtures.builders import Org
+from tests.fixtures.oidc import OidcServer
 from tests.fixtures.running import Tether
 from tests.fixtures.smtp import Mailbox
+from tests.providers.custom.steps import connect_acme, connection_of, sign_in_at_acme
 from tether import vault
 from tether.db import utcnow
 from tether.health.checks import Engine
@@ -25,19 +26,6 @@ from tether.sync import service
 from tether.sync.schedule import SYNC_ACTOR, take_due
 
 from .conftest import ADS_CLIENT, REFRESH_TOKEN_TTL
-
-
-async def _at_oidc(authorize_url: str, username: str, password: str | None) -> str:
-    return await sign_in(authorize_url, username)
-
-
-async def _connect(api: httpx.AsyncClient, path: str, body: dict[str, Any] | None = None) -> str:
-    """Start a sign-in at Tether, sign in at the OAuth server, land on Tether's callback."""
-    return await sign_in_through(api, path, body, at=_at_oidc)
-
-
-async def _connect_acme(api: httpx.AsyncClient, provider: str = "acme_ads") -> str:
-    return await _connect(api, "/api/v1/authorizations/oauth/start", {"provider": provider})
 
 
 async def _tokens(tether: Tether, authorization_id: str) -> tuple[str, str | None]:
@@ -56,17 +44,6 @@ async def _check(api: httpx.AsyncClient, authorization_id: str) -> dict[str, Any
     response = await api.post(f"/api/v1/authorizations/{authorization_id}/check")
     assert response.status_code == 200, response.text
     return dict(response.json())
-
-
-async def _connection(org: Org, authorization_id: str, client_name: str) -> dict[str, Any]:
-    listed = await org.api.get(f"/api/v1/authorizations/{authorization_id}/accounts")
-    account = listed.json()["data"][0]
-    client = await org.client(client_name)
-    created = await org.api.post(
-        "/api/v1/connections", json={"client_id": client["id"], "account_id": account["id"]}
-    )
-    assert created.status_code == 201, created.text
-    return dict(created.json())
 
 
 async def _run_due_syncs(tether: Tether, engine: Engine) -> set[str]:
@@ -110,7 +87,7 @@ async def test_connecting_signs_in_at_the_server_and_takes_the_identity_as_the_a
     assert query["code_challenge_method"] == ["S256"]
     assert query["scope"] == ["openid offline_access profile email"]
 
-    authorization_id = await _connect_acme(org.api)
+    authorization_id = await connect_acme(org.api)
 
     authorization = (await org.api.get(f"/api/v1/authorizations/{authorization_id}")).json()
     assert (authorization["status"], authorization["external_user_id"]) == ("active", "alice")
@@ -125,7 +102,7 @@ async def test_connecting_signs_in_at_the_server_and_takes_the_identity_as_the_a
 async def test_a_token_inside_the_refresh_window_is_refreshed_at_the_server(
     org: Org, tether: Tether, idp: OidcServer
 ) -> None:
-    authorization_id = await _connect_acme(org.api)
+    authorization_id = await connect_acme(org.api)
     before, _ = await _tokens(tether, authorization_id)
     due = 3600 - tether.settings.refresh_window_seconds + 30
 
@@ -142,7 +119,7 @@ async def test_a_token_inside_the_refresh_window_is_refreshed_at_the_server(
 async def test_a_refresh_token_past_its_lifetime_lapses_with_the_servers_words(
     org: Org, idp: OidcServer
 ) -> None:
-    authorization_id = await _connect_acme(org.api)
+    authorization_id = await connect_acme(org.api)
     later = REFRESH_TOKEN_TTL + 3600
 
     await idp.travel(later)
@@ -157,7 +134,7 @@ async def test_a_refresh_token_past_its_lifetime_lapses_with_the_servers_words(
 async def test_a_grant_revoked_at_the_server_lapses_notifies_and_reconnects(
     org: Org, tether: Tether, idp: OidcServer
 ) -> None:
-    authorization_id = await _connect_acme(org.api)
+    authorization_id = await connect_acme(org.api)
     _, refresh = await _tokens(tether, authorization_id)
     assert refresh is not None
 
@@ -176,14 +153,14 @@ async def test_a_grant_revoked_at_the_server_lapses_notifies_and_reconnects(
     ]
 
     path = f"/api/v1/authorizations/{authorization_id}/reconnect"
-    assert await _connect(org.api, path) == authorization_id
+    assert await sign_in_at_acme(org.api, path) == authorization_id
     assert (await _check(org.api, authorization_id))["status"] == "active"
 
 
 async def test_deleting_an_authorization_revokes_its_grant_at_the_server(
     org: Org, tether: Tether, idp: OidcServer
 ) -> None:
-    authorization_id = await _connect_acme(org.api)
+    authorization_id = await connect_acme(org.api)
     access, _ = await _tokens(tether, authorization_id)
     assert (await idp.userinfo(access)).status_code == 200
 
@@ -198,9 +175,9 @@ async def test_deleting_an_authorization_revokes_its_grant_at_the_server(
 async def test_the_whole_loop_holds_for_a_declared_provider(
     org: Org, tether: Tether, engine: Engine, idp: OidcServer, smtp: Mailbox
 ) -> None:
-    authorization_id = await _connect_acme(org.api)
+    authorization_id = await connect_acme(org.api)
     connections = [
-        await _connection(org, authorization_id, name)
+        await connection_of(org, authorization_id, name)
         for name in ("Northwind Outfitters", "Blue Fjord Coffee")
     ]
 
@@ -227,7 +204,7 @@ async def test_the_whole_loop_holds_for_a_declared_provider(
         assert all(g and g[0]["in_incident"] for g in gaps)
 
         path = f"/api/v1/authorizations/{authorization_id}/reconnect"
-        assert await _connect(org.api, path) == authorization_id
+        assert await sign_in_at_acme(org.api, path) == authorization_id
         counts = (await org.api.get("/api/v1/connections/counts")).json()
         assert (counts["active"], counts["needs_reconnect"]) == (2, 0)
 
@@ -246,8 +223,8 @@ async def _deliver_emails(tether: Tether) -> None:
 async def test_a_declared_provider_without_a_report_loads_nothing_and_says_so(
     org: Org, tether: Tether, idp: OidcServer
 ) -> None:
-    authorization_id = await _connect_acme(org.api, "acme_directory")  # client_secret_post
-    connection = await _connection(org, authorization_id, "Northwind Outfitters")
+    authorization_id = await connect_acme(org.api, "acme_directory")  # client_secret_post
+    connection = await connection_of(org, authorization_id, "Northwind Outfitters")
 
     synced = await org.api.post(f"/api/v1/connections/{connection['id']}/sync")
 

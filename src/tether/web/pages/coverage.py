@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from tether.db import utcnow
-from tether.deps import SessionDep, SettingsDep
+from tether.deps import RegistryDep, SessionDep, SettingsDep
 from tether.errors import BadRequest
 from tether.models import Status
 from tether.sync import strips
@@ -72,6 +72,7 @@ async def coverage_page(
     session: SessionDep,
     actor: PageActor,
     settings: SettingsDep,
+    registry: RegistryDep,
     days: Annotated[int, Query()] = strips.WINDOWS[0],
     provider: Text = None,
     client: Text = None,
@@ -87,9 +88,16 @@ async def coverage_page(
     window = strips.window_of(days, utcnow())
     summary = None
     page = None
+    # Watched but never loaded (a custom provider without a report): no strip, no gap.
+    unloaded = {key for key, d in registry.definitions.items() if d.reports is None}
     if not unknown_client:
         summary = await strips.summary(
-            session, actor=actor, days=days, provider=provider, client_id=client_id
+            session,
+            actor=actor,
+            days=days,
+            provider=provider,
+            client_id=client_id,
+            unloaded=unloaded,
         )
         page = await strips.strip_page(
             session,
@@ -120,6 +128,7 @@ async def coverage_page(
         "gaps": strips.GAPS,
         "day_label": day_label,
         "range_label": range_label,
+        "unloaded": unloaded,
     }
     return render(request, "coverage/page.html", context)
 
