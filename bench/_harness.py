@@ -1,12 +1,17 @@
 """What every benchmark shares: the PostgreSQL server it makes its throw-away databases on, the
 sandbox served from a process of its own, the `tether worker` subprocess, the Redis namespace it
-leaves behind, and the CPU accounting of other processes."""
+leaves behind, and the CPU accounting of other processes; and, for the benchmarks that compare
+Tether with a bare client, the providers they can run through (`THROUGH`: the sandbox's own
+API, or its Google Ads and Meta dialects) and the log of what the sandbox was sent."""
 
 import asyncio
 import base64
 import contextlib
+import hashlib
+import json
 import multiprocessing
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,22 +19,28 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import asyncpg
 import httpx
 import redis
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tether import vault
 from tether.config import Settings, async_database_url
 from tether.db import create_engine, create_sessionmaker
 from tether.organizations.service import create_organization
+from tether.providers import google_ads, meta_ads
+from tether.providers.definition import ProviderDefinition
+from tether.providers.registry import SANDBOX_DEVELOPER_TOKEN
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TETHER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -259,3 +270,259 @@ def clear_redis(redis_url: str, pattern: str) -> None:
             client.delete(*keys)
     finally:
         client.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# The provider a benchmark runs through: the sandbox's own API, or a platform's dialect, the
+# sandbox standing in for that platform (TETHER_SANDBOX_STANDS_IN_FOR). For each: how the fleet
+# is written (provider key, account ids, grants) and the exact requests its adapter sends for a
+# probe and for a daily report, which the benchmarks' bare clients send as they are.
+
+
+@dataclass(frozen=True)
+class BareRequest:
+    """One request as the adapter sends it; `path` from the sandbox's URL on."""
+
+    method: str
+    path: str
+    headers: dict[str, str] = field(repr=False)
+    params: dict[str, str] | None = None
+    json: Any = None
+
+    async def send(self, http: httpx.AsyncClient) -> httpx.Response:
+        return await http.request(
+            self.method, self.path, headers=self.headers, params=self.params, json=self.json
+        )
+
+
+@dataclass(frozen=True)
+class Through:
+    """A provider the benchmarks can run through."""
+
+    key: str  # the authorizations' and connections' provider key
+    title: str  # for the headline
+    probe_kind: str  # what the sandbox's /control/stats counts a probe as
+    probe: Callable[[str], BareRequest]  # access token -> the probe
+    report: Callable[[str, str, date, date], BareRequest]  # token, account, start, end
+    rows_of: Callable[[Any], list[Any]]  # the day rows of a report page
+    next_page_of: Callable[[Any], str | None] = lambda body: None
+    external_id: Callable[[str], str] = str  # sandbox account id -> Tether's external id
+    grant_lifetime: int | None = None  # see tests/fixtures/fleet.py's mint_grant
+    page_size: int | None = None  # days per report page, when the report pages
+
+    @property
+    def stands_in(self) -> bool:
+        return self.key != "sandbox"
+
+    def worker_env(self) -> dict[str, str]:
+        """The worker's settings for this provider (the sandbox standing in for it)."""
+        return {"TETHER_SANDBOX_STANDS_IN_FOR": self.key} if self.stands_in else {}
+
+    def pages(self, days: int) -> int:
+        """Report pages (calls) one account's `days` days take."""
+        return -(-days // self.page_size) if self.page_size else 1
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _sandbox_report(token: str, account: str, start: date, end: date) -> BareRequest:
+    return BareRequest(
+        "GET",
+        f"/api/v1/accounts/{quote(account, safe='')}/metrics",
+        _bearer(token),
+        params={"start": start.isoformat(), "end": end.isoformat()},
+    )
+
+
+def _dialect_bases(definition: ProviderDefinition) -> dict[str, str]:
+    """The definition's bases in the sandbox's dialect, as `registry.resolve_bases` makes them."""
+    return {name: f"/{definition.dialect}/{name}" for name in definition.bases}
+
+
+_ADS_BASES = _dialect_bases(google_ads.GOOGLE_ADS)
+_META_BASES = _dialect_bases(meta_ads.META_ADS)
+
+
+def _google_headers(token: str) -> dict[str, str]:
+    # No login-customer-id: the fleet's accounts are reached directly, not through a manager.
+    return {"developer-token": SANDBOX_DEVELOPER_TOKEN, **_bearer(token)}
+
+
+def _google_probe(token: str) -> BareRequest:
+    assert google_ads.GOOGLE_ADS.probe_url is not None
+    return BareRequest(
+        "GET", google_ads.GOOGLE_ADS.probe_url.format_map(_ADS_BASES), _google_headers(token)
+    )
+
+
+def _google_report(token: str, customer: str, start: date, end: date) -> BareRequest:
+    query = google_ads.REPORT_QUERY.format(start=start.isoformat(), end=end.isoformat())
+    api = f"{_ADS_BASES['ads']}/{google_ads.API_VERSION}"
+    path = f"{api}/customers/{quote(customer, safe='')}/googleAds:searchStream"
+    return BareRequest("POST", path, _google_headers(token), json={"query": query})
+
+
+def _meta_probe(token: str) -> BareRequest:
+    assert meta_ads.META_ADS.probe_url is not None
+    return BareRequest("GET", meta_ads.META_ADS.probe_url.format_map(_META_BASES), _bearer(token))
+
+
+def _meta_report(token: str, act: str, start: date, end: date) -> BareRequest:
+    path = meta_ads.GRAPH.format_map(_META_BASES) + f"/{quote(act, safe='')}/insights"
+    return BareRequest("GET", path, _bearer(token), params=meta_ads.insights_params(start, end))
+
+
+THROUGH = {
+    "sandbox": Through(
+        key="sandbox",
+        title="the sandbox's own API (/api/v1)",
+        probe_kind="me",
+        probe=lambda token: BareRequest("GET", "/api/v1/me", _bearer(token)),
+        report=_sandbox_report,
+        rows_of=lambda body: list(body["days"]),
+    ),
+    "google_ads": Through(
+        key="google_ads",
+        title=f"the Google Ads dialect (/google/ads/{google_ads.API_VERSION})",
+        probe_kind="accounts",  # listAccessibleCustomers
+        probe=_google_probe,
+        report=_google_report,
+        rows_of=lambda body: [row for batch in body for row in batch.get("results", ())],
+    ),
+    "meta_ads": Through(
+        key="meta_ads",
+        title=f"the Meta dialect (/meta/graph/{meta_ads.GRAPH_VERSION})",
+        probe_kind="accounts",  # /me/adaccounts
+        probe=_meta_probe,
+        report=_meta_report,
+        rows_of=lambda body: list(body.get("data", ())),
+        next_page_of=lambda body: (body.get("paging") or {}).get("next"),
+        external_id=lambda account_id: f"act_{account_id}",
+        grant_lifetime=meta_ads.LONG_LIVED_SECONDS,  # no refresh token, as Meta's
+        page_size=int(meta_ads.INSIGHTS_PAGE_SIZE),
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# What the sandbox was sent, request by request: around the sandbox's app, `RequestLog` counts
+# requests by shape (method, path with its ids replaced, query, headers other than the token
+# and the client's defaults, body digest, status), so that a benchmark can check that the bare
+# client and Tether sent the same requests. The control API (the benchmark's own readings) is
+# left out. GET /bench/requests reads it, DELETE clears it.
+
+REQUEST_LOG_PATH = "/bench/requests"
+# Headers left out of a shape: the same from any httpx client, or the token's own value.
+_DEFAULT_HEADERS = frozenset(
+    {b"host", b"user-agent", b"accept", b"accept-encoding", b"connection", b"content-length"}
+)
+_ACCOUNT_ID = re.compile(r"^(act_)?\d+$")
+
+
+def _shape_of_path(path: str) -> str:
+    return "/".join(
+        (m.group(1) or "") + "{id}" if (m := _ACCOUNT_ID.match(part)) else part
+        for part in path.split("/")
+    )
+
+
+class RequestLog:
+    """The sandbox app with its requests counted by shape."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.shapes: Counter[tuple[str, str, str, int]] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] == REQUEST_LOG_PATH:
+            await self._answer(scope, send)
+            return
+        if scope["path"].startswith("/control/"):  # the benchmark's own readings
+            await self.app(scope, receive, send)
+            return
+        query = scope["query_string"].decode("latin-1")
+        request = f"{scope['method']} {_shape_of_path(scope['path'])}" + (
+            f"?{query}" if query else ""
+        )
+        headers = "; ".join(
+            sorted(
+                f"{name.decode('latin-1')}: "
+                + ("Bearer …" if name == b"authorization" else value.decode("latin-1"))
+                for name, value in scope["headers"]
+                if name not in _DEFAULT_HEADERS
+            )
+        )
+        digest = hashlib.sha256()
+        size = 0
+
+        async def reading() -> Message:
+            nonlocal size
+            message = await receive()
+            if message["type"] == "http.request":
+                body = message.get("body", b"")
+                digest.update(body)
+                size += len(body)
+            return message
+
+        async def answering(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                body = f"{size} bytes, sha256 {digest.hexdigest()[:12]}" if size else ""
+                self.shapes[request, headers, body, message["status"]] += 1
+            await send(message)
+
+        await self.app(scope, reading, answering)
+
+    async def _answer(self, scope: Scope, send: Send) -> None:
+        if scope["method"] == "DELETE":
+            self.shapes.clear()
+        listed = [
+            {"request": r, "headers": h, "body": b, "status": s, "count": n}
+            for (r, h, b, s), n in sorted(self.shapes.items())
+        ]
+        payload = json.dumps(listed).encode()
+        start: Message = {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json")],
+        }
+        await send(start)
+        await send({"type": "http.response.body", "body": payload})
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Requests of one shape the sandbox answered, and how many."""
+
+    request: str
+    headers: str
+    body: str
+    status: int
+    count: int
+
+    def __str__(self) -> str:
+        body = f", body {self.body}" if self.body else ""
+        return f"{self.count:,} x {self.request} [{self.headers}{body}] -> {self.status}"
+
+
+def reset_requests(base: str) -> None:
+    httpx.delete(f"{base}{REQUEST_LOG_PATH}", timeout=30).raise_for_status()
+
+
+def read_requests(base: str) -> list[Shape]:
+    return [Shape(**item) for item in httpx.get(f"{base}{REQUEST_LOG_PATH}", timeout=60).json()]
+
+
+def request_problems(engine: list[Shape], bare: list[Shape]) -> list[str]:
+    """What differs between the requests Tether sent and the bare client's."""
+    if engine == bare:
+        return []
+    return [
+        "Tether's requests differ from the bare client's:",
+        *(f"  Tether: {s}" for s in engine),
+        *(f"  bare:   {s}" for s in bare),
+    ]

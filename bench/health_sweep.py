@@ -3,12 +3,16 @@
 Connects 20,000 sandbox users with real grants to one organization on PostgreSQL, makes every
 authorization due, starts one `tether worker` (Redis broker, scheduler included) and times it
 until every authorization has been checked. In the same run, a bare `httpx.AsyncClient` load
-generator sends the same number of `GET /api/v1/me` with the same tokens to the same sandbox.
-The sandbox runs in its own process, so it shares the GIL with neither side.
+generator sends the same number of the probe's request (`GET /api/v1/me` on the sandbox's own
+API) with the same tokens to the same sandbox. The sandbox runs in its own process, so it shares
+the GIL with neither side. With `--provider google_ads` or `meta_ads` the authorizations are
+that provider's and the worker runs with TETHER_SANDBOX_STANDS_IN_FOR=<provider>: both sides
+then send that platform's probe to the sandbox's dialect of it.
 
 Target: the engine makes at least 60% of the bare client's requests per second.
 
     python bench/health_sweep.py [--authorizations 20000] [--threads 8 1] [--concurrency N]
+        [--provider {sandbox,google_ads,meta_ads}]
         [--worker-env TETHER_SCHEDULER_BATCH=20000] [--profile 2000]
 
 PostgreSQL is reached at TETHER_BENCH_POSTGRES_URL (default postgres@127.0.0.1:5432/test); the
@@ -40,11 +44,18 @@ import httpx
 from sqlalchemy import select
 
 from _harness import (
+    THROUGH,
+    RequestLog,
+    Shape,
+    Through,
     clear_redis,
     cpu_seconds,
     create_admin,
     database_urls,
     new_keyring,
+    read_requests,
+    request_problems,
+    reset_requests,
     sandbox_in_process,
     serve_until_told,
     stop_process,
@@ -91,6 +102,7 @@ class Setup:
     sandbox_url: str
     sandbox_pid: int
     tokens: list[str]
+    through: Through  # the provider the probes go through
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,16 +111,30 @@ class Setup:
 
 
 def sandbox_process(
-    pipe: Connection, url: str, secret_keys: str, organization_id: str, member_id: str, count: int
+    pipe: Connection,
+    url: str,
+    secret_keys: str,
+    organization_id: str,
+    member_id: str,
+    count: int,
+    provider: str,
 ) -> None:
     state = SandboxState.seeded()
     vault.load_keyring(Settings(secret_keys=secret_keys))
-    asyncio.run(_mint_fleet(state, url, uuid.UUID(organization_id), uuid.UUID(member_id), count))
-    serve_until_told(pipe, create_app(state))  # any message, or the parent going away, stops it
+    through = THROUGH[provider]
+    organization, member = uuid.UUID(organization_id), uuid.UUID(member_id)
+    asyncio.run(_mint_fleet(state, url, organization, member, count, through))
+    # Any message, or the parent going away, stops it.
+    serve_until_told(pipe, RequestLog(create_app(state)))
 
 
 async def _mint_fleet(
-    state: SandboxState, url: str, organization_id: uuid.UUID, member_id: uuid.UUID, count: int
+    state: SandboxState,
+    url: str,
+    organization_id: uuid.UUID,
+    member_id: uuid.UUID,
+    count: int,
+    through: Through,
 ) -> None:
     engine = create_engine(url)
     try:
@@ -119,6 +145,9 @@ async def _mint_fleet(
             connector_id=member_id,
             count=count,
             next_check_at=datetime.now(UTC),
+            provider=through.key,
+            external_id=through.external_id,
+            grant_lifetime=through.grant_lifetime,
         )
     finally:
         await engine.dispose()
@@ -126,9 +155,14 @@ async def _mint_fleet(
 
 @contextlib.contextmanager
 def sandbox_serving(
-    url: str, secret_keys: str, organization_id: uuid.UUID, member_id: uuid.UUID, count: int
+    url: str,
+    secret_keys: str,
+    organization_id: uuid.UUID,
+    member_id: uuid.UUID,
+    count: int,
+    provider: str,
 ) -> Iterator[tuple[str, int]]:
-    args = (url, secret_keys, str(organization_id), str(member_id), count)
+    args = (url, secret_keys, str(organization_id), str(member_id), count, provider)
     with sandbox_in_process(sandbox_process, args, bringing="its fleet") as sandbox:
         yield sandbox.url, sandbox.pid
 
@@ -166,38 +200,45 @@ async def make_all_due(plain_url: str) -> None:
 
 @dataclass(frozen=True)
 class Calls:
-    me_ok: int
-    me_failed: int
-    other: int  # any other kind of call (accounts, refreshes, ...): there should be none
+    kind: str  # what the sandbox counts a probe as: `me`, or `accounts` in the dialects
+    probes_ok: int
+    probes_failed: int
+    other: int  # any other kind of call (metrics, refreshes, ...): there should be none
     users_probed_once: int
+    requests: list[Shape]  # what the sandbox was sent, by shape
 
     def problems(self, expected: int) -> list[str]:
         found = []
-        if self.me_ok != expected:
-            found.append(f"sandbox counted {self.me_ok:,} successful /me, not {expected:,}")
-        if self.me_failed:
-            found.append(f"{self.me_failed:,} failed /me calls")
+        kind = f"`{self.kind}` calls"
+        if self.probes_ok != expected:
+            found.append(f"sandbox counted {self.probes_ok:,} successful {kind}, not {expected:,}")
+        if self.probes_failed:
+            found.append(f"{self.probes_failed:,} failed {kind}")
         if self.other:
-            found.append(f"{self.other:,} calls other than /me")
+            found.append(f"{self.other:,} calls other than {kind}")
         if self.users_probed_once != expected:
             found.append(f"{self.users_probed_once:,} users probed exactly once, not {expected:,}")
+        if sum(shape.count for shape in self.requests) != expected:
+            found.append("requests other than the probes: " + "; ".join(map(str, self.requests)))
         return found
 
 
 def reset_calls(base: str) -> None:
     httpx.delete(f"{base}/control/stats", timeout=30).raise_for_status()
+    reset_requests(base)
 
 
-def read_calls(base: str) -> Calls:
+def read_calls(base: str, kind: str) -> Calls:
     stats = httpx.get(f"{base}/control/stats", timeout=60).json()
     totals = stats["totals"]
-    other = sum(v["ok"] + v["failed"] for k, v in totals.items() if k != "me")
+    other = sum(v["ok"] + v["failed"] for k, v in totals.items() if k != kind)
     once = sum(
         1
         for name, kinds in stats["users"].items()
-        if name.startswith("fleet-") and kinds["me"] == {"ok": 1, "failed": 0}
+        if name.startswith("fleet-") and kinds[kind] == {"ok": 1, "failed": 0}
     )
-    return Calls(totals["me"]["ok"], totals["me"]["failed"], other, once)
+    probes = totals[kind]
+    return Calls(kind, probes["ok"], probes["failed"], other, once, read_requests(base))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,25 +256,25 @@ class Bare:
 
     @property
     def rate(self) -> float:
-        return self.calls.me_ok / self.seconds
+        return self.calls.probes_ok / self.seconds
 
 
 async def _bare(setup: Setup, concurrency: int) -> tuple[float, float, float]:
-    """Seconds for every token's /me, and the CPU seconds of this process and the sandbox."""
-    base, tokens = setup.sandbox_url, setup.tokens
+    """Seconds for every token's probe, and the CPU seconds of this process and the sandbox."""
+    base, tokens, probe = setup.sandbox_url, setup.tokens, setup.through.probe
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
         # Warm up: open the connections (not counted; the stats are reset afterwards).
         warm = tokens[: min(len(tokens), concurrency * 2)]
-        await asyncio.gather(*(http.get("/api/v1/me", headers=_bearer(t)) for t in warm))
+        await asyncio.gather(*(probe(t).send(http) for t in warm))
         reset_calls(base)
         pending = iter(tokens)
 
         async def client() -> None:
             for token in pending:
-                response = await http.get("/api/v1/me", headers=_bearer(token))
+                response = await probe(token).send(http)
                 if response.status_code != 200:
-                    raise AssertionError(f"bare /me: HTTP {response.status_code}")
+                    raise AssertionError(f"bare probe: HTTP {response.status_code}")
 
         cpu, sandbox_cpu = time.process_time(), cpu_seconds(setup.sandbox_pid)
         started = time.perf_counter()
@@ -243,15 +284,11 @@ async def _bare(setup: Setup, concurrency: int) -> tuple[float, float, float]:
         return seconds, cpu, sandbox_cpu
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def run_bare(setup: Setup, concurrency: int) -> Bare:
     seconds, cpu, sandbox_cpu = asyncio.run(_bare(setup, concurrency))
     n = len(setup.tokens)
     load = os.getloadavg()[0]
-    calls = read_calls(setup.sandbox_url)
+    calls = read_calls(setup.sandbox_url, setup.through.probe_kind)
     return Bare(concurrency, seconds, calls, load, cpu * 1000 / n, sandbox_cpu * 1000 / n)
 
 
@@ -294,8 +331,14 @@ def clear_namespace() -> None:
 
 
 def run_engine(
-    setup: Setup, threads: int, extra_env: dict[str, str], limit: float, folder: Path
+    setup: Setup,
+    threads: int,
+    extra_env: dict[str, str],
+    limit: float,
+    folder: Path,
+    bare_requests: list[Shape],
 ) -> EngineRun:
+    """One worker run; `bare_requests` are the bare client's, which Tether's must equal."""
     n = len(setup.tokens)
     asyncio.run(make_all_due(setup.plain_url))
     reset_calls(setup.sandbox_url)
@@ -314,6 +357,7 @@ def run_engine(
         "TETHER_CHECK_INTERVAL_SECONDS": str(QUIET),
         "TETHER_ACCOUNTS_CHECK_INTERVAL_SECONDS": str(QUIET),
         "TETHER_LOG_LEVEL": "warning",
+        **setup.through.worker_env(),
         **extra_env,
     }
     log_path = folder / f"worker-{threads}-{time.monotonic_ns()}.log"
@@ -335,7 +379,7 @@ def run_engine(
     # Less the polling's transactions, and the sessions of the polling and of these readings.
     database = after.minus(before, DbCounters(seen.polls + 2, 2, 0.0)).per(max(seen.checked, 1))
     active = asyncio.run(_count_active(setup.plain_url))
-    calls = read_calls(setup.sandbox_url)
+    calls = read_calls(setup.sandbox_url, setup.through.probe_kind)
     checked = max(seen.checked, 1)
     run = EngineRun(
         threads=threads,
@@ -354,10 +398,14 @@ def run_engine(
     if seen.seconds is None:
         run.problems.append(f"only {seen.checked:,} of {n:,} checked within {limit:g} s")
     run.problems += calls.problems(n)
+    run.problems += request_problems(calls.requests, bare_requests)
     if active != n:
         run.problems.append(f"{active:,} of {n:,} authorizations active afterwards")
-    if run.problems:
-        run.log_tail = "\n".join(log_path.read_text().splitlines()[-20:])
+    # Anything the worker logged besides its banner (it logs warnings and errors only): a call
+    # that failed and was retried later is no PROBLEM, but it is where the time went.
+    logged = log_path.read_text().splitlines()
+    if run.problems or any(not line.startswith("Worker running with") for line in logged):
+        run.log_tail = "\n".join(logged[-20:])
     return run
 
 
@@ -458,6 +506,7 @@ def profile_checks(setup: Setup, count: int, threads: int, top: int) -> tuple[fl
         database_url=setup.url,
         secret_keys=setup.secret_keys,
         sandbox_url=setup.sandbox_url,
+        sandbox_stands_in_for=setup.through.key if setup.through.stands_in else "",
         check_interval_seconds=QUIET,
         accounts_check_interval_seconds=QUIET,
     )
@@ -486,7 +535,8 @@ def profile_checks(setup: Setup, count: int, threads: int, top: int) -> tuple[fl
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("tottime").print_stats(top)
     text = out.getvalue()
-    return seconds, read_calls(setup.sandbox_url).me_ok, text[text.index("   ncalls") :]
+    calls = read_calls(setup.sandbox_url, setup.through.probe_kind)
+    return seconds, calls.probes_ok, text[text.index("   ncalls") :]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,8 +547,15 @@ def _verdict(ratio: float) -> str:
     return "yes" if ratio >= TARGET_RATIO else "NO"
 
 
-def print_report(n: int, pairs: list[tuple[EngineRun, Bare]]) -> None:
-    print(f"\n=== Health probes: {n:,} sandbox authorizations, one `tether worker` on PostgreSQL")
+def print_report(n: int, through: Through, pairs: list[tuple[EngineRun, Bare]]) -> None:
+    print(
+        f"\n=== Health probes through {through.title}: {n:,} `{through.key}` authorizations, "
+        "one `tether worker` on PostgreSQL"
+    )
+    if through.stands_in:
+        print(f"(the worker ran with TETHER_SANDBOX_STANDS_IN_FOR={through.key})")
+    for shape in pairs[0][1].calls.requests if pairs else ():
+        print(f"Each side sent: {shape}")
     print(
         f"Engine concurrency = worker threads x {CHECKS_PER_JOB} checks per job (its httpx pool "
         f"holds at most {ENGINE_HTTP_POOL} connections);\nthe bare client runs at the same "
@@ -530,8 +587,9 @@ def print_report(n: int, pairs: list[tuple[EngineRun, Bare]]) -> None:
         "last_checked_at,\n polled every 0.2 s; startup: to the first check; steady/s: from the "
         "first check to the last;\n load: "
         f"1-minute load average ({os.cpu_count()} cores), above the core count\n other processes "
-        "competed for the CPU. Both sides are verified by the sandbox's own counts: /me ok = N,"
-        "\n none failed, no other calls, every user probed exactly once.)"
+        "competed for the CPU. Both sides are verified by the sandbox's own counts:\n "
+        f"`{through.probe_kind}` ok = N, none failed, no other calls, every user probed exactly "
+        "once, and\n Tether's requests the same as the bare client's.)"
     )
     print(
         "\nCost per probe, which other processes on the machine hardly change: CPU ms of the "
@@ -601,6 +659,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="TETHER_X=V",
         help="extra setting for every worker run (repeatable)",
     )
+    parser.add_argument(
+        "--provider",
+        choices=sorted(THROUGH),
+        default="sandbox",
+        help="the provider the probes go through: the sandbox's own API, or the sandbox "
+        "standing in for Google Ads or Meta in their dialects",
+    )
     parser.add_argument("--limit", type=float, default=300.0, help="seconds per engine run")
     parser.add_argument(
         "--profile",
@@ -614,8 +679,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any(not k.startswith("TETHER_") for k in extra_env):
         parser.error("--worker-env takes TETHER_NAME=value")
     n = args.authorizations
+    through = THROUGH[args.provider]
     started = time.perf_counter()
     print(f"Load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.")
+    print(f"Provider: {through.key}, through {through.title}.")
     name = f"tether_bench_health_{os.getpid()}"
     plain_url, url = database_urls(name)
     secret_keys = new_keyring()
@@ -626,12 +693,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             migrate.upgrade(url)
             admin = asyncio.run(create_admin(url))
             organization_id, member_id = admin.organization_id, admin.member_id
-            serving = sandbox_serving(url, secret_keys, organization_id, member_id, n)
+            serving = sandbox_serving(url, secret_keys, organization_id, member_id, n, through.key)
             with serving as (sandbox, sandbox_pid):
                 tokens = asyncio.run(read_tokens(url))
                 if len(tokens) != n:
                     raise AssertionError(f"{len(tokens)} tokens for {n} authorizations")
-                setup = Setup(name, url, plain_url, secret_keys, sandbox, sandbox_pid, tokens)
+                setup = Setup(
+                    name, url, plain_url, secret_keys, sandbox, sandbox_pid, tokens, through
+                )
                 print(f"Seeded in {time.perf_counter() - started:.1f} s.", flush=True)
                 pairs = []
                 for threads in args.threads:
@@ -639,14 +708,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"Bare client, concurrency {concurrency}...", flush=True)
                     bare = run_bare(setup, concurrency)
                     print(f"Engine, {threads} worker threads...", flush=True)
-                    engine = run_engine(setup, threads, extra_env, args.limit, Path(folder))
+                    engine = run_engine(
+                        setup, threads, extra_env, args.limit, Path(folder), bare.calls.requests
+                    )
                     pairs.append((engine, bare))
                 profiled = None
                 if args.profile:
                     count = min(args.profile, n)
                     print(f"Profiling {count:,} checks in this process...", flush=True)
                     profiled = profile_checks(setup, count, args.threads[0], 25)
-            print_report(n, pairs)
+            print_report(n, through, pairs)
             if profiled is not None:
                 seconds, ok, text = profiled
                 print(

@@ -5,12 +5,15 @@ with one connection per account, makes every connection due and starts one `teth
 (Redis broker, scheduler included), timed until every connection has its 90 days stored. In the
 same run, a bare `httpx.AsyncClient` fetches the same 2,000 metric pages (90 days each) with the
 same tokens from the same sandbox, at the worker's concurrency. The sandbox runs in its own
-process, so it shares the GIL with neither side.
+process, so it shares the GIL with neither side. With `--provider google_ads` or `meta_ads` the
+authorizations and connections are that provider's and the worker runs with
+TETHER_SANDBOX_STANDS_IN_FOR=<provider>: both sides then fetch that platform's daily report
+(GAQL over searchStream; Insights) from the sandbox's dialect of it.
 
 Target: the worker stores at least 50% of the rows per second the bare client fetches.
 
     python bench/sync_throughput.py [--connections 2000] [--threads 8] [--concurrency N]
-        [--worker-env TETHER_X=V] [--profile 200]
+        [--provider {sandbox,google_ads,meta_ads}] [--worker-env TETHER_X=V] [--profile 200]
 
 PostgreSQL is reached at TETHER_BENCH_POSTGRES_URL (default postgres@127.0.0.1:5432/test); the
 benchmark creates its own database there and drops it at the end. Redis is TETHER_BENCH_REDIS_URL
@@ -32,7 +35,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 
@@ -41,11 +44,18 @@ import httpx
 from sqlalchemy import insert, select
 
 from _harness import (
+    THROUGH,
+    RequestLog,
+    Shape,
+    Through,
     clear_redis,
     cpu_seconds,
     create_admin,
     database_urls,
     new_keyring,
+    read_requests,
+    request_problems,
+    reset_requests,
     sandbox_in_process,
     serve_until_told,
     stop_process,
@@ -97,6 +107,12 @@ class Setup:
     sandbox_url: str
     sandbox_pid: int
     pages: list[Page]
+    through: Through  # the provider the reports come through
+
+    @property
+    def calls_per_connection(self) -> int:
+        """Report calls (pages) one connection's days take."""
+        return self.through.pages(DAYS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,16 +121,29 @@ class Setup:
 
 
 def sandbox_process(
-    pipe: Pipe, url: str, secret_keys: str, organization_id: str, member_id: str, count: int
+    pipe: Pipe,
+    url: str,
+    secret_keys: str,
+    organization_id: str,
+    member_id: str,
+    count: int,
+    provider: str,
 ) -> None:
     state = SandboxState.seeded()
     vault.load_keyring(Settings(secret_keys=secret_keys))
-    asyncio.run(_mint_fleet(state, url, uuid.UUID(organization_id), uuid.UUID(member_id), count))
-    serve_until_told(pipe, create_app(state))
+    through = THROUGH[provider]
+    organization, member = uuid.UUID(organization_id), uuid.UUID(member_id)
+    asyncio.run(_mint_fleet(state, url, organization, member, count, through))
+    serve_until_told(pipe, RequestLog(create_app(state)))
 
 
 async def _mint_fleet(
-    state: SandboxState, url: str, organization_id: uuid.UUID, member_id: uuid.UUID, count: int
+    state: SandboxState,
+    url: str,
+    organization_id: uuid.UUID,
+    member_id: uuid.UUID,
+    count: int,
+    through: Through,
 ) -> None:
     engine = create_engine(url)
     try:
@@ -125,6 +154,9 @@ async def _mint_fleet(
             organization_id=organization_id,
             connector_id=member_id,
             count=count,
+            provider=through.key,
+            external_id=through.external_id,
+            grant_lifetime=through.grant_lifetime,
         )
     finally:
         await engine.dispose()
@@ -132,9 +164,14 @@ async def _mint_fleet(
 
 @contextlib.contextmanager
 def sandbox_serving(
-    url: str, secret_keys: str, organization_id: uuid.UUID, member_id: uuid.UUID, count: int
+    url: str,
+    secret_keys: str,
+    organization_id: uuid.UUID,
+    member_id: uuid.UUID,
+    count: int,
+    provider: str,
 ) -> Iterator[tuple[str, int]]:
-    args = (url, secret_keys, str(organization_id), str(member_id), count)
+    args = (url, secret_keys, str(organization_id), str(member_id), count, provider)
     with sandbox_in_process(sandbox_process, args, bringing="its fleet") as sandbox:
         yield sandbox.url, sandbox.pid
 
@@ -143,7 +180,7 @@ def sandbox_serving(
 # Seeding: database, organization, clients and one connection per account.
 
 
-async def connect_accounts(url: str, organization_id: uuid.UUID) -> list[Page]:
+async def connect_accounts(url: str, organization_id: uuid.UUID, provider: str) -> list[Page]:
     """A connection (not yet due) for every account, over CLIENTS clients; the pages to fetch."""
     engine = create_engine(url)
     now = datetime.now(UTC)
@@ -177,7 +214,7 @@ async def connect_accounts(url: str, organization_id: uuid.UUID) -> list[Page]:
                         "client_id": client["id"],
                         "authorization_id": account.authorization_id,
                         "account_id": account.id,
-                        "provider": "sandbox",
+                        "provider": provider,
                         "status": Status.ACTIVE,
                         "client_name": client["name"],
                         "account_name": account.name,
@@ -219,6 +256,7 @@ class Calls:
     metrics_ok: int
     metrics_failed: int
     other: int
+    requests: list[Shape]  # what the sandbox was sent, by shape
 
     def problems(self, expected: int) -> list[str]:
         found = []
@@ -228,18 +266,21 @@ class Calls:
             found.append(f"{self.metrics_failed:,} failed metric calls")
         if self.other:
             found.append(f"{self.other:,} calls other than metrics")
+        if sum(shape.count for shape in self.requests) != expected:
+            found.append("requests other than reports: " + "; ".join(map(str, self.requests)))
         return found
 
 
 def reset_calls(base: str) -> None:
     httpx.delete(f"{base}/control/stats", timeout=30).raise_for_status()
+    reset_requests(base)
 
 
 def read_calls(base: str) -> Calls:
     totals = httpx.get(f"{base}/control/stats", timeout=60).json()["totals"]
     metrics = totals.get("metrics", {"ok": 0, "failed": 0})
     other = sum(v["ok"] + v["failed"] for k, v in totals.items() if k != "metrics")
-    return Calls(metrics["ok"], metrics["failed"], other)
+    return Calls(metrics["ok"], metrics["failed"], other, read_requests(base))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,25 +302,33 @@ class Bare:
         return self.rows / self.seconds
 
 
-def _params() -> dict[str, str]:
+def _window() -> tuple[date, date]:
+    """The days a first sync loads: the last DAYS days, today included (UTC)."""
     today = datetime.now(UTC).date()
-    return {"start": (today - timedelta(days=DAYS - 1)).isoformat(), "end": today.isoformat()}
+    return today - timedelta(days=DAYS - 1), today
 
 
 async def _bare(setup: Setup, concurrency: int) -> tuple[float, int, float, float]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    params = _params()
+    start, end = _window()
+    through = setup.through
     async with httpx.AsyncClient(base_url=setup.sandbox_url, limits=limits, timeout=60) as http:
 
         async def fetch(page: Page) -> int:
-            response = await http.get(
-                f"/api/v1/accounts/{page.account}/metrics",
-                params=params,
-                headers={"Authorization": f"Bearer {page.token}"},
-            )
-            if response.status_code != 200:
-                raise AssertionError(f"bare metrics: HTTP {response.status_code}")
-            return len(response.json()["days"])
+            """The account's report, page after page as the adapter follows them; its days."""
+            response = await through.report(page.token, page.account, start, end).send(http)
+            rows = 0
+            while True:
+                if response.status_code != 200:
+                    raise AssertionError(f"bare report: HTTP {response.status_code}")
+                body = response.json()
+                rows += len(through.rows_of(body))
+                following = through.next_page_of(body)
+                if not following:
+                    return rows
+                response = await http.get(
+                    following, headers={"Authorization": f"Bearer {page.token}"}
+                )
 
         warm = setup.pages[: min(len(setup.pages), concurrency)]
         await asyncio.gather(*(fetch(p) for p in warm))
@@ -333,6 +382,7 @@ class WorkerRun:
     worker_ms: float  # CPU of the worker per connection, from its first sync to its last
     sandbox_ms: float
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # not wrong, but where time may have gone
     log_tail: str = ""
 
     @property
@@ -349,8 +399,14 @@ def clear_namespace() -> None:
 
 
 def run_worker(
-    setup: Setup, threads: int, extra_env: dict[str, str], limit: float, folder: Path
+    setup: Setup,
+    threads: int,
+    extra_env: dict[str, str],
+    limit: float,
+    folder: Path,
+    bare_requests: list[Shape],
 ) -> WorkerRun:
+    """One worker run; `bare_requests` are the bare client's, which Tether's must equal."""
     n = len(setup.pages)
     asyncio.run(reset_sync(setup.plain_url, due=True))
     reset_calls(setup.sandbox_url)
@@ -369,6 +425,7 @@ def run_worker(
         "TETHER_ACCOUNTS_CHECK_INTERVAL_SECONDS": str(QUIET),
         "TETHER_SYNC_HISTORY_DAYS": str(DAYS),
         "TETHER_LOG_LEVEL": "warning",
+        **setup.through.worker_env(),
         **extra_env,
     }
     log_path = folder / f"worker-{threads}.log"
@@ -395,12 +452,21 @@ def run_worker(
         worker_ms=seen.worker_ms,
         sandbox_ms=sandbox_cpu * 1000 / max(seen.synced, 1),
     )
+    if seen.failing:
+        run.notes.append(
+            f"up to {seen.failing:,} connections at once had a sync error during the run, "
+            f"retried after their back-off (e.g. {seen.failure!r})"
+        )
     if seen.seconds is None:
         run.problems.append(f"only {seen.synced:,} of {n:,} connections synced in {limit:g} s")
-    run.problems += run.calls.problems(n)
+    run.problems += run.calls.problems(n * setup.calls_per_connection)
+    run.problems += request_problems(run.calls.requests, bare_requests)
     run.problems += asyncio.run(_verify(setup.plain_url, n))
-    if run.problems:
-        run.log_tail = "\n".join(log_path.read_text().splitlines()[-20:])
+    # Anything the worker logged besides its banner (it logs warnings and errors only): a call
+    # that failed and was retried later is no PROBLEM, but it is where the time went.
+    logged = log_path.read_text().splitlines()
+    if run.problems or any(not line.startswith("Worker running with") for line in logged):
+        run.log_tail = "\n".join(logged[-20:])
     return run
 
 
@@ -412,6 +478,10 @@ class Seen:
     first: datetime | None = None
     last: datetime | None = None
     worker_ms: float = 0.0
+    # Connections seen with a sync error while polling: a failed call (one that reached no
+    # answer is counted by no sandbox) waits its back-off before the retry that clears it.
+    failing: int = 0
+    failure: str | None = None
 
 
 async def _wait_stored(
@@ -422,12 +492,14 @@ async def _wait_stored(
     db = await asyncpg.connect(setup.plain_url)
     try:
         synced_sql = (
-            "SELECT count(last_synced_at), min(last_synced_at), max(last_synced_at) "
-            "FROM connections"
+            "SELECT count(last_synced_at), min(last_synced_at), max(last_synced_at), "
+            "count(sync_error), max(sync_error) FROM connections"
         )
         seen, start_cpu, start_synced = Seen(), 0.0, 0
         while True:
-            seen.synced, seen.first, seen.last = await db.fetchrow(synced_sql)
+            seen.synced, seen.first, seen.last, failing, failure = await db.fetchrow(synced_sql)
+            if failing > seen.failing:
+                seen.failing, seen.failure = failing, failure
             elapsed = time.perf_counter() - started
             if seen.synced and not start_synced:
                 start_cpu, start_synced = cpu_seconds(process.pid), seen.synced
@@ -486,6 +558,7 @@ def profile_syncs(setup: Setup, count: int, threads: int, top: int) -> tuple[flo
         database_url=setup.url,
         secret_keys=setup.secret_keys,
         sandbox_url=setup.sandbox_url,
+        sandbox_stands_in_for=setup.through.key if setup.through.stands_in else "",
         sync_history_days=DAYS,
         broker_url=REDIS_URL,
         broker_namespace=NAMESPACE,
@@ -524,11 +597,16 @@ def profile_syncs(setup: Setup, count: int, threads: int, top: int) -> tuple[flo
 # The whole run and the report.
 
 
-def print_report(n: int, pairs: list[tuple[WorkerRun, Bare]]) -> None:
+def print_report(n: int, setup: Setup, pairs: list[tuple[WorkerRun, Bare]]) -> None:
+    through = setup.through
     print(
-        f"\n=== Sync throughput: {n:,} connections x {DAYS} days, one `tether worker` on "
-        "PostgreSQL (Redis broker)"
+        f"\n=== Sync throughput through {through.title}: {n:,} `{through.key}` connections x "
+        f"{DAYS} days, one `tether worker` on PostgreSQL (Redis broker)"
     )
+    if through.stands_in:
+        print(f"(the worker ran with TETHER_SANDBOX_STANDS_IN_FOR={through.key})")
+    for shape in pairs[0][1].calls.requests if pairs else ():
+        print(f"Each side sent: {shape}")
     header = (
         f"{'run':<28} {'conc.':>5} {'seconds':>8} {'rows/s':>8} {'pages/s':>8} {'ratio':>6} "
         f"{'>=50%':>5} {'startup s':>9} {'steady rows/s':>13} {'load':>5}"
@@ -552,8 +630,9 @@ def print_report(n: int, pairs: list[tuple[WorkerRun, Bare]]) -> None:
         "(worker seconds: from starting `tether worker` until every connection has a "
         f"last_synced_at and\n{n * DAYS:,} metric rows are stored, polled every {POLL_SECONDS} s; "
         "steady: from the first sync to the last.\nload: 1-minute load average on "
-        f"{os.cpu_count()} cores. Verified: the sandbox served exactly {n:,} metric pages to\n"
-        f"each side and nothing else; {DAYS} rows per connection, no lost day, no sync error.)"
+        f"{os.cpu_count()} cores. Verified: the sandbox served exactly "
+        f"{n * setup.calls_per_connection:,} report pages to\neach side and nothing else, the "
+        f"same requests to both;\n{DAYS} rows per connection, no lost day, no sync error.)"
     )
     print("\nCPU ms per connection (client: this process or the worker; and the sandbox):")
     for run, bare in pairs:
@@ -567,9 +646,11 @@ def print_report(n: int, pairs: list[tuple[WorkerRun, Bare]]) -> None:
     for run, bare in pairs:
         for problem in run.problems:
             print(f"  PROBLEM, worker with {run.threads} threads: {problem}")
+        for note in run.notes:
+            print(f"  NOTE, worker with {run.threads} threads: {note}")
         if run.log_tail:
             print("  last lines of the worker's log:\n    " + run.log_tail.replace("\n", "\n    "))
-        for problem in bare.calls.problems(n):
+        for problem in bare.calls.problems(n * setup.calls_per_connection):
             print(f"  PROBLEM, bare client: {problem}")
         if bare.rows != n * DAYS:
             print(f"  PROBLEM, bare client: {bare.rows:,} rows, not {n * DAYS:,}")
@@ -586,6 +667,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"bare client's concurrency (default: the worker's, threads x {PER_JOB})",
     )
     parser.add_argument("--worker-env", action="append", default=[], metavar="TETHER_X=V")
+    parser.add_argument(
+        "--provider",
+        choices=sorted(THROUGH),
+        default="sandbox",
+        help="the provider the reports come through: the sandbox's own API, or the sandbox "
+        "standing in for Google Ads or Meta in their dialects",
+    )
     parser.add_argument("--limit", type=float, default=600.0, help="seconds per worker run")
     parser.add_argument(
         "--profile",
@@ -599,8 +687,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any(not k.startswith("TETHER_") for k in extra_env):
         parser.error("--worker-env takes TETHER_NAME=value")
     n = args.connections
+    through = THROUGH[args.provider]
     started = time.perf_counter()
     print(f"Load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.")
+    print(f"Provider: {through.key}, through {through.title}.")
     name = f"tether_bench_sync_{os.getpid()}"
     plain_url, url = database_urls(name)
     secret_keys = new_keyring()
@@ -611,14 +701,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             migrate.upgrade(url)
             admin = asyncio.run(create_admin(url))
             organization_id, member_id = admin.organization_id, admin.member_id
-            with sandbox_serving(url, secret_keys, organization_id, member_id, n) as (
-                sandbox,
-                sandbox_pid,
-            ):
-                pages = asyncio.run(connect_accounts(url, organization_id))
+            serving = sandbox_serving(url, secret_keys, organization_id, member_id, n, through.key)
+            with serving as (sandbox, sandbox_pid):
+                pages = asyncio.run(connect_accounts(url, organization_id, through.key))
                 if len(pages) != n:
                     raise AssertionError(f"{len(pages)} connections for {n} users")
-                setup = Setup(name, url, plain_url, secret_keys, sandbox, sandbox_pid, pages)
+                setup = Setup(
+                    name, url, plain_url, secret_keys, sandbox, sandbox_pid, pages, through
+                )
                 print(f"Seeded in {time.perf_counter() - started:.1f} s.", flush=True)
                 pairs = []
                 for threads in args.threads:
@@ -626,15 +716,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"Bare client, concurrency {concurrency}...", flush=True)
                     bare = run_bare(setup, concurrency)
                     print(f"Worker, {threads} threads...", flush=True)
-                    pairs.append(
-                        (run_worker(setup, threads, extra_env, args.limit, Path(folder)), bare)
+                    worker = run_worker(
+                        setup, threads, extra_env, args.limit, Path(folder), bare.calls.requests
                     )
+                    pairs.append((worker, bare))
                 profiled = None
                 if args.profile:
                     count = min(args.profile, n)
                     print(f"Profiling {count:,} syncs in this process...", flush=True)
                     profiled = profile_syncs(setup, count, args.threads[0], 30)
-            print_report(n, pairs)
+            print_report(n, setup, pairs)
             if profiled is not None:
                 seconds, done, text = profiled
                 print(

@@ -39,7 +39,17 @@ def first(body: Any, path: str | None) -> Any:
     """The first value at a path, or None."""
     if path is None:
         return None
-    return next(found(body, path), None)
+    # Keys through objects, the common case (a report's fields, row after row), are walked
+    # directly; from a `*` or a list on, `found` walks the rest.
+    value = body
+    parts = path.split(".")
+    for n, part in enumerate(parts):
+        if part == "*" or not isinstance(value, dict):
+            return next(found(value, ".".join(parts[n:])), None)
+        if part not in value:
+            return None
+        value = value[part]
+    return value
 
 
 def text(value: Any) -> str:

@@ -54,14 +54,20 @@ class DefinedProvider:
         self.settings = settings or ProviderSettings()
         self._http = http
         self._headers = dict(headers or {})
+        # Every probe and report fills the same few templates: each is filled once.
+        self._urls: dict[str, str] = {}
 
     @property
     def name(self) -> str:
         return self.definition.name
 
     def url(self, template: str) -> str:
-        """A definition's URL template with the bases filled in."""
-        return template.format_map(self.bases)
+        """A definition's URL template with the bases filled in. Templates are constants (an
+        id is appended to the result, never formatted in), so the cache stays small."""
+        url = self._urls.get(template)
+        if url is None:
+            url = self._urls[template] = template.format_map(self.bases)
+        return url
 
     # -- OAuth (through Authlib, see oauth.py) -------------------------------------------
 
@@ -108,7 +114,9 @@ class DefinedProvider:
         **kwargs: Any,
     ) -> Any:
         """One API call; a failed answer raises ProviderCallError with Tether's reason."""
-        sent = {**self.auth_headers(credentials), **(headers or {})}
+        sent = self.auth_headers(credentials)
+        if headers:
+            sent.update(headers)
         try:
             response = await self._http.request(method, url, headers=sent, **kwargs)
         except httpx.HTTPError as error:
@@ -139,7 +147,9 @@ class DefinedProvider:
     async def identify(self, credentials: Credentials) -> Identity:
         """Who the credentials belong to on the provider's side."""
         spec = self.definition.identify
-        body = await self.call("GET", self.url(spec.url), credentials, params=spec.params)
+        # No parameters at all, rather than none: httpx would rebuild the URL for an empty dict.
+        params = spec.params or None
+        body = await self.call("GET", self.url(spec.url), credentials, params=params)
         external_id = answers.first(body, spec.id_path)
         if external_id is None:
             raise ProviderCallError(Reason.UNKNOWN, f"{self.name} did not say who this is.")

@@ -226,7 +226,7 @@ class GoogleAdsProvider(google.GoogleProvider):
     ) -> list[Any]:
         """The rows of one GAQL query, over searchStream (one answer, however many rows)."""
         customer = quote(_digits(customer_id), safe="")
-        url = self.url(f"{_API}/customers/{customer}/googleAds:searchStream")
+        url = self.url(_API + "/customers/") + customer + "/googleAds:searchStream"
         headers = {"login-customer-id": _digits(login_customer_id)} if login_customer_id else {}
         body = await self.call("POST", url, credentials, headers=headers, json={"query": query})
         return list(answers.found(body, "*.results.*"))

@@ -276,9 +276,17 @@ class MetaAdsProvider(DefinedProvider):
     ) -> Any:
         """One Graph call; parameters join the URL's own (a `paging.next` URL holds them all).
         The token travels in the header only, never in a URL that a proxy might log."""
-        target = httpx.URL(url).copy_merge_params(kwargs.pop("params", None) or {})
-        target = target.copy_remove_param("access_token")
+        params = kwargs.pop("params", None) or {}
         proof = appsecret_proof(credentials, self.settings.client_secret)
+        query = url.partition("?")[2]
+        if proof is None and "access_token" not in params and not _may_hold_token(query):
+            # Nothing to take out or add: httpx joins the parameters as the merge below would,
+            # without parsing the URL three more times (every probe and report comes here).
+            return await super().call(
+                method, url, credentials, headers=headers, params=params or None, **kwargs
+            )
+        target = httpx.URL(url).copy_merge_params(params)
+        target = target.copy_remove_param("access_token")
         if proof is not None:
             target = target.copy_set_param("appsecret_proof", proof)
         return await super().call(method, str(target), credentials, headers=headers, **kwargs)
@@ -320,6 +328,11 @@ class MetaAdsProvider(DefinedProvider):
         return daily_metrics(rows, start, end)
 
 
+def _may_hold_token(query: str) -> bool:
+    """Whether a query string may name `access_token` (written plainly or percent-encoded)."""
+    return "access_token" in query or "%" in query
+
+
 def ad_account(account_id: str) -> str:
     """Graph's id of an ad account: `act_<number>` (accounts stored by number work too)."""
     return account_id if account_id.startswith("act_") else f"act_{account_id}"
@@ -348,27 +361,39 @@ def _day_of(row: Any) -> DailyMetrics | None:
     currency = row.get("account_currency")
     return DailyMetrics(
         date.fromisoformat(row["date_start"]),
-        int(_number(row.get("impressions"))),
-        int(_number(row.get("clicks"))),
+        _count(row.get("impressions")),
+        _count(row.get("clicks")),
         _number(row.get("spend")),
         conversions_of(row.get("actions")),
         str(currency) if currency else None,
     )
 
 
+# Every action type `conversions_of` may count.
+_CONVERSION_TYPES = frozenset(kind for kinds in CONVERSION_ACTIONS for kind in kinds)
+
+
 def conversions_of(actions: Any) -> int:
     """Purchases, leads and completed registrations, each counted once (see the docstring)."""
-    counts = {
-        str(a.get("action_type")): a.get("value")
-        for a in actions or ()
-        if isinstance(a, dict) and "action_type" in a
-    }
+    counts: dict[str, Any] = {}
+    for a in actions or ():
+        if isinstance(a, dict):
+            kind = a.get("action_type")
+            if isinstance(kind, str) and kind in _CONVERSION_TYPES:
+                counts[kind] = a.get("value")  # a type listed twice: its last value
     total = Decimal(0)
     for kinds in CONVERSION_ACTIONS:
         present = next((kind for kind in kinds if kind in counts), None)
         if present is not None:
             total += _number(counts[present])
     return int(total)
+
+
+def _count(value: Any) -> int:
+    """A whole figure (impressions, clicks): digits read at once, anything else as `_number`."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return int(_number(value))
 
 
 def _number(value: Any) -> Decimal:
