@@ -1,5 +1,6 @@
 """Connecting an API-key provider: the key is verified with the provider before it is kept."""
 
+import pytest
 from sqlalchemy import text
 
 from tests.conftest import Tether
@@ -61,3 +62,27 @@ async def test_an_api_key_provider_that_is_down_gives_a_502(org: Org, tether: Te
     assert response.status_code == 502
     assert "temporarily unavailable" in response.json()["error"]["message"]
     assert (await org.api.get("/api/v1/authorizations")).json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("pasted", "words"),
+    [
+        ("sbx_…", "the character '…'"),  # the README's placeholder, pasted as it is
+        ("sbx_abc def", "spaces or line breaks"),
+        ("sbx_abc\nsbx_def", "spaces or line breaks"),
+        ("   ", "Enter the API key"),
+    ],
+)
+async def test_a_key_that_cannot_be_one_is_refused_before_the_provider_is_asked(
+    org: Org, tether: Tether, pasted: str, words: str
+) -> None:
+    response = await org.api.post(
+        "/api/v1/authorizations", json={"provider": "sandbox_api_key", "api_key": pasted}
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_api_key"
+    assert words in response.json()["error"]["message"]
+    stats = await tether.sandbox("GET", "/stats")
+    assert stats["totals"]["me"]["ok"] + stats["totals"]["me"]["failed"] == 0
+    assert (await org.api.get("/api/v1/authorizations")).json()["data"] == []

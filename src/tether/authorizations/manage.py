@@ -10,7 +10,7 @@ from tether import vault
 from tether.audit import service as audit
 from tether.authorizations import oauth, repository, restore
 from tether.authorizations.permissions import ReconnectMode, reconnect_mode
-from tether.authorizations.service import discover, get_authorization
+from tether.authorizations.service import clean_api_key, discover, get_authorization
 from tether.connections import repository as connections
 from tether.db import utcnow
 from tether.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -80,10 +80,11 @@ async def reverify_api_key(
     info = registry.info(a.provider)
     if info.auth_kind != AuthKind.API_KEY:
         raise Unprocessable(f"{info.name} is reconnected by signing in, not with an API key.")
+    api_key = clean_api_key(api_key)
     identity, accounts = await discover(
-        registry.adapter(a.provider), Credentials(api_key=api_key.strip()), info.name
+        registry.adapter(a.provider), Credentials(api_key=api_key), info.name
     )
-    new = restore.Credentials(identity, accounts, api_key=api_key.strip())
+    new = restore.Credentials(identity, accounts, api_key=api_key)
     return await restore.restore_in_place(
         session, authorization=a, new=new, actor=f"member:{actor.member_id}"
     )

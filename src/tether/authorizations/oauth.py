@@ -13,6 +13,7 @@ from tether.authorizations import repository, restore
 from tether.authorizations.service import discover, store_authorization
 from tether.db import utcnow
 from tether.errors import NotFound, ProviderError, TetherError
+from tether.kit.words import plural
 from tether.members import repository as members
 from tether.members.actor import Actor
 from tether.members.service import actor_for
@@ -157,9 +158,10 @@ async def _apply(
         done = await restore.reconnect_own_clients(
             session, old=old, member=await actor_for(session, member), new=new
         )
-        return done.authorization, f"{name} is reconnected for {done.restored} of your connections."
+        restored = plural(done.restored, "connection")
+        return done.authorization, f"{name} is reconnected for {restored} of yours."
     done = await restore.restore_in_place(session, authorization=old, new=new, actor=actor)
-    message = f"{name} is reconnected: {done.restored} connections restored."
+    message = f"{name} is reconnected: {plural(done.restored, 'connection')} restored."
     if done.unreachable:
         message += f" Still lapsed, not reachable by this sign-in: {', '.join(done.unreachable)}."
     return done.authorization, message

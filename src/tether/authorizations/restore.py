@@ -21,6 +21,7 @@ from tether.health.incidents import (
     connection_key,
 )
 from tether.health.status import lose_account
+from tether.kit.words import plural
 from tether.members.actor import Actor
 from tether.models import (
     Account,
@@ -67,8 +68,8 @@ async def restore_in_place(
     if known and not known & reachable.keys():
         raise Conflict(
             f"You signed in to {_name(a.provider)} as {new.identity.name}, who cannot reach any "
-            f"of this data source's {len(known)} accounts. Nothing was changed: sign in as "
-            f"{a.external_user_name}, or connect {new.identity.name} as a new data source.",
+            f"of this data source's {plural(len(known), 'account')}. Nothing was changed: sign "
+            f"in as {a.external_user_name}, or connect {new.identity.name} as a new data source.",
             code="grant_mismatch",
         )
     async with session.begin_nested():

@@ -69,9 +69,7 @@ async def connect_api_key(
             f"{info.name} is connected by signing in (OAuth), not with an API key.",
             code="wrong_auth_kind",
         )
-    api_key = api_key.strip()
-    if not api_key:
-        raise Unprocessable("Enter the API key.", code="invalid_api_key")
+    api_key = clean_api_key(api_key)
     adapter = registry.adapter(provider)
     credentials = Credentials(api_key=api_key)
     identity, accounts = await discover(adapter, credentials, info.name)
@@ -84,6 +82,23 @@ async def connect_api_key(
         accounts=accounts,
         api_key=api_key,
     )
+
+
+def clean_api_key(api_key: str) -> str:
+    """The key as pasted, less the blanks around it; refused when it could not be a key (it
+    goes into an HTTP header: visible ASCII only), in words that say what is wrong."""
+    api_key = api_key.strip()
+    if not api_key:
+        raise Unprocessable("Enter the API key.", code="invalid_api_key")
+    odd = next((c for c in api_key if not "!" <= c <= "~"), None)
+    if odd is not None:
+        what = "spaces or line breaks" if odd.isspace() else f"the character {odd!r}"
+        raise Unprocessable(
+            f"An API key is letters, digits and punctuation only; this one holds {what}. "
+            "Paste the key itself, nothing around it (an example's … stands for the key).",
+            code="invalid_api_key",
+        )
+    return api_key
 
 
 async def discover(

@@ -12,6 +12,7 @@ from tether.config import Settings
 from tether.connections import service as connections
 from tether.errors import NotFound
 from tether.kit.pagination import parse_sort
+from tether.kit.words import plural
 from tether.members import repository as members_repository
 from tether.members import service as members
 from tether.members.actor import Actor
@@ -80,7 +81,7 @@ def list_clients(organization: Organization) -> None:
         rows, total = await clients.list_clients(
             session, actor=actor, search=None, limit=500, offset=0
         )
-        table = Table("id", "name", title=f"{total} clients")
+        table = Table("id", "name", title=plural(total, "client"))
         for client in rows:
             table.add_row(str(client.id), client.name)
         return table

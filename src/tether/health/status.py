@@ -18,6 +18,7 @@ from tether.health.incidents import (
     open_incident,
     provider_key,
 )
+from tether.kit.words import plural
 from tether.models import Account, Authorization, IncidentKind, IncidentScope, Status
 from tether.providers.base import ExternalAccount, Reason
 from tether.providers.catalog import BY_KEY
@@ -212,7 +213,7 @@ async def _expiring(session: AsyncSession, a: Authorization, ctx: Context) -> No
     name = BY_KEY[a.provider].name if a.provider in BY_KEY else a.provider
     message = (
         f"The {name} access of {a.external_user_name} ends on {ends:%Y-%m-%d} "
-        f"({days} days left) and cannot be renewed without signing in again."
+        f"({plural(days, 'day')} left) and cannot be renewed without signing in again."
     )
     await _open_on(session, a, IncidentKind.EXPIRING, "token_expiring", message, ctx)
 

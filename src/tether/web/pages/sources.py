@@ -22,6 +22,7 @@ from tether.authorizations.service import AccountRow, AuthorizationRow, Provider
 from tether.deps import RegistryDep, SessionDep, SettingsDep
 from tether.errors import Forbidden, Unprocessable
 from tether.kit.pagination import Sort
+from tether.kit.words import plural
 from tether.members.actor import Actor
 from tether.models import Authorization, Role, Status
 from tether.providers.base import AuthKind
@@ -84,10 +85,6 @@ class AuthorizationView:
     @property
     def authorization(self) -> Authorization:
         return self.row.authorization
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 @router.get("/sources")
@@ -177,7 +174,7 @@ async def connect_api_key(
     row = await service.authorization_row(session, actor=actor, authorization_id=authorization.id)
     name = registry.info(provider).name
     return changed(request, f"{name} is connected as {authorization.external_user_name}: "
-                            f"{_plural(row.account_count, 'account')} found.")  # fmt: skip
+                            f"{plural(row.account_count, 'account')} found.")  # fmt: skip
 
 
 @router.get("/sources/{provider}/settings")
@@ -310,7 +307,7 @@ async def reverify_api_key(
         session, actor=actor, registry=registry, authorization_id=authorization_id, api_key=api_key
     )
     message = (f"{registry.info(done.authorization.provider).name} is reconnected: "
-               f"{_plural(done.restored, 'connection')} restored.")  # fmt: skip
+               f"{plural(done.restored, 'connection')} restored.")  # fmt: skip
     if done.unreachable:
         message += f" Still out of reach: {', '.join(done.unreachable)}."
     return changed(request, message)
