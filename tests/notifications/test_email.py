@@ -158,6 +158,7 @@ async def test_the_connector_gets_one_email_naming_who_connected_with_a_link_tha
         assert f"{admin['name']} ({admin['email']})" in body
         assert "Blue Fjord Coffee, Northwind Outfitters" in body
         assert "Sandbox Ads said" in body
+        assert "Notification settings" in body  # the screen's own name for it
     token = link_token(received.text)
     assert token in received.html
     opened = await connected.org.api.get(f"/api/v1/reconnect-links/{token}")

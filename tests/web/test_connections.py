@@ -157,3 +157,14 @@ async def test_a_client_is_connected_to_an_account_from_the_dialog(
     await dialog.get_by_role("button", name="Connect", exact=True).click()
     await expect(web.page.get_by_role("alert")).to_contain_text("already connected")
     await expect(web.page.get_by_role("row", name=re.compile("Lumen Dental"))).to_have_count(1)
+
+
+async def test_a_first_visit_says_what_to_do_first(web: Web) -> None:
+    await web.sign_in(await web.admin_email())
+
+    empty = web.page.locator(".empty")
+    await expect(empty).to_contain_text("No connections yet")
+    await expect(empty.get_by_role("link", name="Data sources")).to_have_attribute(
+        "href", "/sources"
+    )
+    await expect(empty).to_contain_text("Connect a client")

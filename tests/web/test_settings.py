@@ -318,7 +318,11 @@ async def test_reconnecting_from_the_sandbox_page_restores_every_connection(
     await web.sign_in(await web.admin_email())
     await web.page.goto("/settings/sandbox")
     card = web.page.get_by_role("region", name=re.compile("Alice Martin"))
-    await card.get_by_label("New password").fill("a-brand-new-password")
+    box = card.get_by_label("New password")
+    # Never the current password, in the clear, ready to be read over a shoulder.
+    await expect(box).to_have_value("")
+    await expect(box).to_have_attribute("type", "password")
+    await box.fill("a-brand-new-password")
     await card.get_by_role("button", name="Change password").click()
     await expect(flash(web.page)).to_contain_text("has a new password")
     await flash(web.page).get_by_role("button", name="Check now").click()

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from tether.web import oauth, reconnect
@@ -37,3 +38,9 @@ def install(app: FastAPI) -> None:
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.add_api_route("/favicon.ico", _favicon, methods=["GET"], include_in_schema=False)
+
+
+async def _favicon() -> RedirectResponse:
+    """Browsers ask for /favicon.ico whatever the page says: the icon is an SVG."""
+    return RedirectResponse("/static/favicon.svg", status_code=301)

@@ -112,6 +112,8 @@ async def connections_page(
         "first_page": cursor is None,
         "filters": {"provider": provider or "", "client": client or ""},
         "unknown_client": unknown_client,
+        # A newcomer's first visit: nothing to list, nothing filtered away.
+        "nothing_yet": counts["total"] == 0 and not provider and client_id is None,
     }
     return render(request, "connections/page.html", context)
 
