@@ -164,7 +164,7 @@ async def test_a_first_visit_says_what_to_do_first(web: Web) -> None:
 
     empty = web.page.locator(".empty")
     await expect(empty).to_contain_text("No connections yet")
-    await expect(empty.get_by_role("link", name="Data sources")).to_have_attribute(
+    await expect(empty.get_by_role("link", name="Connect a platform")).to_have_attribute(
         "href", "/sources"
     )
     await expect(empty).to_contain_text("Connect a client")
