@@ -83,3 +83,14 @@ async def test_standing_in_for_an_unknown_provider_is_refused_at_start() -> None
     async with httpx.AsyncClient() as http:
         with pytest.raises(ValueError, match="myspace"):
             build_registry(Settings(sandbox_stands_in_for="myspace"), http)
+
+
+async def test_a_providers_own_setting_overrides_its_familys() -> None:
+    family = ProviderSettings(client_id="id", client_secret="secret", consent_testing=True)
+    own = ProviderSettings.model_validate({"consent_testing": False})
+    async with httpx.AsyncClient() as http:
+        registry = build_registry(Settings(providers={"google": family, "youtube": own}), http)
+
+    assert registry.providers["google_analytics"].settings.consent_testing is True
+    youtube = registry.providers["youtube"].settings
+    assert (youtube.consent_testing, youtube.client_id) == (False, "id")

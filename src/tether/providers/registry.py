@@ -187,7 +187,8 @@ def _settings_of(definition: ProviderDefinition, settings: Settings) -> Provider
     for key in reversed(definition.settings_keys):
         found = settings.providers.get(key)
         if found is not None:
-            merged |= {k: v for k, v in found.model_dump().items() if v not in (None, {}, False)}
+            # Only what was set: a provider's own `false` overrides its family's `true`.
+            merged |= found.model_dump(exclude_unset=True)
     return ProviderSettings.model_validate(merged)
 
 

@@ -114,10 +114,7 @@ async def plan_many(
         except TetherError as error:
             plans[r.id] = Skip(r.id, error.message)
             continue
-        if span is not None:
-            ranges = _served([span], last, reports)
-        else:
-            ranges = _missing(reports, window, loaded[r.id], lost[r.id])
+        wanted = _missing(reports, window, loaded[r.id], lost[r.id]) if span is None else [span]
         plans[r.id] = Plan(
             r.id,
             r.provider,
@@ -128,7 +125,7 @@ async def plan_many(
             r.currency,
             credentials,
             sealed_of(a),
-            _served(ranges, last, reports),
+            _served(wanted, last, reports),
             last - timedelta(days=max(1, reports.restate_days) - 1),
             frozenset(lost[r.id]),
             interval,
