@@ -4,10 +4,10 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether.authorizations import manage, oauth, service
+from tether.authorizations import connect, manage, oauth, service
 from tether.authorizations.schemas import (
     AccountRead,
     ApiKeyConnect,
@@ -70,15 +70,26 @@ async def list_authorizations(
     return Counted(data=[_read(row) for row in rows], total=len(rows))
 
 
-@router.post("/authorizations", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/authorizations",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "The key's user had connected already: renewed in place"}},
+)
 async def connect_api_key(
-    session: SessionDep, actor: CurrentActor, registry: RegistryDep, body: ApiKeyConnect
+    session: SessionDep,
+    actor: CurrentActor,
+    registry: RegistryDep,
+    body: ApiKeyConnect,
+    response: Response,
 ) -> AuthorizationRead:
-    """Connect an API-key provider: the key is verified with the provider before it is kept."""
-    authorization = await service.connect_api_key(
+    """Connect an API-key provider: the key is verified with the provider before it is kept.
+    A key of a user who already connected this provider renews that authorization (200)."""
+    added = await connect.connect_api_key(
         session, actor=actor, registry=registry, provider=body.provider, api_key=body.api_key
     )
-    return await authorization_read(session, actor, authorization.id)
+    if added.renewed is not None:
+        response.status_code = status.HTTP_200_OK
+    return await authorization_read(session, actor, added.authorization.id)
 
 
 @router.post("/authorizations/oauth/start")

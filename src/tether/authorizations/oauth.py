@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether import vault
-from tether.authorizations import repository, restore
-from tether.authorizations.service import discover, store_authorization
+from tether.authorizations import connect, repository, restore
+from tether.authorizations.service import discover
 from tether.db import utcnow
 from tether.errors import NotFound, ProviderError, TetherError
 from tether.kit.words import plural
@@ -138,25 +138,16 @@ async def _apply(
 ) -> tuple[Authorization, str]:
     actor = f"member:{attempt.member_id}"
     if attempt.authorization_id is None:
-        created = await store_authorization(
-            session,
-            organization_id=attempt.organization_id,
-            connector_id=attempt.member_id,
-            provider=attempt.provider,
-            identity=new.identity,
-            accounts=new.accounts,
-            grant=new.grant,
+        added = await connect.add_or_renew(
+            session, actor=await _starter(session, attempt), provider=attempt.provider, new=new
         )
-        return created, f"{name} is connected."
+        return added.authorization, added.message(name)
     old = await repository.get(session, attempt.organization_id, attempt.authorization_id)
     if old is None:
         raise NotFound("The data source to reconnect no longer exists; connect it again.")
     if attempt.connection_id is not None:
-        member = await members.get(session, attempt.organization_id, attempt.member_id)
-        if member is None:
-            raise NotFound("The member who started this reconnect no longer exists.")
         done = await restore.reconnect_own_clients(
-            session, old=old, member=await actor_for(session, member), new=new
+            session, old=old, member=await _starter(session, attempt), new=new
         )
         restored = plural(done.restored, "connection")
         return done.authorization, f"{name} is reconnected for {restored} of yours."
@@ -165,6 +156,14 @@ async def _apply(
     if done.unreachable:
         message += f" Still lapsed, not reachable by this sign-in: {', '.join(done.unreachable)}."
     return done.authorization, message
+
+
+async def _starter(session: AsyncSession, attempt: OAuthState) -> Actor:
+    """The member who started this sign-in, as they stand now."""
+    member = await members.get(session, attempt.organization_id, attempt.member_id)
+    if member is None:
+        raise NotFound("The member who started this sign-in no longer exists.")
+    return await actor_for(session, member)
 
 
 def _refused(attempt: OAuthState | None, message: str, *, status: int = 400) -> OAuthOutcome:

@@ -67,6 +67,27 @@ async def demote_others(
     )
 
 
+async def same_user(
+    session: AsyncSession, organization_id: uuid.UUID, provider: str, external_user_id: str
+) -> Authorization | None:
+    """The authorization this platform user already gave the organization for this provider:
+    the main one if it is theirs, else their newest."""
+    stmt = (
+        select(Authorization)
+        .where(
+            Authorization.organization_id == organization_id,
+            Authorization.provider == provider,
+            Authorization.external_user_id == external_user_id,
+        )
+        .order_by(
+            (Authorization.role == AuthorizationRole.MAIN).desc(),
+            Authorization.created_at.desc(),
+        )
+        .limit(1)
+    )
+    return await session.scalar(stmt)
+
+
 async def main_for(
     session: AsyncSession, organization_id: uuid.UUID, provider: str
 ) -> Authorization | None:

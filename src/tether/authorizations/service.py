@@ -16,14 +16,12 @@ from tether.members.actor import Actor
 from tether.models import Account, Authorization, Member
 from tether.models.status import AuthorizationRole
 from tether.providers.base import (
-    AuthKind,
     Credentials,
     ExternalAccount,
     Identity,
     ProviderCallError,
     TokenGrant,
 )
-from tether.providers.registry import Registry
 
 ACCOUNT_SORTS = ("name", "external_id", "created_at", "last_synced_at", "status")
 
@@ -56,32 +54,6 @@ class AccountRow:
     def __getattr__(self, name: str) -> Any:
         # Lets paginate() read the sort value straight off the account.
         return getattr(self.account, name)
-
-
-async def connect_api_key(
-    session: AsyncSession, *, actor: Actor, registry: Registry, provider: str, api_key: str
-) -> Authorization:
-    """Verify an API key with the provider, then store it and discover its accounts."""
-    actor.require_writer("connect data sources")
-    info = registry.info(provider)
-    if info.auth_kind != AuthKind.API_KEY:
-        raise Unprocessable(
-            f"{info.name} is connected by signing in (OAuth), not with an API key.",
-            code="wrong_auth_kind",
-        )
-    api_key = clean_api_key(api_key)
-    adapter = registry.adapter(provider)
-    credentials = Credentials(api_key=api_key)
-    identity, accounts = await discover(adapter, credentials, info.name)
-    return await store_authorization(
-        session,
-        organization_id=actor.organization_id,
-        connector_id=actor.member_id,
-        provider=provider,
-        identity=identity,
-        accounts=accounts,
-        api_key=api_key,
-    )
 
 
 def clean_api_key(api_key: str) -> str:

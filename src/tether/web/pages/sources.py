@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.authorizations import connect as adding
 from tether.authorizations import manage, oauth, service
 from tether.authorizations.api import check_return_to
 from tether.authorizations.permissions import reconnect_mode
@@ -168,13 +169,13 @@ async def connect_api_key(
     provider: ProviderKey,
     api_key: ApiKey = "",
 ) -> Response:
-    authorization = await service.connect_api_key(
+    added = await adding.connect_api_key(
         session, actor=actor, registry=registry, provider=provider, api_key=api_key
     )
-    row = await service.authorization_row(session, actor=actor, authorization_id=authorization.id)
-    name = registry.info(provider).name
-    return changed(request, f"{name} is connected as {authorization.external_user_name}: "
-                            f"{plural(row.account_count, 'account')} found.")  # fmt: skip
+    a = added.authorization
+    row = await service.authorization_row(session, actor=actor, authorization_id=a.id)
+    found = f"{plural(row.account_count, 'account')} found."
+    return changed(request, f"{added.message(registry.info(provider).name)} {found}")
 
 
 @router.get("/sources/{provider}/settings")
