@@ -1,5 +1,6 @@
 """`tether serve`, `tether migrate`, `tether sandbox`."""
 
+from functools import partial
 from typing import Annotated
 
 import typer
@@ -23,7 +24,7 @@ def serve(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrations.upgrade(settings.resolved_database_url)
     if settings.seed_demo:
-        login = run_in_session(settings, demo.seed)
+        login = run_in_session(settings, partial(demo.seed, settings=settings))
         if login is not None:
             path = demo.save(login, settings.data_dir)
             console.print(login.as_text(), highlight=False)

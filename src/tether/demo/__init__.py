@@ -1,4 +1,10 @@
-"""The demo organization, seeded on the embedded server's first start."""
+"""The demo organization, seeded on the embedded server's first start.
+
+Its clients are the companies whose ad accounts the sandbox's demo users reach (alice, bob and
+carol), so picking a client and then its account reads true. With the sandbox mounted, the demo
+also starts with one lapse to repair: Lumen Skincare's account, reached only by bob, whose grant
+was revoked four days ago (see `lapse.py`).
+"""
 
 import os
 import secrets
@@ -8,12 +14,25 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.clients.service import add_client
+from tether.config import Settings
+from tether.db import utcnow
+from tether.demo.lapse import seed_lapse
+from tether.members.actor import Actor
 from tether.organizations import repository as organizations
 from tether.organizations.service import create_organization
 
 ORGANIZATION = "Demo Agency"
 ADMIN_EMAIL = "admin@demo-agency.example.com"
-CLIENTS = ("Northwind Outfitters", "Blue Fjord Coffee", "Lumen Dental", "Harbor & Pine Realty")
+# The sandbox's demo world names its accounts "<company> — <channel>"; a test keeps the two
+# lists the same.
+CLIENTS = (
+    "Atlas Home Insurance",
+    "Brightside Language School",
+    "Harbor & Pine Dental",
+    "Lumen Skincare",
+    "Northwind Outfitters",
+    "Summit Trail Bikes",
+)
 CREDENTIALS_FILE = "demo-credentials.txt"
 
 
@@ -29,11 +48,11 @@ class DemoLogin:
             f"  admin login: {self.email}\n"
             f"  password:    {self.password}\n"
             f"  API token:   {self.token}\n"
-            "  sandbox sign-in (Sandbox Ads): alice / alice-password\n"
+            "  sandbox sign-ins (Sandbox Ads): alice / alice-password, bob / bob-password\n"
         )
 
 
-async def seed(session: AsyncSession) -> DemoLogin | None:
+async def seed(session: AsyncSession, settings: Settings) -> DemoLogin | None:
     """Create the demo organization once; None if it already exists."""
     if await organizations.get_by_name(session, ORGANIZATION) is not None:
         return None
@@ -47,6 +66,10 @@ async def seed(session: AsyncSession) -> DemoLogin | None:
     )
     for name in CLIENTS:
         await add_client(session, organization_id=created.organization.id, name=name)
+    if settings.mount_sandbox:
+        admin = created.member
+        actor = Actor(admin.id, admin.organization_id, admin.role, admin.email, None)
+        await seed_lapse(session, actor=actor, settings=settings, now=utcnow())
     return DemoLogin(ADMIN_EMAIL, password, created.token)
 
 
