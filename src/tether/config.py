@@ -108,10 +108,14 @@ class Settings(BaseSettings):
     # this many days after sign-in.
     session_idle_hours: int = 12
     session_max_days: int = 14
-    # Refused sign-ins allowed within the window, per email and per client address.
-    login_failures_per_email: int = 5
-    login_failures_per_address: int = 30
-    login_failure_window_seconds: int = 900
+    # Refused sign-ins allowed per email and per client address before sign-ins slow down:
+    # then each attempt waits, from the first delay doubling up to the longest. A count is
+    # forgotten after the window passes without a refusal. Nobody is ever locked out.
+    login_failures_per_email: int = Field(default=5, ge=1)
+    login_failures_per_address: int = Field(default=30, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    login_delay_seconds: int = Field(default=2, ge=1)
+    login_delay_max_seconds: int = Field(default=60, ge=1)
 
     @cached_property
     def resolved_database_url(self) -> str:

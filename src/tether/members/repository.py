@@ -5,14 +5,16 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.models import (
     ApiToken,
     Client,
-    LoginFailure,
     Member,
     MemberClientAccess,
+    SignInBrake,
     WebSession,
 )
 from tether.models.member import Role
@@ -125,22 +127,36 @@ async def delete_expired_sessions(session: AsyncSession, now: datetime) -> None:
     await session.execute(delete(WebSession).where(WebSession.expires_at < now))
 
 
-async def count_login_failures(
-    session: AsyncSession, *, email: str, address: str, since: datetime
-) -> tuple[int, int]:
-    """Refused sign-ins since `since`: for this email, and from this address."""
-    by_email = select(func.count()).where(LoginFailure.email == email, LoginFailure.at >= since)
-    by_address = select(func.count()).where(
-        LoginFailure.address == address, LoginFailure.at >= since
+async def hold_brakes(
+    session: AsyncSession, keys: Sequence[str], *, now: datetime
+) -> list[SignInBrake]:
+    """The brakes of these keys, made when missing and held until the transaction ends, so
+    concurrent sign-ins for one email or from one address take turns: PostgreSQL locks the
+    rows, SQLite the database (the insert takes its write lock before anything is read)."""
+    ordered = sorted(keys)  # one order everywhere, so two sign-ins never wait on each other
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    fresh = [{"key": k, "failures": 0, "counted_at": now, "next_attempt_at": now} for k in ordered]
+    await session.execute(insert(SignInBrake).values(fresh).on_conflict_do_nothing())
+    stmt = (
+        select(SignInBrake)
+        .where(SignInBrake.key.in_(ordered))
+        .order_by(SignInBrake.key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    return (await session.scalar(by_email)) or 0, (await session.scalar(by_address)) or 0
+    return list((await session.scalars(stmt)).all())
 
 
-async def forget_login_failures(session: AsyncSession, *, email: str, before: datetime) -> None:
-    """Clear an email's failures after it signs in, and everyone's older than the window."""
-    await session.execute(
-        delete(LoginFailure).where((LoginFailure.email == email) | (LoginFailure.at < before))
+async def sweep_brakes(session: AsyncSession, *, since: datetime, now: datetime) -> None:
+    """Delete some brakes nothing was counted on since `since`; rows another sign-in holds are
+    left for later rather than waited for."""
+    stale = (
+        select(SignInBrake.key)
+        .where(SignInBrake.counted_at < since, SignInBrake.next_attempt_at <= now)
+        .limit(200)
+        .with_for_update(skip_locked=True)
     )
+    await session.execute(delete(SignInBrake).where(SignInBrake.key.in_(stale)))
 
 
 async def client_names(

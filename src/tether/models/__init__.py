@@ -22,7 +22,7 @@ from tether.models.notification import (
 from tether.models.oauth_state import OAuthState
 from tether.models.organization import Organization
 from tether.models.status import AuthorizationRole, Status
-from tether.models.web_session import LoginFailure, WebSession
+from tether.models.web_session import SignInBrake, WebSession
 
 __all__ = [
     "Account",
@@ -40,7 +40,6 @@ __all__ = [
     "IncidentKind",
     "IncidentScope",
     "Lease",
-    "LoginFailure",
     "LostDay",
     "Member",
     "MemberClientAccess",
@@ -50,6 +49,7 @@ __all__ = [
     "OAuthState",
     "Organization",
     "Role",
+    "SignInBrake",
     "Status",
     "WebSession",
     "WebhookDelivery",

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tether.db import Base, IdMixin, utcnow
@@ -25,15 +25,16 @@ class WebSession(IdMixin, Base):
     expires_at: Mapped[datetime] = mapped_column()
 
 
-class LoginFailure(IdMixin, Base):
-    """A refused sign-in, counted per email and per address to slow down password guessing."""
+class SignInBrake(Base):
+    """Refused sign-ins counted for one email or one client address, and the earliest moment
+    the next attempt is checked. The key is a digest of what is counted (`email:…`,
+    `address:…`), so an email typed wrong, or a password typed into the email field, is never
+    stored."""
 
-    __tablename__ = "login_failures"
-    __table_args__ = (
-        Index("ix_login_failures_email_at", "email", "at"),
-        Index("ix_login_failures_address_at", "address", "at"),
-    )
+    __tablename__ = "sign_in_brakes"
 
-    email: Mapped[str] = mapped_column(String(320))
-    address: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    # When the count last changed; a count older than the window is forgotten.
+    counted_at: Mapped[datetime] = mapped_column(index=True)
+    next_attempt_at: Mapped[datetime]

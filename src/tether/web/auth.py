@@ -49,6 +49,8 @@ def limits(settings: Settings) -> sessions.Limits:
         failures_per_email=settings.login_failures_per_email,
         failures_per_address=settings.login_failures_per_address,
         window=timedelta(seconds=settings.login_failure_window_seconds),
+        first_delay=timedelta(seconds=settings.login_delay_seconds),
+        longest_delay=timedelta(seconds=settings.login_delay_max_seconds),
     )
 
 

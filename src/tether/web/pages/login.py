@@ -37,12 +37,19 @@ def _login_page(
     next_path: str,
     email: str = "",
     refusal: str | None = None,
+    retry_after: int | None = None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
     secure: bool = False,
 ) -> Response:
     token = new_login_csrf()
-    context = {"login_csrf": token, "next": next_path, "email": email, "refusal": refusal}
+    context = {
+        "login_csrf": token,
+        "next": next_path,
+        "email": email,
+        "refusal": refusal,
+        "retry_after": retry_after,
+    }
     response = render(request, "login.html", context, status_code=status_code, headers=headers)
     response.set_cookie(
         LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=secure, path="/login"
@@ -81,13 +88,15 @@ async def login(
     )
     secure = cookie_is_secure(settings)
     if outcome.token is None:
-        status = 429 if outcome.retry_after else 401
-        headers = {"Retry-After": str(outcome.retry_after)} if outcome.retry_after else None
+        # Slowed down: the password was not checked, and the answer says when to come back.
+        status = 429 if outcome.slowed else 401
+        headers = {"Retry-After": str(outcome.retry_after)} if outcome.slowed else None
         return _login_page(
             request,
             next_path=_safe_next(next),
             email=email,
             refusal=outcome.refusal,
+            retry_after=outcome.retry_after,
             status_code=status,
             headers=headers,
             secure=secure,
