@@ -2,7 +2,8 @@
 
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 
@@ -26,13 +27,22 @@ from tether.web import routes as web
 from tether.worker import runtime
 from tether.worker.embedded import Background
 
+if TYPE_CHECKING:
+    from tether.sandbox.store import Keeper
+
+# In the data folder, beside the database and the key file.
+SANDBOX_FILE = "sandbox.json"
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    sandbox = _sandbox_keeper(settings) if settings.mount_sandbox else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with runtime.opened(settings) as opened:
+        # Entered first so that it saves last, after the background work has stopped.
+        kept = sandbox.running() if sandbox is not None else nullcontext()
+        async with kept, runtime.opened(settings) as opened:
             app.state.settings = settings
             app.state.runtime = opened
             app.state.sessionmaker = opened.sessions
@@ -78,11 +88,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors_http.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ServerTimingMiddleware)
-    if settings.mount_sandbox:
+    if sandbox is not None:
         from tether.sandbox import create_app as create_sandbox
 
-        app.mount("/sandbox", create_sandbox())
+        app.mount("/sandbox", create_sandbox(sandbox.state))
     return app
+
+
+def _sandbox_keeper(settings: Settings) -> "Keeper":
+    """The mounted sandbox's world, kept in the data folder so that it survives restarts."""
+    from tether.sandbox.store import Keeper
+
+    return Keeper.opened(settings.data_dir / SANDBOX_FILE)
 
 
 async def _healthz() -> dict[str, str]:

@@ -160,6 +160,20 @@ def test_user_wide_actions_hit_every_live_grant_of_that_user_only(
     assert error_code(_me(oauth, bob)) == "token_expired"
 
 
+def test_a_token_names_the_one_grant_to_act_on(oauth: OAuthDriver, http: httpx.Client) -> None:
+    first, second = oauth.tokens(), oauth.tokens()
+
+    hit = http.post("/control/grants/holding/revoke", json={"token": first["refresh_token"]})
+    again = http.post("/control/grants/holding/revoke", json={"token": first["access_token"]})
+
+    assert (hit.json()["was_live"], again.json()["was_live"]) == (True, False)
+    assert first["refresh_token"] not in hit.text  # the grant is described, no token shown
+    assert error_code(_me(oauth, first)) == "token_revoked"
+    assert _me(oauth, second).status_code == 200
+    unknown = http.post("/control/grants/holding/revoke", json={"token": "sbx_rt_unknown"})
+    assert (unknown.status_code, error_code(unknown)) == (404, "not_found")
+
+
 def test_removed_access_gives_403_for_that_account_only_until_restored(
     http: httpx.Client, sandbox: SandboxState
 ) -> None:

@@ -9,6 +9,7 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 
 from tests.fixtures.browser import PASSWORD, Web
+from tests.fixtures.builders import connect_provider
 from tests.fixtures.connected import Connected
 from tests.fixtures.receiver import receiving
 from tether.config import Settings
@@ -232,10 +233,12 @@ async def test_a_webhook_is_paused_its_secret_rotated_and_deleted(web: Web) -> N
 async def test_the_sandbox_page_makes_a_lapse_and_check_now_shows_it(
     web: Web, connected: Connected
 ) -> None:
+    # Alice's grant to another data source (Google Ads, which the sandbox stands in for).
+    elsewhere = await connect_provider(connected.org.api, "google_ads", username="alice")
     await web.sign_in(await web.admin_email())
     await web.page.goto("/settings/sandbox")
     await expect(web.page.get_by_text("The sandbox is Sandbox Ads")).to_be_visible()
-    card = web.page.get_by_role("region", name=re.compile("Alice Martin"))
+    card = web.page.get_by_role("region", name="Alice Martin Sandbox Ads")
     await expect(card).to_contain_text("Active")
     await expect(card).to_contain_text("alice")
 
@@ -243,7 +246,9 @@ async def test_the_sandbox_page_makes_a_lapse_and_check_now_shows_it(
     message = flash(web.page)
     await expect(message).to_contain_text("revoked the access Alice Martin (alice) gave Tether")
     grants = await connected.tether.sandbox("GET", "/grants", params={"username": "alice"})
-    assert all(grant["revoked_reason"] == "token_revoked" for grant in grants)
+    assert sorted(str(grant["revoked_reason"]) for grant in grants) == ["None", "token_revoked"]
+    other = await connected.org.api.post(f"/api/v1/authorizations/{elsewhere['id']}/check")
+    assert other.json()["status"] == "active"  # only this data source's grant was revoked
 
     await message.get_by_role("button", name="Check now").click()
     await expect(message).to_contain_text("Alice Martin: Needs reconnecting.")

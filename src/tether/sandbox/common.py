@@ -55,14 +55,21 @@ class Settings:
 
 class _Lockable(Protocol):
     _lock: threading.RLock
+    _revision: int
 
 
 def locked(method: Callable[P, R]) -> Callable[P, R]:
-    """Serialise access: the server thread and test code touch the same state."""
+    """Serialise access: the server thread and test code touch the same state.
+
+    Each call also bumps `_revision`: while it stays the same, nothing changed the state, and
+    the keeper of its file (`store.Keeper`) need not even look.
+    """
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with cast("_Lockable", args[0])._lock:
+        target = cast("_Lockable", args[0])
+        with target._lock:
+            target._revision += 1
             return method(*args, **kwargs)
 
     return wrapper

@@ -177,6 +177,22 @@ async def list_grants(request: Request, username: str | None = None) -> list[dic
     return [_grant_json(state, grant) for grant in state.grants_for(username)]
 
 
+class HeldToken(BaseModel):
+    token: str = Field(min_length=1, max_length=500)
+
+
+# Declared before `/grants/{grant_id}/{action}`, whose path would match it too.
+@router.post("/grants/holding/{action}")
+async def held_grant_action(request: Request, action: str, body: HeldToken) -> dict[str, Any]:
+    """`expire`, `expire-access` or `revoke` the grant a token belongs to: the one grant a
+    client holds, whatever else its user granted."""
+    state = sandbox_state(request)
+    grant = state.grant_holding(body.token)
+    was_live = grant.revoked_reason is None
+    state.act_on_grant(grant.id, action)
+    return {**_grant_json(state, grant), "was_live": was_live}
+
+
 @router.post("/grants/{grant_id}/{action}")
 async def grant_action(request: Request, grant_id: str, action: str) -> dict[str, Any]:
     """`expire`, `expire-access` or `revoke` one grant."""

@@ -6,7 +6,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tether.sandbox.common import OAuthError, SandboxError, SandboxUser, Settings, locked
 from tether.sandbox.tokens import (
@@ -49,6 +49,39 @@ class GrantsMixin:
         self._refresh: dict[str, RefreshRecord] = {}
         self._grant_access: dict[str, list[str]] = {}
         self._user_grants: dict[str, list[str]] = {}
+
+    def _grants_snapshot(self) -> dict[str, Any]:
+        """OAuth clients and grants with every token they answer to (not the short-lived codes)."""
+        refresh_tokens: dict[str, list[str]] = {grant_id: [] for grant_id in self.grants}
+        for token, record in self._refresh.items():
+            refresh_tokens[record.grant_id].append(token)
+        grants = []
+        for grant in self.grants.values():
+            access = [
+                [token, self._access[token].expires_at, self._access[token].generation]
+                for token in self._grant_access[grant.id]
+            ]
+            saved = {**vars(grant), "access_tokens": access}
+            grants.append({**saved, "refresh_tokens": refresh_tokens[grant.id]})
+        return {"clients": dict(self.clients), "grants": grants}
+
+    def _restore_grants(self, snapshot: dict[str, Any]) -> None:
+        """Clients and grants as `_grants_snapshot()` gave them; their users exist already."""
+        self.clients = dict(snapshot["clients"])
+        for saved in snapshot["grants"]:
+            fields = dict(saved)
+            access_tokens = fields.pop("access_tokens")
+            refresh_tokens = fields.pop("refresh_tokens")
+            grant = Grant(**fields)
+            if grant.user_id not in self.users:
+                raise ValueError("A saved grant belongs to a user who does not exist.")
+            self.grants[grant.id] = grant
+            self._user_grants[grant.user_id].append(grant.id)
+            self._grant_access[grant.id] = [token for token, _, _ in access_tokens]
+            for token, expires_at, generation in access_tokens:
+                self._access[token] = AccessRecord(grant.id, float(expires_at), int(generation))
+            for token in refresh_tokens:
+                self._refresh[token] = RefreshRecord(grant.id)
 
     def _password_changed(self, user: SandboxUser) -> list[Grant]:
         """Drop the user's pending codes and revoke their live grants (`password_changed`)."""
@@ -287,6 +320,14 @@ class GrantsMixin:
         if found is None:
             raise SandboxError("not_found", f"Grant {grant_id!r} does not exist.")
         return found
+
+    @locked
+    def grant_holding(self, token: str) -> Grant:
+        """The grant an access or refresh token was issued under, or a `not_found` error."""
+        record = self._access.get(token) or self._refresh.get(token)
+        if record is None:
+            raise SandboxError("not_found", "No grant holds this token.")
+        return self.grants[record.grant_id]
 
     @locked
     def expire_access(self, grant_id: str) -> Grant:

@@ -40,6 +40,15 @@ class ManagersMixin:
         # Manager id -> its clients' ids, in creation order.
         self._clients: dict[str, list[str]] = {}
 
+    def _managers_snapshot(self) -> dict[str, list[str]]:
+        return {manager_id: list(clients) for manager_id, clients in self._clients.items()}
+
+    def _restore_managers(self, clients: dict[str, list[str]]) -> None:
+        for manager_id, under in clients.items():
+            if not all(account_id in self.accounts for account_id in [manager_id, *under]):
+                raise ValueError("A saved manager names an account that does not exist.")
+            self._clients[manager_id] = list(under)
+
     @locked
     def add_manager(
         self, username: str, name: str, clients: int, *, currency: str = "USD"

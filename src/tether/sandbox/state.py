@@ -1,4 +1,8 @@
-"""In-memory world of Sandbox Ads: users, accounts, settings and faults; OAuth is in `grants`."""
+"""The world of Sandbox Ads: users, accounts, settings and faults; OAuth is in `grants`.
+
+It lives in memory; `snapshot()` and `restored()` turn it into JSON-ready data and back, for
+`store`, which keeps it in a file when the sandbox is mounted in Tether.
+"""
 
 from __future__ import annotations
 
@@ -106,6 +110,7 @@ class SandboxState(GrantsMixin, TrafficMixin, ManagersMixin):
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
         self._lock = threading.RLock()
+        self._revision = 0
         self._clear()
 
     @classmethod
@@ -205,13 +210,18 @@ class SandboxState(GrantsMixin, TrafficMixin, ManagersMixin):
             password=spec.password,
             api_key=self.api_key_for(spec.username),
         )
+        self._index_user(user, reach=spec.accounts)
+        return user
+
+    def _index_user(
+        self, user: SandboxUser, *, reach: Iterable[str], removed: Iterable[str] = ()
+    ) -> None:
         self.users[user.id] = user
         self._by_username[user.username] = user
         self._by_api_key[user.api_key] = user
-        self._reach[user.id] = dict.fromkeys(spec.accounts)
-        self._removed[user.id] = set()
+        self._reach[user.id] = dict.fromkeys(reach)
+        self._removed[user.id] = set(removed)
         self._user_grants[user.id] = []
-        return user
 
     @locked
     def add_accounts(self, specs: Iterable[NewAccount]) -> list[SandboxAccount]:
@@ -379,3 +389,56 @@ class SandboxState(GrantsMixin, TrafficMixin, ManagersMixin):
         if found is None:
             raise SandboxError("invalid_api_key", "The API key is not recognised.")
         return found
+
+    # -- saving and restoring (the file they go to: see `store`) ------------------------
+
+    @property
+    def revision(self) -> int:
+        """Changes with every call that may have changed the state; `snapshot()` leaves it."""
+        return self._revision
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a restart must not lose, as JSON-ready data; not auth codes nor stats."""
+        with self._lock:  # not @locked, which would bump the revision
+            return self._snapshot()
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "next_account": self._next_account,
+            "settings": asdict(self.settings),
+            # vars(), not asdict(): the fields are plain values, and asdict's deep copies are slow.
+            "accounts": [vars(account).copy() for account in self.accounts.values()],
+            "users": [
+                {
+                    **vars(user),
+                    "reach": list(self._reach[user.id]),
+                    "removed": sorted(self._removed[user.id]),
+                }
+                for user in self.users.values()
+            ],
+            "managers": self._managers_snapshot(),
+            "faults": self._faults_snapshot(),
+            **self._grants_snapshot(),
+        }
+
+    @classmethod
+    def restored(cls, data: dict[str, Any]) -> SandboxState:
+        """The state a `snapshot()` describes; raises when the data is not one."""
+        state = cls(int(data["seed"]))
+        state.settings = Settings(**data["settings"])
+        for fields in data["accounts"]:
+            account = SandboxAccount(**fields)
+            state.accounts[account.id] = account
+        state._next_account = int(data["next_account"])
+        for fields in data["users"]:
+            state._restore_user(dict(fields))
+        state._restore_managers(data["managers"])
+        state._restore_faults(data["faults"])
+        state._restore_grants(data)
+        return state
+
+    def _restore_user(self, fields: dict[str, Any]) -> None:
+        reach, removed = fields.pop("reach"), fields.pop("removed")
+        self._require_accounts([*reach, *removed])
+        self._index_user(SandboxUser(**fields), reach=reach, removed=removed)

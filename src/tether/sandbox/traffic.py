@@ -60,6 +60,13 @@ class TrafficMixin:
         # (username or None when the caller was not identified, kind, succeeded) -> calls.
         self._calls: Counter[tuple[str | None, str, bool]] = Counter()
 
+    def _restore_faults(self, snapshot: dict[str, Any]) -> None:
+        """Faults as `_faults_snapshot()` gave them."""
+        self.faults = Faults(**snapshot["global"])
+        for username, own in snapshot["users"].items():
+            self.user(username)
+            self.user_faults[username] = Faults(**own)
+
     # -- faults ----------------------------------------------------------------------------
 
     @locked
@@ -99,6 +106,9 @@ class TrafficMixin:
     @locked
     def faults_snapshot(self) -> dict[str, Any]:
         """`{"global": {...}, "users": {"alice": {...}}}` for the control API."""
+        return self._faults_snapshot()
+
+    def _faults_snapshot(self) -> dict[str, Any]:
         users = {name: asdict(f) for name, f in sorted(self.user_faults.items())}
         return {"global": asdict(self.faults), "users": users}
 

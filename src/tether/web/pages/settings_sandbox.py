@@ -18,6 +18,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether import vault
 from tether.authorizations import service as authorizations
 from tether.authorizations.service import AccountRow, AuthorizationRow
 from tether.db import utcnow
@@ -404,10 +405,21 @@ async def switch_grants(
     authorization_id: uuid.UUID,
     switch: Literal["revoke", "expire"],
 ) -> Response:
-    """Revoke or expire the sandbox user's working grants, as the platform would."""
+    """Revoke or expire the grant this authorization holds, as the platform would: only that
+    one, so the user's grants to other data sources (the platforms the sandbox stands in for,
+    another organization) go on working."""
     target = await _target(request, session, actor, authorization_id)
-    path = f"/users/{quote(target.username, safe='')}/grants/{switch}"
-    changed_grants = await target.control.call("POST", path)
     nothing, done = _GRANT_SWITCHES[switch]
-    message = (done if changed_grants else nothing).format(who=target.who)
+    held = target.authorization.refresh_token or target.authorization.access_token
+    if held is None:
+        return _switched(request, nothing.format(who=target.who), check=authorization_id)
+    token = {"token": vault.reveal(held)}
+    try:
+        grant = await target.control.call("POST", f"/grants/holding/{switch}", json=token)
+    except SandboxRefused:
+        raise SandboxRefused(
+            f"The sandbox no longer knows the grant {target.who} gave this data source: it was "
+            "reset since. Reconnect to give a new grant."
+        ) from None
+    message = (done if grant["was_live"] else nothing).format(who=target.who)
     return _switched(request, message, check=authorization_id)
