@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 
-from tether import errors_http
+from tether import api_docs, errors_http
 from tether.audit.api import router as audit_router
 from tether.authorizations.api import router as authorizations_router
 from tether.clients.api import router as clients_router
@@ -65,6 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Keeps the data-source connections of a marketing-analytics team alive.",
         lifespan=lifespan,
+        # /docs is served by api_docs from installed files; FastAPI's pages need a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     api = APIRouter(prefix="/api/v1")
     for router in (
@@ -83,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         api.include_router(router)
     app.include_router(api)
+    api_docs.install(app)
     web.install(app)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
     errors_http.install(app)
