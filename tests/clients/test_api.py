@@ -14,6 +14,14 @@ async def test_client_names_are_unique_in_an_organization(org: Org, other_org: O
     assert elsewhere.status_code == 201
 
 
+async def test_a_client_needs_a_name_that_is_more_than_spaces(org: Org) -> None:
+    blank = await org.api.post("/api/v1/clients", json={"name": "   "})
+
+    assert blank.status_code == 422
+    assert blank.json()["error"]["message"] == "A client needs a name."
+    assert (await org.api.get("/api/v1/clients")).json()["total"] == 0
+
+
 async def test_clients_are_listed_by_name_and_searchable(org: Org) -> None:
     for name in ("Lumen Dental", "Blue Fjord Coffee", "Harbor Realty"):
         await org.client(name)

@@ -2,9 +2,10 @@
 
 import re
 
-from playwright.async_api import expect
+from playwright.async_api import Locator, expect
 
 from tests.fixtures.browser import Web
+from tests.fixtures.builders import connect_provider
 from tests.fixtures.connected import Connected
 
 
@@ -136,27 +137,172 @@ async def test_the_screen_works_from_the_keyboard(web: Web, connected: Connected
     await expect(menu).to_be_focused()
 
 
-async def test_a_client_is_connected_to_an_account_from_the_dialog(
+async def _client_count(web: Web) -> int:
+    response = await web.org.api.get("/api/v1/clients", params={"limit": 1})
+    assert response.status_code == 200, response.text
+    return int(response.json()["total"])
+
+
+def _client_list(dialog: Locator) -> Locator:
+    return dialog.get_by_label("Client", exact=True).locator("option")
+
+
+async def test_the_dialog_lists_the_clients_and_connects_the_one_picked(
     web: Web, connected: Connected
 ) -> None:
+    await web.org.client("Lumen Dental")
+    before = await _client_count(web)
     await web.sign_in(await web.admin_email())
     await web.page.get_by_role("button", name="Connect a client").click()
     dialog = web.page.get_by_role("dialog", name="Connect a client")
-    await dialog.get_by_label("Client", exact=True).fill("Lumen Dental")
-    account = connected.accounts[0]
-    await dialog.get_by_label(re.compile(re.escape(account["name"]))).check()
+    await expect(_client_list(dialog)).to_have_text(["Choose a client…", "Blue Fjord Coffee",
+        "Lumen Dental", "Northwind Outfitters", "New client…"])  # fmt: skip
+    await expect(dialog.get_by_label("New client's name")).to_be_hidden()
+    await web.screenshot("connections-connect-a-client")
+
+    # Blue Fjord Coffee joins Northwind Outfitters on its account.
+    shared = connected.accounts[0]
+    await web.pick_client(dialog, "Blue Fjord Coffee")
+    await dialog.get_by_role("radio", name=re.compile(re.escape(shared["name"]))).check()
     await dialog.get_by_role("button", name="Connect", exact=True).click()
+    await expect(web.page.locator("#flash")).to_contain_text(
+        f"Blue Fjord Coffee is connected to {shared['name']}"
+    )
+    await expect(dialog).to_be_hidden()
+    await expect(web.page.get_by_role("row", name=re.compile("Blue Fjord"))).to_have_count(2)
+    assert await _client_count(web) == before
+    rows = (await web.org.api.get("/api/v1/connections")).json()["data"]
+    blue = connected.clients[1]["id"]
+    assert {r["account_id"] for r in rows if r["client_id"] == blue} == {
+        connected.accounts[1]["id"],
+        shared["id"],
+    }
+
+
+async def test_the_dialog_opens_with_the_client_it_was_opened_for(
+    web: Web, connected: Connected
+) -> None:
+    await web.sign_in(await web.admin_email())
+    await web.page.evaluate(
+        "htmx.ajax('GET', '/connections/new?client=Blue%20Fjord%20Coffee', '#dialog-slot')"
+    )
+    dialog = web.page.get_by_role("dialog", name="Connect a client")
+    await expect(dialog.get_by_label("Client", exact=True)).to_have_value(
+        connected.clients[1]["id"]
+    )
+
+
+async def test_the_chosen_client_stays_when_the_data_source_changes(
+    web: Web, connected: Connected
+) -> None:
+    await connect_provider(web.org.api, "google_ads")
+    await web.sign_in(await web.admin_email())
+    await web.page.get_by_role("button", name="Connect a client").click()
+    dialog = web.page.get_by_role("dialog", name="Connect a client")
+    await web.pick_client(dialog, "Northwind Outfitters")
+    legend = dialog.locator("legend")
+    await expect(legend).to_have_text("Account of Google Ads")
+    await dialog.get_by_label("Data source").select_option(label="Sandbox Ads")
+    await expect(legend).to_have_text("Account of Sandbox Ads")
+    await expect(dialog.get_by_label("Data source")).to_be_focused()
+    chooser = dialog.get_by_label("Client", exact=True)
+    await expect(chooser).to_have_value(connected.clients[0]["id"])
+
+    # So does a new client's name, through a search for an account.
+    await web.pick_client(dialog, "Lumen Dental", new=True)
+    await dialog.get_by_label("Find an account").fill("zzz-no-such-account")
+    await dialog.get_by_label("Find an account").press("Enter")
+    await expect(dialog.get_by_text("No Sandbox Ads account matches.")).to_be_visible()
+    await expect(chooser).to_have_value("new")
+    await expect(dialog.get_by_label("New client's name")).to_have_value("Lumen Dental")
+
+
+async def test_a_name_no_client_has_is_refused_unless_new_client_is_chosen(
+    web: Web, connected: Connected
+) -> None:
+    # Enough clients that the dialog lists the first ones and offers a search.
+    for number in range(1, 52):
+        await web.org.client(f"Client {number:03}")
+    before = await _client_count(web)
+    await web.sign_in(await web.admin_email())
+    await web.page.get_by_role("button", name="Connect a client").click()
+    dialog = web.page.get_by_role("dialog", name="Connect a client")
+    await expect(_client_list(dialog)).to_have_count(52)  # 50 clients, the prompt, New client
+    await expect(dialog.get_by_text("3 more clients exist")).to_be_visible()
+    await web.screenshot("connections-connect-a-client-many")
+
+    search = dialog.get_by_label("Find a client")
+    await search.fill("Nortwind")
+    await expect(dialog.get_by_text("No client matches “Nortwind”.")).to_be_visible()
+    await dialog.get_by_role("radio").first.check()
+    await dialog.get_by_role("button", name="Connect", exact=True).click()
+    await expect(dialog.get_by_role("alert")).to_have_text(
+        "No client is called “Nortwind”. Pick one from the list, or choose New client."
+    )
+    await expect(dialog).to_be_visible()
+    assert await _client_count(web) == before
+
+    # The search finds the client beyond the first fifty; picking it connects it.
+    await search.fill("northw")
+    await expect(_client_list(dialog)).to_have_text(
+        ["Choose a client…", "Northwind Outfitters", "New client…"]
+    )
+    await web.pick_client(dialog, "Northwind Outfitters")
+    target = connected.accounts[1]
+    await dialog.get_by_role("radio", name=re.compile(re.escape(target["name"]))).check()
+    await dialog.get_by_role("button", name="Connect", exact=True).click()
+    await expect(web.page.locator("#flash")).to_contain_text(
+        f"Northwind Outfitters is connected to {target['name']}"
+    )
+    await expect(web.page.get_by_role("row", name=re.compile("Northwind"))).to_have_count(2)
+    assert await _client_count(web) == before
+
+
+async def test_new_client_adds_a_client_with_a_name_no_client_has(
+    web: Web, connected: Connected
+) -> None:
+    before = await _client_count(web)
+    await web.sign_in(await web.admin_email())
+    account = connected.accounts[0]
+    dialog = await web.connect_client("Lumen Dental", account=account["name"], new=True)
     await expect(web.page.locator("#flash")).to_contain_text("Lumen Dental is connected")
     await expect(dialog).to_be_hidden()
     await expect(web.page.get_by_role("row", name=re.compile("Lumen Dental"))).to_be_visible()
+    assert await _client_count(web) == before + 1
 
-    # The same client and account again: refused with the reason, nothing added.
-    await web.page.get_by_role("button", name="Connect a client").click()
-    await dialog.get_by_label("Client", exact=True).fill("Lumen Dental")
-    await dialog.get_by_label(re.compile(re.escape(account["name"]))).check()
-    await dialog.get_by_role("button", name="Connect", exact=True).click()
-    await expect(web.page.get_by_role("alert")).to_contain_text("already connected")
+    # Lumen Dental is on the list now; the same client and account again is refused.
+    await web.connect_client("Lumen Dental", account=account["name"])
+    await expect(dialog.get_by_role("alert")).to_contain_text("already connected")
     await expect(web.page.get_by_role("row", name=re.compile("Lumen Dental"))).to_have_count(1)
+
+    # A blank name, or one that is an existing client's but for its letter case, adds nothing.
+    await web.pick_client(dialog, "   ", new=True)
+    await dialog.get_by_role("button", name="Connect", exact=True).click()
+    await expect(dialog.get_by_role("alert")).to_have_text("Type the new client's name.")
+    await web.pick_client(dialog, " northwind OUTFITTERS ", new=True)
+    await dialog.get_by_role("button", name="Connect", exact=True).click()
+    await expect(dialog.get_by_role("alert")).to_contain_text(
+        "A client called “Northwind Outfitters” already exists"
+    )
+    assert await _client_count(web) == before + 1
+
+
+async def test_staff_limited_to_some_clients_pick_only_from_those(
+    web: Web, connected: Connected
+) -> None:
+    mine = connected.clients[0]
+    await web.sign_in(await web.member("staff", clients=[mine["id"]]))
+    await web.page.get_by_role("button", name="Connect a client").click()
+    dialog = web.page.get_by_role("dialog", name="Connect a client")
+    # Limited staff cannot add clients, so New client is not offered either.
+    await expect(_client_list(dialog)).to_have_text(["Choose a client…", mine["name"]])
+    await expect(dialog.get_by_label("New client's name")).to_have_count(0)
+    await web.pick_client(dialog, mine["name"])
+    target = connected.accounts[1]
+    await dialog.get_by_role("radio", name=re.compile(re.escape(target["name"]))).check()
+    await dialog.get_by_role("button", name="Connect", exact=True).click()
+    await expect(web.page.locator("#flash")).to_contain_text(f"{mine['name']} is connected")
+    await expect(web.page.locator("table.list tbody tr")).to_have_count(2)
 
 
 async def test_a_first_visit_says_what_to_do_first(web: Web) -> None:

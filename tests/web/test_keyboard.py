@@ -2,7 +2,7 @@
 
 import re
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from tests.fixtures.browser import Web
 from tests.fixtures.connected import Connected
@@ -51,3 +51,31 @@ async def test_a_dialog_opens_from_the_keyboard_and_escape_closes_it(
     await expect(dialog).to_be_visible()
     await web.page.keyboard.press("Escape")
     await expect(dialog).to_be_hidden()
+
+
+async def test_a_client_is_connected_from_the_keyboard(web: Web, connected: Connected) -> None:
+    await web.sign_in(await web.admin_email())
+    await _tab_to(web.page, "Connect a client")
+    await web.page.keyboard.press("Enter")
+    dialog = web.page.get_by_role("dialog", name="Connect a client")
+    # The client list comes first; an arrow key picks from it, as in any list box.
+    await _tab_until(web.page, dialog.get_by_label("Client", exact=True))
+    await web.page.keyboard.press("ArrowDown")
+    await expect(dialog.get_by_label("Client", exact=True)).to_have_value(
+        connected.clients[1]["id"]  # Blue Fjord Coffee, the first by name
+    )
+    await _tab_until(web.page, dialog.get_by_role("radio").first)
+    await web.page.keyboard.press("Space")
+    await _tab_until(web.page, dialog.get_by_role("button", name="Connect", exact=True))
+    await web.page.keyboard.press("Enter")
+    await expect(web.page.locator("#flash")).to_contain_text("Blue Fjord Coffee is connected")
+    await expect(dialog).to_be_hidden()
+
+
+async def _tab_until(page: Page, target: Locator) -> None:
+    """Press Tab until this element has the focus."""
+    for _ in range(20):
+        await page.keyboard.press("Tab")
+        if await target.evaluate("node => node === document.activeElement"):
+            return
+    raise AssertionError(f"Tab never reached {target}.")

@@ -53,14 +53,12 @@ async def test_a_newcomer_goes_round_the_whole_loop(newcomer: Web, provider: str
         page.get_by_role("button", name=f"Connection settings for {provider}")
     ).to_be_visible()
 
-    # Two clients report from the same account.
+    # Two of the organization's clients report from the same account.
+    for client in ("Northwind Outfitters", "Blue Fjord Coffee"):
+        await web.org.client(client)
     await nav.get_by_role("link", name="Connections").click()
     for client in ("Northwind Outfitters", "Blue Fjord Coffee"):
-        await page.get_by_role("button", name="Connect a client").click()
-        dialog = page.get_by_role("dialog", name="Connect a client")
-        await dialog.get_by_label("Client", exact=True).fill(client)
-        await dialog.get_by_role("radio").first.check()
-        await dialog.get_by_role("button", name="Connect", exact=True).click()
+        dialog = await web.connect_client(client)
         await expect(page.locator("#flash")).to_contain_text(f"{client} is connected")
         await expect(dialog).to_be_hidden()
     await expect(page.get_by_role("link", name="All (2)")).to_be_visible()

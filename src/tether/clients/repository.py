@@ -34,6 +34,19 @@ async def get_by_name(
     return await session.scalar(stmt)
 
 
+async def get_by_name_any_case(
+    session: AsyncSession, organization_id: uuid.UUID, name: str
+) -> Client | None:
+    """A client whose name is this one but for letter case (the first by name, if several)."""
+    stmt = (
+        select(Client)
+        .where(Client.organization_id == organization_id, func.lower(Client.name) == name.lower())
+        .order_by(Client.name, Client.id)
+        .limit(1)
+    )
+    return await session.scalar(stmt)
+
+
 async def list_visible(
     session: AsyncSession,
     organization_id: uuid.UUID,

@@ -6,21 +6,33 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.clients import repository
-from tether.errors import Conflict, Forbidden, NotFound
+from tether.errors import Conflict, Forbidden, NotFound, Unprocessable
 from tether.members.actor import Actor
-from tether.models import Client
+from tether.models import Client, Role
+
+
+def may_add_clients(actor: Actor) -> bool:
+    """Whether the actor may add clients: not viewers, and not limited staff, who would not
+    see a client they added."""
+    return actor.role != Role.VIEWER and actor.client_ids is None
+
+
+def require_may_add_clients(actor: Actor) -> None:
+    actor.require_writer("add clients")
+    if not may_add_clients(actor):
+        raise Forbidden("Only admins and staff with access to every client can add clients.")
 
 
 async def create_client(session: AsyncSession, *, actor: Actor, name: str) -> Client:
     """Add a client; limited staff cannot, as they would not see it afterwards."""
-    actor.require_writer("add clients")
-    if actor.client_ids is not None:
-        raise Forbidden("Only admins and staff with access to every client can add clients.")
+    require_may_add_clients(actor)
     return await add_client(session, organization_id=actor.organization_id, name=name)
 
 
 async def add_client(session: AsyncSession, *, organization_id: uuid.UUID, name: str) -> Client:
     name = name.strip()
+    if not name:
+        raise Unprocessable("A client needs a name.", code="client_name_missing")
     if await repository.get_by_name(session, organization_id, name) is not None:
         raise Conflict(f"A client called {name!r} already exists.", code="client_exists")
     client = Client(organization_id=organization_id, name=name)
@@ -78,4 +90,10 @@ async def delete_client(session: AsyncSession, *, actor: Actor, client_id: uuid.
 async def find_client(session: AsyncSession, *, actor: Actor, name: str) -> Client | None:
     """The client of this exact name, if the actor may see it."""
     client = await repository.get_by_name(session, actor.organization_id, name.strip())
+    return client if client is not None and actor.can_see_client(client.id) else None
+
+
+async def find_client_any_case(session: AsyncSession, *, actor: Actor, name: str) -> Client | None:
+    """A client the actor may see whose name is this one but for letter case and spaces around."""
+    client = await repository.get_by_name_any_case(session, actor.organization_id, name.strip())
     return client if client is not None and actor.can_see_client(client.id) else None

@@ -17,9 +17,10 @@ from tether.clients import service as clients
 from tether.connections import manage, service
 from tether.connections.service import SORTS
 from tether.deps import RegistryDep, SessionDep, SettingsDep
+from tether.errors import Conflict, NotFound, Unprocessable
 from tether.kit.pagination import parse_sort
 from tether.members.actor import Actor
-from tether.models import Status
+from tether.models import Client, Status
 from tether.sync import service as sync
 from tether.web.auth import PageActor
 from tether.web.oauth import reconnect_popup
@@ -44,6 +45,9 @@ COLUMNS = (
     ("last_synced_at", "Last updated"),
 )
 PAGE_SIZE = 50
+# Clients the Connect dialog lists at a time, and the choice of a new client in its list.
+CLIENTS_SHOWN = 50
+NEW_CLIENT = "new"
 
 
 async def client_filter(
@@ -221,10 +225,15 @@ async def new_connection_dialog(
     session: SessionDep,
     actor: PageActor,
     provider: Text = None,
-    client: Text = None,
     q: Text = None,
+    client: Text = None,
+    client_id: Text = None,
+    client_q: Text = None,
+    new_client: Text = None,
 ) -> Response:
-    """The dialog to connect a client to an account of a connected data source."""
+    """The dialog to connect a client to an account of a connected data source. It opens with
+    the client named by `client` (or `client_id`) chosen, and keeps the client chosen when it
+    is drawn again for another data source or account search."""
     actor.require_writer("connect clients")
     providers = await authorizations.providers_in_use(session, actor=actor)
     chosen = provider if provider in providers else (providers[0] if providers else None)
@@ -235,9 +244,81 @@ async def new_connection_dialog(
         if chosen
         else []
     )
-    context = {"providers": providers, "provider": chosen, "accounts": accounts,
-               "client": client or "", "q": q or ""}  # fmt: skip
+    if not client_id and client:
+        found = await clients.find_client(session, actor=actor, name=client)
+        client_id = str(found.id) if found else None
+    picker = await _client_picker(
+        session, actor, chosen=client_id or "", search=client_q or "", new_name=new_client or ""
+    )
+    context = {"providers": providers, "provider": chosen, "accounts": accounts, "q": q or "",
+               # The control that asked for the dialog again keeps the focus.
+               "redrawn_by": request.headers.get("HX-Trigger-Name"), **picker}  # fmt: skip
     return render(request, "connections/new.html", context)
+
+
+@router.get("/connections/new/clients")
+async def new_connection_clients(
+    request: Request,
+    session: SessionDep,
+    actor: PageActor,
+    client_id: Text = None,
+    client_q: Text = None,
+    new_client: Text = None,
+) -> Response:
+    """The dialog's client list again, for what was typed in its search box."""
+    actor.require_writer("connect clients")
+    picker = await _client_picker(
+        session, actor, chosen=client_id or "", search=client_q or "", new_name=new_client or ""
+    )
+    return render(request, "connections/client_picker.html", picker)
+
+
+async def _client_picker(
+    session: AsyncSession, actor: Actor, *, chosen: str, search: str, new_name: str
+) -> dict[str, object]:
+    """What the dialog's client list shows: the first clients by name (matching the search),
+    the chosen one among them even when it lies further on, and whether more exist."""
+    search = search.strip()
+    found, total = await clients.list_clients(
+        session, actor=actor, search=search or None, limit=CLIENTS_SHOWN, offset=0
+    )
+    options = list(found)
+    chosen_id = _as_id(chosen)
+    if chosen_id is not None and all(c.id != chosen_id for c in options):
+        picked = await _visible_client(session, actor, chosen_id)
+        if picked is not None and search.casefold() in picked.name.casefold():
+            options.insert(0, picked)
+    if chosen_id not in {c.id for c in options}:
+        chosen_id = None
+    if chosen_id is None and search:
+        # A search that names one client exactly chooses it.
+        chosen_id = next((c.id for c in options if c.name.casefold() == search.casefold()), None)
+    may_add = clients.may_add_clients(actor)
+    return {
+        "clients": options,
+        "chosen": NEW_CLIENT if chosen == NEW_CLIENT and may_add else str(chosen_id or ""),
+        "more": max(total - len(options), 0),
+        "client_q": search,
+        "searchable": bool(search) or total > CLIENTS_SHOWN,
+        "new_client": new_name,
+        "may_add": may_add,
+    }
+
+
+async def _visible_client(
+    session: AsyncSession, actor: Actor, client_id: uuid.UUID
+) -> Client | None:
+    try:
+        return await clients.get_client(session, actor=actor, client_id=client_id)
+    except NotFound:
+        return None
+
+
+def _as_id(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 @router.post("/connections/new")
@@ -245,15 +326,58 @@ async def create_connection(
     request: Request,
     session: SessionDep,
     actor: PageActor,
-    client: Annotated[str, Form(min_length=1, max_length=200)],
     account_id: Annotated[uuid.UUID, Form()],
+    client_id: Annotated[str, Form(max_length=100)] = "",
+    new_client: Annotated[str, Form(max_length=200)] = "",
+    client_q: Annotated[str, Form(max_length=200)] = "",
+    client: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    """Connect a client (a new one when no client has this name) to the chosen account."""
-    found = await clients.find_client(session, actor=actor, name=client)
-    if found is None:
-        found = await clients.create_client(session, actor=actor, name=client.strip())
+    """Connect the chosen client to the chosen account; a new client only when "New client…"
+    was chosen."""
+    actor.require_writer("connect clients")
+    if client_id == NEW_CLIENT:
+        found = await _add_client(session, actor, new_client)
+    else:
+        found = await _existing_client(session, actor, client_id, typed=client_q or client)
     connection = await service.connect_client(
         session, actor=actor, client_id=found.id, account_id=account_id
     )
     return changed(request, f"{connection.client_name} is connected to "
                             f"{connection.account_name}; its history is loading.")  # fmt: skip
+
+
+async def _existing_client(
+    session: AsyncSession, actor: Actor, client_id: str, *, typed: str
+) -> Client:
+    """The client picked from the list, by id. Without one, a name typed in the search box
+    that is exactly a client's name (the list may not have caught up with the typing yet);
+    any other name is refused, as it would only be a new client if the member said so."""
+    pick = "Pick one from the list" + (
+        ", or choose New client." if clients.may_add_clients(actor) else "."
+    )
+    if client_id:
+        chosen_id = _as_id(client_id)
+        if chosen_id is None:
+            raise Unprocessable(f"That is not a client. {pick}", code="unknown_client")
+        return await clients.get_client(session, actor=actor, client_id=chosen_id)
+    name = typed.strip()
+    if not name:
+        raise Unprocessable(f"Which client? {pick}", code="client_missing")
+    found = await clients.find_client(session, actor=actor, name=name)
+    if found is None:
+        raise Unprocessable(f"No client is called “{name}”. {pick}", code="unknown_client")
+    return found
+
+
+async def _add_client(session: AsyncSession, actor: Actor, name: str) -> Client:
+    """A new client of this name; one that differs from a client's only in letter case is
+    refused, as it is almost surely that client."""
+    clients.require_may_add_clients(actor)
+    name = name.strip()
+    if not name:
+        raise Unprocessable("Type the new client's name.", code="client_name_missing")
+    same = await clients.find_client_any_case(session, actor=actor, name=name)
+    if same is not None:
+        raise Conflict(f"A client called “{same.name}” already exists: pick it from the list "
+                       "instead of New client.", code="client_exists")  # fmt: skip
+    return await clients.create_client(session, actor=actor, name=name)
