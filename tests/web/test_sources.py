@@ -5,7 +5,7 @@ import re
 import uuid
 from typing import Any
 
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Locator, Page, Route, expect
 
 from tests.fixtures.browser import Web
 from tests.fixtures.builders import connect_sandbox
@@ -58,6 +58,31 @@ async def test_an_admin_connects_sandbox_ads_in_a_pop_up_and_sees_its_settings(w
     await expect(section.get_by_text("9 accounts")).to_be_visible()
     delete = section.get_by_role("button", name="Delete authorization Alice Martin")
     await expect(delete).to_be_enabled()
+
+
+async def test_the_card_updates_at_once_when_the_platform_cuts_the_pop_up_off_from_the_page(
+    web: Web,
+) -> None:
+    """Real platforms' sign-in pages send a Cross-Origin-Opener-Policy, which leaves the pop-up
+    without window.opener; the result still reaches the page, and the pop-up still closes."""
+
+    async def like_a_platform(route: Route) -> None:
+        response = await route.fetch(max_redirects=0)
+        headers = {**response.headers, "cross-origin-opener-policy": "same-origin"}
+        await route.fulfill(response=response, headers=headers)
+
+    await web.context.route(lambda url: "/sandbox/oauth/" in url, like_a_platform)
+    await web.sign_in(await web.admin_email())
+    await web.page.goto("/sources")
+    card = _card(web.page, "Sandbox Ads")
+    await expect(card).to_contain_text("Not connected")
+    await web.page.evaluate("window.notReloaded = true")
+
+    await web.consent_in_popup(card.get_by_role("button", name="Connect Sandbox Ads"))
+    await expect(web.page.locator("#flash")).to_contain_text("Connected. Statuses are up to date.")
+    await expect(card.get_by_role("button", name="Connection settings")).to_be_visible()
+    await expect(card).to_contain_text("1 authorization")
+    assert await web.page.evaluate("window.notReloaded") is True
 
 
 async def test_delete_is_refused_while_a_client_uses_it_and_works_once_none_does(
@@ -276,8 +301,11 @@ async def test_settings_open_on_the_lapsed_authorizations_and_can_show_all(
 
 
 async def test_many_authorizations_are_listed_a_page_at_a_time(web: Web) -> None:
-    for _ in range(11):
-        await connect_sandbox(web.org.api)
+    # Eleven platform users: signing in again as one renews their authorization instead.
+    users = [{"username": f"user{n}", "password": "pw", "accounts": ["1000001"]} for n in range(11)]
+    await web.tether.sandbox("POST", "/users", json=users)
+    for user in users:
+        await connect_sandbox(web.org.api, username=user["username"], password="pw")
     await web.sign_in(await web.admin_email())
     await web.page.goto("/sources")
     await expect(_card(web.page, "Sandbox Ads")).to_contain_text("11 authorizations")

@@ -110,6 +110,7 @@ async def coverage_page(
             cursor=cursor,
             limit=PAGE_SIZE,
         )
+    items = page.items if page else []
     context = {
         "days": days,
         "windows": WINDOWS,
@@ -117,7 +118,7 @@ async def coverage_page(
         # Every row's strip has the same days: their labels are worked out once.
         "cells": [(d.isoformat(), day_label(d)) for d in window.each()],
         "summary": summary,
-        "items": page.items if page else [],
+        "items": items,
         "next_cursor": page.next_cursor if page else None,
         "first_page": cursor is None,
         "filters": {"provider": provider or "", "client": client or "", "status": status or ""},
@@ -129,6 +130,9 @@ async def coverage_page(
         "day_label": day_label,
         "range_label": range_label,
         "unloaded": unloaded,
+        # While days are being loaded, the page looks again every few seconds: a person who
+        # just reconnected watches the red days turn green.
+        "backfilling": any(s.count(DayState.BACKFILLING) for s in items),
     }
     return render(request, "coverage/page.html", context)
 

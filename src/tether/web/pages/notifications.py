@@ -44,6 +44,16 @@ EVENTS = {
     Event.PROVIDER_OUTAGE: "A provider has an outage",
     Event.PROVIDER_OUTAGE_ENDED: "A provider outage is over",
 }
+# How each event reads at a glance: a lapse is red, a warning amber, news of recovery green.
+KINDS: dict[str, str] = {
+    Event.AUTHORIZATION_LAPSED: "lapse",
+    Event.CONNECTION_LAPSED: "lapse",
+    Event.AUTHORIZATION_EXPIRING: "warning",
+    Event.PROVIDER_OUTAGE: "warning",
+    Event.AUTHORIZATION_RESTORED: "recovery",
+    Event.CONNECTION_RESTORED: "recovery",
+    Event.PROVIDER_OUTAGE_ENDED: "recovery",
+}
 CHANNELS = {Channel.IN_APP: "in the app", Channel.EMAIL: "by email"}
 CHOICES = {"default": None, "on": True, "off": False}
 
@@ -63,6 +73,11 @@ class Item:
     @property
     def unread(self) -> bool:
         return self.row.notification.read_at is None
+
+    @property
+    def kind(self) -> str:
+        """What the notification's colour says: "lapse", "warning" or "recovery"."""
+        return KINDS.get(self.row.notification.event, "lapse")
 
 
 def _items(rows: list[NotificationRow], actor: Actor) -> list[Item]:

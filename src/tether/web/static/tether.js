@@ -61,13 +61,17 @@
     if (dialog && elt.hasAttribute("data-close-on-success")) dialog.close();
   });
 
-  // Sign in at the provider in a pop-up; this page updates itself when the pop-up closes.
+  // Sign in at the provider in a pop-up; this page updates itself when the pop-up reports back
+  // (oauth_result.html) or closes.
   var popup = null;
+  var waiting = false;  // this page opened a sign-in and has not heard how it ended
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-oauth-start]");
     if (!button) return;
     event.preventDefault();
     popup = window.open("about:blank", "tether-oauth", "popup,width=560,height=720");
+    waiting = Boolean(popup);
+    if (waiting) listenForResults();
     var body = new URLSearchParams();
     body.set("return_to", window.location.pathname + window.location.search);
     fetch(button.dataset.oauthStart, {
@@ -96,11 +100,28 @@
     });
   });
 
-  window.addEventListener("message", function (event) {
-    if (event.origin !== window.location.origin || !event.data || event.data.type !== "tether:oauth") return;
+  // The result carries no secret, and is taken only from a page of Tether's own origin.
+  function signedIn(event) {
+    if (event.origin !== window.location.origin || !event.data || event.data.type !== "tether:oauth") {
+      return false;
+    }
+    waiting = false;
     flash(event.data.ok ? "Connected. Statuses are up to date." : "Nothing was connected.", !event.data.ok);
     changed();
-  });
+    return true;
+  }
+  window.addEventListener("message", signedIn);
+  // A provider's page may cut the pop-up off from this page (Cross-Origin-Opener-Policy): the
+  // result then comes on a channel of Tether's origin, and the page that waits for it answers
+  // so that the pop-up closes itself. Opened by the first sign-in a page starts.
+  var results = null;
+  function listenForResults() {
+    if (results || !window.BroadcastChannel) return;
+    results = new BroadcastChannel("tether:oauth");
+    results.addEventListener("message", function (event) {
+      if (waiting && signedIn(event)) results.postMessage({type: "tether:oauth-received"});
+    });
+  }
 
   // Dialogs: a button with data-dialog="id" opens one; HTMX-loaded dialogs open themselves.
   document.addEventListener("click", function (event) {
@@ -127,6 +148,29 @@
       menu.querySelector("summary").focus();
     });
   });
+  // On a narrow screen the main navigation folds behind the Menu button. Escape, or a click
+  // elsewhere, folds it again; Escape gives the focus back to the button.
+  function foldNavigation(focus) {
+    var toggle = document.querySelector(".nav-toggle[aria-expanded='true']");
+    if (!toggle) return;
+    toggle.setAttribute("aria-expanded", "false");
+    if (focus) toggle.focus();
+  }
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest(".nav-toggle");
+    if (toggle) {
+      var opening = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", String(opening));
+      return;
+    }
+    if (!event.target.closest("#main-nav")) foldNavigation(false);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var focused = document.activeElement;
+    foldNavigation(!!focused && !!focused.closest(".nav-toggle, #main-nav"));
+  });
+
   // Rows that open something: the row is clickable, its first link is what the keyboard uses.
   document.addEventListener("click", function (event) {
     var row = event.target.closest("tr[data-href]");
@@ -134,4 +178,28 @@
     var link = row.querySelector("a");
     if (link) link.click();
   });
+})();
+
+// The sign-in page while sign-ins are slowed down: the button waits out the delay, showing the
+// seconds left beside its name (hidden from screen readers, which hear only the end of the wait).
+(function () {
+  var note = document.querySelector("[data-sign-in-wait]");
+  var button = note && note.closest("form").querySelector("button[type=submit]");
+  if (!button) return;
+  var left = Number(note.dataset.signInWait);
+  var count = document.createElement("span");
+  count.setAttribute("aria-hidden", "true");
+  button.appendChild(count);
+  button.disabled = true;
+  (function tick() {
+    if (left > 0) {
+      count.textContent = " (" + left + ")";
+      left -= 1;
+      window.setTimeout(tick, 1000);
+      return;
+    }
+    count.remove();
+    button.disabled = false;
+    note.textContent = "You can try again now.";
+  })();
 })();
