@@ -1,11 +1,13 @@
 """Every database test runs on SQLite and on PostgreSQL, against Tether served over real HTTP."""
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from tests.fixtures.broker import stub_broker
 from tests.fixtures.builders import Org, create_org
@@ -79,14 +81,23 @@ async def _clean(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if "tether" not in request.fixturenames:
         return
     tether: Tether = request.getfixturevalue("tether")
-    async with tether.sessions() as session:
-        tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-        if tether.backend.name == "postgresql":
-            await session.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
-        else:
-            for table in tables:
-                await session.execute(text(f"DELETE FROM {table}"))
-        await session.commit()
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    # A browser page the test left may still be asking the server for something: emptying the
+    # tables can then meet its transaction and be chosen as a deadlock's victim. Try again.
+    for attempt in range(5):
+        try:
+            async with tether.sessions() as session:
+                if tether.backend.name == "postgresql":
+                    await session.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+                else:
+                    for table in tables:
+                        await session.execute(text(f"DELETE FROM {table}"))
+                await session.commit()
+            break
+        except DBAPIError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
     async with httpx.AsyncClient() as http:
         await http.post(f"{tether.sandbox_url}/control/reset")
 
