@@ -65,8 +65,9 @@ async def test_a_lapse_lights_the_bell_and_its_panel_says_what_and_for_whom(
     # From the keyboard: Enter opens it, Tab walks into it; marking read puts the dot out.
     await web.page.keyboard.press("Enter")
     await expect(panel).to_be_visible()
-    await web.page.keyboard.press("Tab")
     mark_all = panel.get_by_role("button", name="Mark all read")
+    await expect(mark_all).to_be_visible()  # its content has come, as the member sees it
+    await web.page.keyboard.press("Tab")
     await expect(mark_all).to_be_focused()
     await item.get_by_role("button", name=re.compile("^Mark read")).click()
     await expect(web.page.locator("#flash")).to_contain_text("Marked as read")
