@@ -24,3 +24,5 @@ class ApiToken(IdMixin, Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    # None: the token works until it is revoked.
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -71,6 +71,8 @@ class EmailDelivery(IdMixin, Base):
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    # Set when the mail server refused it for good, or it failed too many times: never retried.
+    abandoned_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class WebhookEndpoint(IdMixin, Base):
