@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 
-from tether import api_docs, errors_http
+from tether import api_contract, api_docs, errors_http
 from tether.audit.api import router as audit_router
 from tether.authorizations.api import router as authorizations_router
 from tether.clients.api import router as clients_router
@@ -16,6 +16,7 @@ from tether.connections.api import router as connections_router
 from tether.health.api import router as health_router
 from tether.integrations.api import router as integrations_router
 from tether.kit.body_limit import BodyLimitMiddleware
+from tether.kit.security_headers import SecurityHeadersMiddleware
 from tether.kit.server_timing import ServerTimingMiddleware
 from tether.members.api import router as members_router
 from tether.notifications.api import router as notifications_router
@@ -87,11 +88,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(router)
     app.include_router(api)
     api_docs.install(app)
+    api_contract.install(app)
     web.install(app)
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
     errors_http.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ServerTimingMiddleware)
+    app.add_middleware(
+        SecurityHeadersMiddleware, https=settings.resolved_public_url.startswith("https://")
+    )
     if sandbox is not None:
         from tether.sandbox import create_app as create_sandbox
 

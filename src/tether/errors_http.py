@@ -40,7 +40,8 @@ async def _validation_error(request: Request, error: Exception) -> Response:
     details = [
         {
             "field": ".".join(str(part) for part in p.get("loc", ())[1:]) or "body",
-            "problem": p.get("msg", ""),
+            # Pydantic prefixes the message of a check of Tether's own; the person needs no prefix.
+            "problem": p.get("msg", "").removeprefix("Value error, "),
         }
         for p in problems
     ]

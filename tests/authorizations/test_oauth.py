@@ -156,13 +156,16 @@ async def test_oauth_start_refuses_unknown_and_unavailable_providers(org: Org) -
 
 
 async def test_oauth_start_refuses_a_return_to_outside_tether(org: Org) -> None:
+    # Browsers' own spellings of another site: tests/web/test_page_security.py.
     response = await org.api.post(
         "/api/v1/authorizations/oauth/start",
         json={"provider": "sandbox", "return_to": "https://evil.example.com/"},
     )
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_return_to"
+    assert response.status_code == 422
+    assert response.json()["error"]["details"] == [
+        {"field": "return_to", "problem": "must be a path in Tether, like /connections"}
+    ]
 
 
 async def test_viewers_cannot_connect_data_sources(org: Org) -> None:

@@ -44,7 +44,7 @@ def test_admin_create_prints_a_token_that_works_for_scripting(tmp_path: Path) ->
     assert client.returncode == 0
     assert "Northwind" in listed.stdout
     assert again.returncode == 1
-    assert "already exists" in again.stderr
+    assert "already a member" in again.stderr
     assert "Traceback" not in again.stderr
 
 

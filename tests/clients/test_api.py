@@ -18,7 +18,7 @@ async def test_a_client_needs_a_name_that_is_more_than_spaces(org: Org) -> None:
     blank = await org.api.post("/api/v1/clients", json={"name": "   "})
 
     assert blank.status_code == 422
-    assert blank.json()["error"]["message"] == "A client needs a name."
+    assert blank.json()["error"]["details"] == [{"field": "name", "problem": "must not be blank"}]
     assert (await org.api.get("/api/v1/clients")).json()["total"] == 0
 
 

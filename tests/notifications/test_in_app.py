@@ -124,7 +124,7 @@ async def test_forged_expired_and_foreign_links_are_refused(
     with time_machine.travel(utcnow().timestamp() + 15 * 86400, tick=True):
         expired = await connected.org.api.get(f"/api/v1/reconnect-links/{token}")
 
-    assert refused.status_code == 400
+    assert refused.status_code == 404
     assert refused.json()["error"]["code"] == "link_invalid"
     assert foreign.status_code == 403
     assert "another organization" in foreign.json()["error"]["message"]
@@ -143,5 +143,5 @@ async def test_the_link_lands_on_a_page_that_says_what_to_do(connected: Connecte
     # Signed out: sign in first, then land on the lapse (tests/web/test_notifications.py).
     assert page.status_code == 303
     assert page.headers["location"].startswith("/login?next=%2Freconnect%2F")
-    assert forged.status_code == 400
+    assert forged.status_code == 404
     assert "not valid" in forged.text

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from tether.audit import service
 from tether.deps import CurrentActor, SessionDep
-from tether.kit.pagination import check_limit
+from tether.kit.inputs import Cursor, Limit, TextFilter
 from tether.kit.schemas import ListOf, Schema
 
 router = APIRouter(tags=["audit"])
@@ -30,11 +30,11 @@ class AuditEventRead(Schema):
 async def list_audit(
     session: SessionDep,
     actor: CurrentActor,
-    subject_type: str | None = None,
-    subject_id: str | None = None,
-    action: str | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
+    subject_type: TextFilter = None,
+    subject_id: TextFilter = None,
+    action: TextFilter = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> ListOf[AuditEventRead]:
     """The organization's audit log, newest first (admins only)."""
     actor.require_admin("read the audit log")
@@ -45,7 +45,7 @@ async def list_audit(
         subject_id=subject_id,
         action=action,
         cursor=cursor,
-        limit=check_limit(limit),
+        limit=limit,
     )
     return ListOf(
         data=[AuditEventRead.model_validate(e) for e in page.items], next_cursor=page.next_cursor

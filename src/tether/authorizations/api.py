@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.authorizations import connect, manage, oauth, service
@@ -22,7 +22,9 @@ from tether.authorizations.schemas import (
 from tether.authorizations.service import ACCOUNT_SORTS, AuthorizationRow
 from tether.deps import CurrentActor, RegistryDep, SessionDep, SettingsDep
 from tether.errors import BadRequest
-from tether.kit.pagination import check_limit, parse_sort
+from tether.kit.inputs import Cursor, Limit, ProviderFilter, sort_query
+from tether.kit.pagination import parse_sort
+from tether.kit.redirects import is_local_path
 from tether.kit.schemas import Counted, ListOf
 from tether.members.actor import Actor
 from tether.models import Status
@@ -63,7 +65,7 @@ async def authorization_read(
 async def list_authorizations(
     session: SessionDep,
     actor: CurrentActor,
-    provider: str | None = None,
+    provider: ProviderFilter = None,
     status: Status | None = None,
 ) -> Counted[AuthorizationRead]:
     rows = await service.list_authorizations(session, actor=actor, provider=provider, status=status)
@@ -101,7 +103,6 @@ async def start_oauth(
     body: OAuthStartRequest,
 ) -> OAuthStartRead:
     """Begin connecting an OAuth provider: open `authorize_url` in the member's browser."""
-    check_return_to(body.return_to)
     started = await oauth.start(
         session,
         actor=actor,
@@ -126,9 +127,9 @@ async def list_accounts(
     session: SessionDep,
     actor: CurrentActor,
     authorization_id: uuid.UUID,
-    sort: str = "name",
-    cursor: str | None = None,
-    limit: Annotated[int, Query()] = 50,
+    sort: Annotated[str, sort_query(ACCOUNT_SORTS)] = "name",
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> ListOf[AccountRead]:
     page = await service.list_accounts(
         session,
@@ -136,7 +137,7 @@ async def list_accounts(
         authorization_id=authorization_id,
         sort=parse_sort(sort, ACCOUNT_SORTS, "name"),
         cursor=cursor,
-        limit=check_limit(limit),
+        limit=limit,
     )
     data = [
         AccountRead(
@@ -157,8 +158,8 @@ async def list_accounts(
 
 
 def check_return_to(return_to: str | None) -> None:
-    """Only paths inside Tether: a sign-in must never end on someone else's site."""
-    if return_to and not (return_to.startswith("/") and not return_to.startswith("//")):
+    """The pages' form of the LocalPath rule: a sign-in must never end on someone else's site."""
+    if return_to and not is_local_path(return_to):
         raise BadRequest(
             "return_to must be a path in Tether, like /connections.", code="invalid_return_to"
         )
@@ -175,7 +176,6 @@ async def reconnect(
 ) -> OAuthStartRead:
     """Sign in again: the grant replaces this authorization's in place, for every client."""
     return_to = body.return_to if body else None
-    check_return_to(return_to)
     started = await manage.start_reconnect(
         session,
         actor=actor,

@@ -1,9 +1,14 @@
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import Field
 
+from tether.kit.redirects import LocalPath
 from tether.kit.schemas import Schema
+from tether.providers.custom_spec import KEY_PATTERN
+
+ProviderKey = Annotated[str, Field(pattern=KEY_PATTERN, description="A provider's key: sandbox.")]
 
 
 class ConnectorRead(Schema):
@@ -48,15 +53,13 @@ class AccountRead(Schema):
 
 
 class ApiKeyConnect(Schema):
-    provider: str = Field(min_length=1, max_length=40)
+    provider: ProviderKey
     api_key: str = Field(min_length=1, max_length=2000, repr=False)
 
 
 class OAuthStartRequest(Schema):
-    provider: str = Field(min_length=1, max_length=40)
-    return_to: str | None = Field(
-        default=None, max_length=500, description="A path in Tether to go back to afterwards."
-    )
+    provider: ProviderKey
+    return_to: LocalPath | None = None
 
 
 class OAuthStartRead(Schema):
@@ -65,9 +68,7 @@ class OAuthStartRead(Schema):
 
 
 class ReconnectRequest(Schema):
-    return_to: str | None = Field(
-        default=None, max_length=500, description="A path in Tether to go back to afterwards."
-    )
+    return_to: LocalPath | None = None
 
 
 class ApiKeyReverify(Schema):

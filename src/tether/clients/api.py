@@ -2,13 +2,12 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query, status
-from pydantic import Field
+from fastapi import APIRouter, status
 
 from tether.clients import service
 from tether.deps import CurrentActor, SessionDep
+from tether.kit.inputs import Limit, Name, Offset, Search
 from tether.kit.schemas import Counted, Schema
 
 router = APIRouter(tags=["clients"])
@@ -21,16 +20,16 @@ class ClientRead(Schema):
 
 
 class ClientWrite(Schema):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
 
 
 @router.get("/clients")
 async def list_clients(
     session: SessionDep,
     actor: CurrentActor,
-    search: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    search: Search = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> Counted[ClientRead]:
     clients, total = await service.list_clients(
         session, actor=actor, search=search, limit=limit, offset=offset

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from tether.authorizations import manage as authorizations_manage
-from tether.authorizations.api import check_return_to
 from tether.authorizations.schemas import OAuthStartRead, ReconnectRequest
 from tether.connections import manage, service
 from tether.connections.schemas import ConnectionCounts, ConnectionCreate, ConnectionRead
 from tether.connections.service import SORTS
 from tether.deps import CurrentActor, RegistryDep, SessionDep, SettingsDep
-from tether.kit.pagination import check_limit, parse_sort
+from tether.kit.inputs import Cursor, Limit, ProviderFilter, sort_query
+from tether.kit.pagination import parse_sort
 from tether.kit.schemas import ListOf, Schema
 from tether.models import Status
 
@@ -29,14 +29,12 @@ async def list_connections(
     session: SessionDep,
     actor: CurrentActor,
     status: StatusFilter = None,
-    provider: str | None = None,
+    provider: ProviderFilter = None,
     client_id: uuid.UUID | None = None,
     authorization_id: uuid.UUID | None = None,
-    sort: Annotated[str, Query(description=f"One of {', '.join(SORTS)}; '-' reverses.")] = (
-        "client_name"
-    ),
-    cursor: str | None = None,
-    limit: int = 50,
+    sort: Annotated[str, sort_query(SORTS)] = "client_name",
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> ListOf[ConnectionRead]:
     where = service.visible(
         actor,
@@ -50,7 +48,7 @@ async def list_connections(
         where=where,
         sort=parse_sort(sort, SORTS, "client_name"),
         cursor=cursor,
-        limit=check_limit(limit),
+        limit=limit,
     )
     return ListOf(
         data=[ConnectionRead.model_validate(c) for c in page.items], next_cursor=page.next_cursor
@@ -61,7 +59,7 @@ async def list_connections(
 async def count_connections(
     session: SessionDep,
     actor: CurrentActor,
-    provider: str | None = None,
+    provider: ProviderFilter = None,
     client_id: uuid.UUID | None = None,
     authorization_id: uuid.UUID | None = None,
 ) -> ConnectionCounts:
@@ -139,7 +137,6 @@ async def reconnect(
     """Sign in again for this connection's authorization (every client it serves, or, for staff
     who see only some of them, their own clients' connections)."""
     return_to = body.return_to if body else None
-    check_return_to(return_to)
     started = await authorizations_manage.start_reconnect(
         session,
         actor=actor,

@@ -3,11 +3,12 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from tether.connections.schemas import ConnectionRead
 from tether.deps import CurrentActor, SessionDep
 from tether.integrations import service
+from tether.kit.inputs import Limit, Offset, ProviderFilter, sort_query
 from tether.kit.schemas import Counted, Schema
 from tether.models import Status
 
@@ -31,11 +32,11 @@ class IntegrationRead(Schema):
 async def list_integrations(
     session: SessionDep,
     actor: CurrentActor,
-    provider: str | None = None,
+    provider: ProviderFilter = None,
     status: Status | None = None,
-    sort: Annotated[str | None, Query(description=f"One of {', '.join(service.SORTS)}.")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    sort: Annotated[str, sort_query(service.SORTS)] = "label",
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> Counted[IntegrationRead]:
     rows, total = await service.list_integrations(
         session,

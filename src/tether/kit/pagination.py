@@ -16,12 +16,12 @@ from sqlalchemy import ColumnElement, Select, and_, or_, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from tether.errors import BadRequest
+from tether.kit.inputs import MAX_LIMIT
 
 T = TypeVar("T")
 AnySelect = Select[*tuple[Any, ...]]
 SelectT = TypeVar("SelectT", bound=AnySelect)
 Column = ColumnElement[Any] | InstrumentedAttribute[Any]
-MAX_LIMIT = 200
 
 
 @dataclass(frozen=True, slots=True)

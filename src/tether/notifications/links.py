@@ -60,7 +60,8 @@ def check_link(token: str) -> Target:
         raise TetherError(
             "This reconnect link is not valid. Use the link from the latest email or notification.",
             code="link_invalid",
-            status=400,
+            # No such link was ever given out: like any other id that names nothing.
+            status=404,
         ) from None
     return Target(
         uuid.UUID(payload["org"]),

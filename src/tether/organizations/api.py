@@ -4,9 +4,10 @@ import uuid
 from datetime import datetime
 
 from fastapi import APIRouter, status
-from pydantic import EmailStr, Field
+from pydantic import Field
 
 from tether.deps import CurrentActor, SessionDep
+from tether.kit.inputs import Email, Name
 from tether.kit.schemas import Schema
 from tether.organizations import service
 
@@ -20,14 +21,14 @@ class OrganizationRead(Schema):
 
 
 class OrganizationCreate(Schema):
-    name: str = Field(min_length=1, max_length=200)
-    admin_email: EmailStr
-    admin_name: str = Field(default="", max_length=200)
+    name: Name
+    admin_email: Email
+    admin_name: Name | None = None
     admin_password: str | None = Field(default=None, min_length=10, max_length=200)
 
 
 class OrganizationUpdate(Schema):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
 
 
 class OrganizationCreated(Schema):

@@ -5,28 +5,26 @@ import io
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tether.connections.service import get_connection
 from tether.deps import CurrentActor, SessionDep, SettingsDep
-from tether.kit.pagination import check_limit
+from tether.kit.inputs import BodyDay, Cursor, Day, Limit, ProviderFilter
 from tether.kit.schemas import ListOf, Schema
 from tether.sync import coverage, service
 from tether.sync.days import DayRange
 
 router = APIRouter(tags=["sync"])
 
-DateParam = Annotated[date | None, Query(description="A day, YYYY-MM-DD.")]
-
 
 class SyncRequest(Schema):
     """Load this range (again); without it, whatever the history window lacks."""
 
-    start: date | None = None
-    end: date | None = None
+    start: BodyDay = None
+    end: BodyDay = None
 
 
 class SyncRead(Schema):
@@ -126,8 +124,8 @@ async def list_metrics(
     actor: CurrentActor,
     settings: SettingsDep,
     connection_id: uuid.UUID,
-    start: DateParam = None,
-    end: DateParam = None,
+    start: Day = None,
+    end: Day = None,
 ) -> Any:
     """The connection's daily metrics, oldest first; CSV with `Accept: text/csv`."""
     days = await coverage.list_metrics(
@@ -158,13 +156,13 @@ async def list_coverage(
     session: SessionDep,
     actor: CurrentActor,
     settings: SettingsDep,
-    start: DateParam = None,
-    end: DateParam = None,
+    start: Day = None,
+    end: Day = None,
     client_id: uuid.UUID | None = None,
-    provider: str | None = None,
+    provider: ProviderFilter = None,
     connection_id: uuid.UUID | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> ListOf[CoverageRead]:
     """Per connection: days loaded, days missing (as ranges, and whether an incident explains
     them) and days the provider no longer serves, over a window of at most 400 days."""
@@ -178,7 +176,7 @@ async def list_coverage(
         provider=provider,
         connection_id=connection_id,
         cursor=cursor,
-        limit=check_limit(limit),
+        limit=limit,
     )
     data = [
         CoverageRead(

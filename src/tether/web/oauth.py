@@ -15,6 +15,7 @@ from tether.authorizations import manage, oauth
 from tether.authorizations.api import check_return_to
 from tether.config import Settings
 from tether.deps import RegistryDep, SessionDep, SettingsDep
+from tether.kit.redirects import local_path_or
 from tether.members.actor import Actor
 from tether.providers.registry import Registry
 from tether.web.responses import oauth_popup
@@ -56,7 +57,8 @@ async def reconnect_popup(
     return oauth_popup(started)
 
 
-@router.get("/oauth/callback", response_class=HTMLResponse)
+# A browser's landing after a provider's consent, not part of the JSON API.
+@router.get("/oauth/callback", response_class=HTMLResponse, include_in_schema=False)
 async def oauth_callback(
     request: Request,
     session: SessionDep,
@@ -88,7 +90,8 @@ async def oauth_callback(
         "message": outcome.message,
         "who": authorization.external_user_name if authorization else None,
         "authorization_id": str(authorization.id) if authorization else None,
-        "return_to": outcome.return_to or "/",
+        # Checked again as it is shown: the link must not lead away whatever was stored.
+        "return_to": local_path_or(outcome.return_to, "/"),
     }
     return templates.TemplateResponse(
         request, "oauth_result.html", context, status_code=outcome.status

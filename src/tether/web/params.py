@@ -4,7 +4,11 @@ from typing import Annotated
 
 from fastapi import Query
 
-# Where a keyset-paged list goes on from: the `next_cursor` of the page before.
-Cursor = Annotated[str | None, Query(max_length=1000)]
+from tether.kit.inputs import MAX_OFFSET, Cursor
+
+__all__ = ["Cursor", "Position", "Text"]
+
 # A short text: a filter, a tab, a sort or a search.
 Text = Annotated[str | None, Query(max_length=200)]
+# Where a shown list starts counting its rows (1 for its first page).
+Position = Annotated[int, Query(ge=1, le=MAX_OFFSET)]

@@ -18,6 +18,7 @@ from tether.connections import manage, service
 from tether.connections.service import SORTS
 from tether.deps import RegistryDep, SessionDep, SettingsDep
 from tether.errors import Conflict, NotFound, Unprocessable
+from tether.kit.inputs import VISIBLE_TEXT
 from tether.kit.pagination import parse_sort
 from tether.members.actor import Actor
 from tether.models import Client, Status
@@ -328,7 +329,7 @@ async def create_connection(
     actor: PageActor,
     account_id: Annotated[uuid.UUID, Form()],
     client_id: Annotated[str, Form(max_length=100)] = "",
-    new_client: Annotated[str, Form(max_length=200)] = "",
+    new_client: Annotated[str, Form(max_length=200), VISIBLE_TEXT] = "",
     client_q: Annotated[str, Form(max_length=200)] = "",
     client: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:

@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from tether.db import utcnow
 from tether.deps import SessionDep, SettingsDep
+from tether.kit.redirects import local_path_or
 from tether.members import sessions
 from tether.web.auth import (
     LOGIN_CSRF_COOKIE,
@@ -26,9 +27,7 @@ HOME = "/connections"
 
 def _safe_next(target: str | None) -> str:
     """Only a path inside Tether: signing in must never send a member to another site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return HOME
+    return local_path_or(target, HOME)
 
 
 def _login_page(

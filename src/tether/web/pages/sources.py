@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tether.authorizations import connect as adding
 from tether.authorizations import manage, oauth, service
 from tether.authorizations.api import check_return_to
-from tether.authorizations.permissions import reconnect_mode
-from tether.authorizations.service import AccountRow, AuthorizationRow, ProviderSummary
+from tether.authorizations.permissions import reconnect_mode, refusal
+from tether.authorizations.service import AccountRow, AuthorizationRow, ProviderSummary, Usage
 from tether.deps import RegistryDep, SessionDep, SettingsDep
 from tether.errors import Forbidden, Unprocessable
 from tether.kit.pagination import Sort
@@ -32,7 +32,7 @@ from tether.providers.guide import guide
 from tether.providers.registry import Registry
 from tether.web.auth import PageActor
 from tether.web.oauth import oauth_lifetime, reconnect_popup
-from tether.web.params import Cursor
+from tether.web.params import Cursor, Position
 from tether.web.responses import changed, oauth_popup
 from tether.web.templating import render
 
@@ -79,9 +79,11 @@ class Accounts:
 class AuthorizationView:
     row: AuthorizationRow
     accounts: Accounts
-    clients: int
+    usage: Usage
     # Why this member may not reconnect it (e.g. staff who do not see every client it serves).
     reconnect_refused: str | None
+    # Why this member may not delete it or make it main (the same rule as reconnecting).
+    act_refused: str | None
 
     @property
     def authorization(self) -> Authorization:
@@ -204,8 +206,9 @@ async def settings_dialog(
         AuthorizationView(
             row,
             await _accounts(session, actor, row, cursor=None, start=1),
-            clients.get(row.authorization.id, 0),
+            clients.get(row.authorization.id, Usage()),
             await _reconnect_refused(session, actor, row.authorization),
+            await refusal(session, actor, row.authorization, "change it"),
         )
         for row in page.items
     ]
@@ -259,7 +262,7 @@ async def accounts_page(
     actor: PageActor,
     authorization_id: uuid.UUID,
     cursor: Cursor = None,
-    start: Annotated[int, Query(ge=1)] = 1,
+    start: Position = 1,
 ) -> Response:
     """Another page of an authorization's accounts, inside its settings."""
     row = await service.authorization_row(session, actor=actor, authorization_id=authorization_id)
