@@ -171,6 +171,81 @@
     foldNavigation(!!focused && !!focused.closest(".nav-toggle, #main-nav"));
   });
 
+  // Small behaviours the templates ask for by data attribute: the pages run no inline script
+  // (the Content-Security-Policy forbids it), so each lives here once.
+  // Enter in a search box searches at once, rather than submitting the form around it.
+  document.addEventListener("keydown", function (event) {
+    var box = event.target.closest && event.target.closest("[data-search-on-enter]");
+    if (!box || event.key !== "Enter") return;
+    event.preventDefault();
+    window.htmx.trigger(box, "search");
+  });
+  document.addEventListener("change", function (event) {
+    // A choice that needs more: "New client…" shows the field for the new client's name.
+    var select = event.target.closest("[data-reveals]");
+    if (select) {
+      var field = document.getElementById(select.dataset.reveals);
+      if (field) field.hidden = select.value !== "new";
+    }
+    // Ticking a client in a member's access means "only the clients chosen here".
+    var limits = event.target.closest("[data-choosing-limits-access]");
+    if (limits && event.target.name === "client_id" && event.target.checked) {
+      limits.querySelector("input[name=access][value=chosen]").checked = true;
+    }
+  });
+  // A shown-once secret: focusing it selects it, Copy copies it, and its dialog is gone once closed.
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("[data-select-on-focus]")) event.target.select();
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var box = document.getElementById(button.dataset.copy);
+    box.select();
+    if (navigator.clipboard) {
+      navigator.clipboard.writeText(box.value).then(function () { button.textContent = "Copied"; });
+    }
+  });
+  document.addEventListener("close", function (event) {
+    if (event.target.matches && event.target.matches("dialog[data-remove-on-close]")) event.target.remove();
+  }, true);
+  // A dialog's content that reloads itself while the dialog is open, whenever something changed
+  // (a sign-in pop-up closing, say).
+  document.body.addEventListener("tether:changed", function () {
+    document.querySelectorAll("[data-refresh-while-open]").forEach(function (part) {
+      var dialog = part.closest("dialog");
+      if (dialog && dialog.open) window.htmx.trigger(part, "tether:refresh");
+    });
+  });
+
+  // The header's bell opens and closes its panel; Escape closes it from either. The button is
+  // replaced by each poll (bell.html): it takes the panel's state back when it arrives.
+  function bellPanel() { return document.getElementById("bell-panel"); }
+  function showBell(open, focus) {
+    var button = document.getElementById("bell-button");
+    var panel = bellPanel();
+    if (!button || !panel) return;
+    panel.hidden = !open;
+    button.setAttribute("aria-expanded", String(open));
+    if (open) window.htmx.trigger(button, "bell-open");
+    if (focus) button.focus();
+  }
+  document.addEventListener("click", function (event) {
+    if (!event.target.closest("[data-bell]")) return;
+    showBell(bellPanel().hidden, false);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !event.target.closest) return;
+    if (event.target.closest("[data-bell]")) showBell(false, false);
+    else if (event.target.closest("#bell-panel")) showBell(false, true);
+  });
+  document.addEventListener("htmx:load", function (event) {
+    var elt = event.detail.elt;
+    var button = elt.matches && elt.matches("[data-bell]") ? elt : elt.querySelector && elt.querySelector("[data-bell]");
+    var panel = bellPanel();
+    if (button && panel) button.setAttribute("aria-expanded", String(!panel.hidden));
+  });
+
   // Rows that open something: the row is clickable, its first link is what the keyboard uses.
   document.addEventListener("click", function (event) {
     var row = event.target.closest("tr[data-href]");
