@@ -9,11 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tether import vault
 from tether.audit import service as audit
 from tether.authorizations import oauth, repository, restore
-from tether.authorizations.permissions import ReconnectMode, reconnect_mode
+from tether.authorizations.permissions import (
+    ReconnectMode,
+    reconnect_mode,
+    require_acting_for_everyone,
+)
 from tether.authorizations.service import clean_api_key, discover, get_authorization
 from tether.connections import repository as connections
 from tether.db import utcnow
-from tether.errors import Conflict, Forbidden, NotFound, Unprocessable
+from tether.errors import Conflict, NotFound, Unprocessable
 from tether.health.incidents import authorization_key, close_incidents
 from tether.members.actor import Actor
 from tether.models import Authorization, AuthorizationRole, IncidentKind
@@ -75,8 +79,7 @@ async def reverify_api_key(
     """Re-enter an API key: verified with the provider, then it replaces this authorization's
     key (and only this one's) and restores its connections."""
     a = await get_authorization(session, actor=actor, authorization_id=authorization_id)
-    if await reconnect_mode(session, actor, a) != ReconnectMode.IN_PLACE:
-        raise Forbidden("Only the connector, an admin or staff who see every client can do this.")
+    await require_acting_for_everyone(session, actor, a, "replace its API key")
     info = registry.info(a.provider)
     if info.auth_kind != AuthKind.API_KEY:
         raise Unprocessable(f"{info.name} is reconnected by signing in, not with an API key.")
@@ -93,11 +96,18 @@ async def reverify_api_key(
 async def promote(
     session: AsyncSession, *, actor: Actor, authorization_id: uuid.UUID
 ) -> Authorization:
-    """Make a secondary authorization the main one for its provider."""
-    actor.require_writer("choose the main data source")
+    """Make a secondary authorization the main one for its provider. It acts on the main one
+    too (new connections no longer default to it), so the member must be allowed on both."""
     a = await get_authorization(session, actor=actor, authorization_id=authorization_id)
+    await require_acting_for_everyone(session, actor, a, "make it the main one")
     if a.role == AuthorizationRole.MAIN:
         return a
+    main = await repository.main_for(session, a.organization_id, a.provider)
+    if main is not None:
+        await require_acting_for_everyone(
+            session, actor, main, "put another in its place",
+            subject=f"The main authorization ({main.external_user_name})",
+        )  # fmt: skip
     await repository.demote_others(session, a.organization_id, a.provider, a.id)
     audit.record(
         session,
@@ -119,8 +129,8 @@ async def delete(
 ) -> None:
     """Delete an authorization no connection uses: its secrets are destroyed, and its token
     revoked at the provider where the provider allows."""
-    actor.require_writer("delete data sources")
     a = await get_authorization(session, actor=actor, authorization_id=authorization_id)
+    await require_acting_for_everyone(session, actor, a, "delete it")
     users = await repository.clients_using(session, a.id)
     if users:
         raise Conflict(
@@ -156,12 +166,15 @@ async def delete(
 
 
 def _clients_named(actor: Actor, clients: list[tuple[uuid.UUID, str]], most: int = 5) -> str:
-    """The clients the actor may see, by name (a few), and how many others."""
+    """The clients the actor may see, by name (a few), and how many others of theirs; the
+    clients they cannot see are mentioned, never counted."""
     seen = [name for client_id, name in clients if actor.can_see_client(client_id)]
     named = seen[:most]
-    others = len(clients) - len(named)
+    others = len(seen) - len(named)
     if others:
         named.append(f"{others} other client{'s' if others != 1 else ''}")
+    if len(seen) < len(clients):
+        named.append("clients you cannot see")
     return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
 
 

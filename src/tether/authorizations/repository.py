@@ -99,13 +99,17 @@ async def main_for(
     return await session.scalar(stmt)
 
 
-def accounts_query(authorization_id: uuid.UUID) -> AnySelect:
-    usage = (
-        select(Connection.account_id, func.count().label("n"))
-        .where(Connection.authorization_id == authorization_id)
-        .group_by(Connection.account_id)
-        .subquery()
+def accounts_query(
+    authorization_id: uuid.UUID, visible_client_ids: frozenset[uuid.UUID] | None = None
+) -> AnySelect:
+    """The authorization's accounts, each with how many clients use it (of those visible, when
+    given: staff count only their clients)."""
+    used = select(Connection.account_id, func.count().label("n")).where(
+        Connection.authorization_id == authorization_id
     )
+    if visible_client_ids is not None:
+        used = used.where(Connection.client_id.in_(visible_client_ids))
+    usage = used.group_by(Connection.account_id).subquery()
     return (
         select(Account, func.coalesce(usage.c.n, 0).label("clients"))
         .outerjoin(usage, usage.c.account_id == Account.id)
@@ -120,10 +124,11 @@ async def accounts_page(
     sort: Sort,
     after: tuple[Any, uuid.UUID] | None,
     limit: int,
+    visible_client_ids: frozenset[uuid.UUID] | None = None,
 ) -> Sequence[tuple[Account, int]]:
     column = getattr(Account, sort.field)
     stmt = keyset(
-        accounts_query(authorization_id),
+        accounts_query(authorization_id, visible_client_ids),
         column=column,
         id_column=Account.id,
         sort=sort,
@@ -351,20 +356,29 @@ async def authorizations_page(
 
 
 async def client_counts(
-    session: AsyncSession, organization_id: uuid.UUID, authorization_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, int]:
-    """How many clients use each of these authorizations, through any of its connections."""
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    authorization_ids: Sequence[uuid.UUID],
+    visible_client_ids: frozenset[uuid.UUID] | None = None,
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """For each of these authorizations any client uses: how many clients use it (of those
+    visible, when given), and how many in all (an authorization in use cannot be deleted)."""
     if not authorization_ids:
         return {}
+    every = func.count(func.distinct(Connection.client_id))
+    seen = every
+    if visible_client_ids is not None:
+        visible = Connection.client_id.in_(visible_client_ids)
+        seen = func.count(func.distinct(case((visible, Connection.client_id))))
     stmt = (
-        select(Connection.authorization_id, func.count(func.distinct(Connection.client_id)))
+        select(Connection.authorization_id, seen, every)
         .where(
             Connection.organization_id == organization_id,
             Connection.authorization_id.in_(authorization_ids),
         )
         .group_by(Connection.authorization_id)
     )
-    return {row[0]: int(row[1]) for row in (await session.execute(stmt)).all()}
+    return {row[0]: (int(row[1]), int(row[2])) for row in (await session.execute(stmt)).all()}
 
 
 async def providers_in_use(session: AsyncSession, organization_id: uuid.UUID) -> list[str]:

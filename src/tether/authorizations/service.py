@@ -178,12 +178,13 @@ async def list_accounts(
     cursor: str | None,
     limit: int,
 ) -> Page[AccountRow]:
-    """The accounts an authorization reaches, with how many clients use each."""
+    """The accounts an authorization reaches, with how many of the actor's clients use each."""
     await get_authorization(session, actor=actor, authorization_id=authorization_id)
     after = decode_cursor(cursor, sort) if cursor else None
     rows = await repository.accounts_page(
-        session, authorization_id, sort=sort, after=after, limit=limit
-    )
+        session, authorization_id, sort=sort, after=after, limit=limit,
+        visible_client_ids=actor.client_ids,
+    )  # fmt: skip
     return paginate([AccountRow(*row) for row in rows], sort=sort, limit=limit, key=sort.field)
 
 
@@ -244,11 +245,23 @@ async def list_authorizations_page(
     return Page([AuthorizationRow(*row) for row in rows[:limit]], page.next_cursor)
 
 
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Who uses an authorization: `clients` counts those the member may see; `in_use` is for
+    every client, since an authorization in use cannot be deleted."""
+
+    clients: int = 0
+    in_use: bool = False
+
+
 async def clients_using(
     session: AsyncSession, *, actor: Actor, authorization_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, int]:
-    """How many clients use each authorization (an authorization in use cannot be deleted)."""
-    return await repository.client_counts(session, actor.organization_id, authorization_ids)
+) -> dict[uuid.UUID, Usage]:
+    """How many of the actor's clients use each authorization, and whether any client does."""
+    counts = await repository.client_counts(
+        session, actor.organization_id, authorization_ids, actor.client_ids
+    )
+    return {a: Usage(seen, every > 0) for a, (seen, every) in counts.items()}
 
 
 async def providers_in_use(session: AsyncSession, *, actor: Actor) -> list[str]:

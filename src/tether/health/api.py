@@ -2,16 +2,17 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from tether.authorizations.api import authorization_read
+from tether.authorizations.permissions import require_acting_for_everyone
 from tether.authorizations.schemas import AuthorizationRead
 from tether.authorizations.service import get_authorization
 from tether.deps import CurrentActor, SessionDep
 from tether.health import service
-from tether.kit.pagination import check_limit
+from tether.kit.inputs import Cursor, Limit, ProviderFilter
 from tether.kit.schemas import ListOf, Schema
 from tether.models import IncidentKind
 
@@ -43,12 +44,14 @@ async def check_authorization(
     request: Request, session: SessionDep, actor: CurrentActor, authorization_id: uuid.UUID
 ) -> AuthorizationRead:
     """Check the authorization now (refreshing its token if due) and return what was found."""
-    await get_authorization(session, actor=actor, authorization_id=authorization_id)
+    a = await get_authorization(session, actor=actor, authorization_id=authorization_id)
+    await require_acting_for_everyone(session, actor, a, "check it now")
     # The engine writes in transactions of its own; end this one first so it holds no lock.
     await session.commit()
     await service.check_now(
         request.app.state.runtime.health, actor=actor, authorization_id=authorization_id
     )
+    session.expire(a)  # the engine changed it in its own transaction: read it afresh
     return await authorization_read(session, actor, authorization_id)
 
 
@@ -57,11 +60,11 @@ async def list_incidents(
     session: SessionDep,
     actor: CurrentActor,
     state: Literal["open", "closed", "all"] = "all",
-    provider: str | None = None,
+    provider: ProviderFilter = None,
     client_id: uuid.UUID | None = None,
     kind: IncidentKind | None = None,
-    cursor: str | None = None,
-    limit: Annotated[int, Query()] = 50,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> ListOf[IncidentRead]:
     page = await service.list_incidents(
         session,
@@ -71,7 +74,7 @@ async def list_incidents(
         client_id=client_id,
         kind=kind,
         cursor=cursor,
-        limit=check_limit(limit),
+        limit=limit,
     )
     data = [
         IncidentRead(

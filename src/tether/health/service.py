@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.errors import NotFound
 from tether.health import checks, repository
 from tether.health.repository import IncidentFilter
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate
@@ -34,6 +35,16 @@ async def check_now(engine: checks.Engine, *, actor: Actor, authorization_id: uu
     await checks.check(engine, authorization_id, accounts=True, actor=f"member:{actor.member_id}")
 
 
+def _visible(
+    actor: Actor, state: str, provider: str | None, client_id: uuid.UUID | None, kind: str | None
+) -> IncidentFilter:
+    """The filter that scopes incidents to what the actor may see; a client they cannot see is
+    no client of theirs (404, as on the connections list)."""
+    if client_id is not None and not actor.can_see_client(client_id):
+        raise NotFound("No such client.")
+    return IncidentFilter(actor.organization_id, actor.client_ids, state, provider, client_id, kind)
+
+
 async def list_incidents(
     session: AsyncSession,
     *,
@@ -45,9 +56,7 @@ async def list_incidents(
     cursor: str | None,
     limit: int,
 ) -> Page[IncidentRow]:
-    where = IncidentFilter(
-        actor.organization_id, actor.client_ids, state, provider, client_id, kind
-    )
+    where = _visible(actor, state, provider, client_id, kind)
     before = decode_cursor(cursor, _NEWEST_FIRST) if cursor else None
     rows = await repository.incidents_page(session, where, before=before, limit=limit)
     clients = await repository.affected_clients(session, [i.id for i in rows])
@@ -77,9 +86,7 @@ async def count_incidents(
     kind: str | None,
 ) -> dict[str, int]:
     """How many incidents the actor may see, open and closed, under the other filters."""
-    where = IncidentFilter(
-        actor.organization_id, actor.client_ids, "all", provider, client_id, kind
-    )
+    where = _visible(actor, "all", provider, client_id, kind)
     opened, closed = await repository.incident_counts(session, where)
     return {"open": opened, "closed": closed, "all": opened + closed}
 
