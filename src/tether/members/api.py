@@ -11,6 +11,7 @@ from tether.members.schemas import (
     MemberCreate,
     MemberRead,
     MemberUpdate,
+    PasswordChange,
     TokenCreate,
     TokenCreated,
     TokenRead,
@@ -46,18 +47,31 @@ async def create_member(session: SessionDep, actor: CurrentActor, body: MemberCr
         session,
         organization_id=actor.organization_id,
         email=body.email,
-        name=body.name,
+        name=body.name or "",
         role=body.role,
         client_ids=client_ids,
         password=body.password,
     )
-    return _read(member, await service.client_access_of(session, member))
+    # From the request, not the database: a taken email's answer must match a new one's.
+    return _read(member, None if client_ids is None else list(dict.fromkeys(client_ids)))
 
 
 @router.get("/members/me")
 async def me(session: SessionDep, actor: CurrentActor) -> MemberRead:
     member = await service.get_member(session, actor=actor, member_id=actor.member_id)
     return _read(member, await service.client_access_of(session, member))
+
+
+@router.post("/members/me/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(session: SessionDep, actor: CurrentActor, body: PasswordChange) -> None:
+    """Change one's own password. Every web session of the member ends; API tokens keep
+    working (see each in `/api/v1/tokens`)."""
+    await service.change_own_password(
+        session,
+        actor=actor,
+        current_password=body.current_password,
+        new_password=body.new_password,
+    )
 
 
 @router.get("/members/{member_id}")
@@ -97,10 +111,29 @@ async def list_tokens(session: SessionDep, actor: CurrentActor) -> Counted[Token
 @router.post("/tokens", status_code=status.HTTP_201_CREATED)
 async def create_token(session: SessionDep, actor: CurrentActor, body: TokenCreate) -> TokenCreated:
     member = await service.get_member(session, actor=actor, member_id=actor.member_id)
-    token, plaintext = await service.create_token(session, member=member, name=body.name)
+    token, plaintext = await service.create_token(
+        session, member=member, name=body.name, expires_in_days=body.expires_in_days
+    )
     return TokenCreated(**TokenRead.model_validate(token).model_dump(), token=plaintext)
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_token(session: SessionDep, actor: CurrentActor, token_id: uuid.UUID) -> None:
     await service.delete_token(session, actor=actor, token_id=token_id)
+
+
+@router.get("/members/{member_id}/tokens")
+async def list_member_tokens(
+    session: SessionDep, actor: CurrentActor, member_id: uuid.UUID
+) -> Counted[TokenRead]:
+    """A member's API tokens (never the tokens themselves): admins see anyone's."""
+    tokens = await service.list_member_tokens(session, actor=actor, member_id=member_id)
+    return Counted(data=[TokenRead.model_validate(t) for t in tokens], total=len(tokens))
+
+
+@router.delete("/members/{member_id}/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_member_token(
+    session: SessionDep, actor: CurrentActor, member_id: uuid.UUID, token_id: uuid.UUID
+) -> None:
+    """Revoke one of a member's API tokens: admins may revoke anyone's."""
+    await service.revoke_token(session, actor=actor, member_id=member_id, token_id=token_id)

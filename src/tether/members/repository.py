@@ -123,6 +123,16 @@ async def delete_session(session: AsyncSession, token_hash: str) -> None:
     await session.execute(delete(WebSession).where(WebSession.token_hash == token_hash))
 
 
+async def delete_sessions_of(
+    session: AsyncSession, member_id: uuid.UUID, *, keep: str | None
+) -> None:
+    """End every web session of the member, except the one whose digest is `keep`."""
+    stmt = delete(WebSession).where(WebSession.member_id == member_id)
+    if keep is not None:
+        stmt = stmt.where(WebSession.token_hash != keep)
+    await session.execute(stmt)
+
+
 async def delete_expired_sessions(session: AsyncSession, now: datetime) -> None:
     await session.execute(delete(WebSession).where(WebSession.expires_at < now))
 

@@ -1,5 +1,6 @@
 """Members, their roles and client access, and the API tokens they act through."""
 
+import asyncio
 import hashlib
 import secrets
 import uuid
@@ -8,12 +9,13 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.audit import service as audit
 from tether.clients import repository as clients_repository
 from tether.db import utcnow
-from tether.errors import Conflict, NotAuthenticated, NotFound, Unprocessable
+from tether.errors import Conflict, Forbidden, NotAuthenticated, NotFound, Unprocessable
 from tether.members import repository
 from tether.members.actor import Actor
-from tether.members.passwords import hash_password
+from tether.members.passwords import hash_password, verify_password
 from tether.models import ApiToken, Member
 from tether.models.member import Role
 
@@ -32,22 +34,38 @@ async def create_member(
     client_ids: Sequence[uuid.UUID] | None = None,
     password: str | None = None,
 ) -> Member:
-    """Add a person to the organization; staff get every client unless `client_ids` is given."""
+    """Add a person to the organization; staff get every client unless `client_ids` is given.
+
+    An email that is already the login of a member of another organization is answered as a
+    new one is, and nothing is added: the answer must not tell one organization who belongs
+    to another (docs/decisions/007-adding-a-taken-email-tells-nothing.md)."""
     email = email.strip().lower()
-    if await repository.get_by_email(session, email) is not None:
-        raise Conflict(f"A member with the email {email} already exists.", code="member_exists")
+    existing = await repository.get_by_email(session, email)
+    if existing is not None and existing.organization_id == organization_id:
+        raise Conflict(f"{email} is already a member of this organization.", code="member_exists")
     member = Member(
+        id=uuid.uuid4(),
         organization_id=organization_id,
         email=email,
         name=name.strip() or email,
         role=role,
         all_clients=role != Role.STAFF or client_ids is None,
         password_hash=hash_password(password) if password else None,
+        created_at=utcnow(),
+        updated_at=utcnow(),
     )
+    # Checked for any email, so an unknown client is refused alike.
+    ids = (
+        None
+        if member.all_clients
+        else await _check_clients(session, organization_id, client_ids or [])
+    )
+    if existing is not None:
+        return member  # never added to the session: the other organization's member stays
     session.add(member)
     await session.flush()
-    if role == Role.STAFF and client_ids is not None:
-        await _set_client_access(session, member, client_ids)
+    if ids is not None:
+        await repository.replace_client_access(session, member.id, ids)
     return member
 
 
@@ -61,8 +79,11 @@ async def update_member(
     client_ids: Sequence[uuid.UUID] | None = None,
     all_clients: bool = False,
     password: str | None = None,
+    keep_session: str | None = None,
 ) -> Member:
-    """Change a member's name, role, client access or password."""
+    """Change a member's name, role, client access or password. A new password ends every
+    web session of the member (someone who knew the old one is signed out), except
+    `keep_session`: the digest of the session of an admin changing their own password."""
     actor.require_admin("change members")
     member = await get_member(session, actor=actor, member_id=member_id)
     if role is not None and role != member.role:
@@ -75,7 +96,8 @@ async def update_member(
     if name is not None:
         member.name = name
     if password is not None:
-        member.password_hash = hash_password(password)
+        keep = keep_session if member.id == actor.member_id else None
+        await _set_password(session, member, password, keep_session=keep)
     if all_clients or member.role != Role.STAFF:
         member.all_clients = True
         await repository.replace_client_access(session, member.id, [])
@@ -85,16 +107,52 @@ async def update_member(
     return member
 
 
-async def _set_client_access(
-    session: AsyncSession, member: Member, client_ids: Sequence[uuid.UUID]
+async def change_own_password(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    current_password: str,
+    new_password: str,
+    keep_session: str | None = None,
 ) -> None:
+    """A member changes their own password, knowing the current one. Their other web sessions
+    end; `keep_session` (the digest of the session they are using, if any) stays."""
+    member = await get_member(session, actor=actor, member_id=actor.member_id)
+    if not await asyncio.to_thread(verify_password, member.password_hash, current_password):
+        raise Forbidden(
+            "The current password is not right, so the password was not changed.",
+            code="wrong_password",
+        )
+    await _set_password(session, member, new_password, keep_session=keep_session)
+    await session.flush()
+
+
+async def _set_password(
+    session: AsyncSession, member: Member, password: str, *, keep_session: str | None
+) -> None:
+    # API tokens are left working: they are separate, named credentials that the member and
+    # admins see and revoke one by one (docs/decisions/007).
+    member.password_hash = await asyncio.to_thread(hash_password, password)
+    await repository.delete_sessions_of(session, member.id, keep=keep_session)
+
+
+async def _check_clients(
+    session: AsyncSession, organization_id: uuid.UUID, client_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
     ids = list(dict.fromkeys(client_ids))
-    found = await clients_repository.existing_ids(session, member.organization_id, ids)
+    found = await clients_repository.existing_ids(session, organization_id, ids)
     missing = [str(i) for i in ids if i not in found]
     if missing:
         raise Unprocessable(
             f"No such client in this organization: {', '.join(missing)}.", code="unknown_client"
         )
+    return ids
+
+
+async def _set_client_access(
+    session: AsyncSession, member: Member, client_ids: Sequence[uuid.UUID]
+) -> None:
+    ids = await _check_clients(session, member.organization_id, client_ids)
     member.all_clients = False
     await repository.replace_client_access(session, member.id, ids)
 
@@ -138,15 +196,20 @@ async def remove_member(session: AsyncSession, *, actor: Actor, member_id: uuid.
     await session.flush()
 
 
-async def create_token(session: AsyncSession, *, member: Member, name: str) -> tuple[ApiToken, str]:
-    """A new API token for the member. The plaintext is returned here once and never stored."""
+async def create_token(
+    session: AsyncSession, *, member: Member, name: str, expires_in_days: int | None = None
+) -> tuple[ApiToken, str]:
+    """A new API token for the member, working until revoked or for `expires_in_days`.
+    The plaintext is returned here once and never stored."""
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = None if expires_in_days is None else utcnow() + timedelta(days=expires_in_days)
     token = ApiToken(
         organization_id=member.organization_id,
         member_id=member.id,
         name=name,
         token_hash=_digest(plaintext),
         prefix=plaintext[:10],
+        expires_at=expires_at,
     )
     session.add(token)
     await session.flush()
@@ -160,6 +223,12 @@ async def authenticate(session: AsyncSession, plaintext: str) -> Actor:
         raise NotAuthenticated("This API token is not valid. Create a new one in Tether.")
     token, member = found
     now = utcnow()
+    if token.expires_at is not None and token.expires_at <= now:
+        raise NotAuthenticated(
+            f"This API token ({token.prefix}…) expired on {token.expires_at:%Y-%m-%d %H:%M} UTC. "
+            "Create a new one in Tether.",
+            code="token_expired",
+        )
     if token.last_used_at is None or now - token.last_used_at > _TOUCH_EVERY:
         await repository.touch_token(session, token.id, now)
     return await actor_for(session, member)
@@ -175,11 +244,43 @@ async def list_tokens(session: AsyncSession, *, actor: Actor) -> Sequence[ApiTok
 
 
 async def delete_token(session: AsyncSession, *, actor: Actor, token_id: uuid.UUID) -> None:
-    token = await repository.get_token(session, actor.member_id, token_id)
+    await revoke_token(session, actor=actor, member_id=actor.member_id, token_id=token_id)
+
+
+async def list_member_tokens(
+    session: AsyncSession, *, actor: Actor, member_id: uuid.UUID
+) -> Sequence[ApiToken]:
+    """Another member's API tokens, for an admin; a member may list their own."""
+    if member_id != actor.member_id:
+        actor.require_admin("see other members' API tokens")
+    member = await get_member(session, actor=actor, member_id=member_id)
+    return await repository.tokens_of(session, member.id)
+
+
+async def revoke_token(
+    session: AsyncSession, *, actor: Actor, member_id: uuid.UUID, token_id: uuid.UUID
+) -> ApiToken:
+    """Delete an API token: at once, every request made with it is refused. Members revoke
+    their own; admins anyone's. The audit log keeps who revoked which."""
+    if member_id != actor.member_id:
+        actor.require_admin("revoke other members' API tokens")
+    member = await get_member(session, actor=actor, member_id=member_id)
+    token = await repository.get_token(session, member.id, token_id)
     if token is None:
         raise NotFound("No such API token.")
+    audit.record(
+        session,
+        organization_id=member.organization_id,
+        actor=f"member:{actor.member_id}",
+        action="api_token.revoked",
+        subject_type="member",
+        subject_id=member.id,
+        token_name=token.name,
+        token_prefix=token.prefix,
+    )
     await session.delete(token)
     await session.flush()
+    return token
 
 
 def _digest(plaintext: str) -> str:

@@ -15,12 +15,14 @@ from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.clients import service as clients
+from tether.db import utcnow
 from tether.deps import SessionDep
 from tether.errors import Unprocessable
-from tether.members import service
+from tether.kit.inputs import VISIBLE_TEXT
+from tether.members import service, sessions
 from tether.members.actor import Actor
 from tether.models import Member, Role
-from tether.web.auth import PageActor
+from tether.web.auth import SESSION_COOKIE, PageActor
 from tether.web.params import Text
 from tether.web.responses import changed
 from tether.web.templating import render
@@ -43,7 +45,7 @@ _EMAIL = TypeAdapter(EmailStr)
 Access = Annotated[Literal["all", "chosen"], Form()]
 ClientIds = Annotated[list[uuid.UUID] | None, Form(alias="client_id")]
 Password = Annotated[str, Form(max_length=200)]
-Name = Annotated[str, Form(max_length=200)]
+Name = Annotated[str, Form(max_length=200), VISIBLE_TEXT]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,8 @@ async def change_member(
         all_clients=chosen is None,
         client_ids=chosen,
         password=_checked_password(password) or None,
+        # An admin changing their own password stays signed in here, and only here.
+        keep_session=sessions.digest(request.cookies.get(SESSION_COOKIE, "")),
     )
     if member.id == actor.member_id and member.role != Role.ADMIN:
         # They just gave up Settings: send them where they can still go.
@@ -168,6 +172,36 @@ async def remove_member(
     if member_id == actor.member_id:
         return HTMLResponse("", headers={"HX-Redirect": "/login"})
     return changed(request, f"{label} is no longer a member and can no longer sign in.")
+
+
+@router.get("/settings/members/{member_id}/tokens")
+async def member_tokens(
+    request: Request, session: SessionDep, actor: PageActor, member_id: uuid.UUID
+) -> Response:
+    """A member's API tokens: name, start, created, last used, expiry; each can be revoked."""
+    actor.require_admin(DOING)
+    member = await service.get_member(session, actor=actor, member_id=member_id)
+    tokens = await service.list_member_tokens(session, actor=actor, member_id=member.id)
+    context = {"member": member, "tokens": tokens, "now": utcnow()}
+    return render(request, "settings/member_tokens.html", context)
+
+
+@router.post("/settings/members/{member_id}/tokens/{token_id}/revoke")
+async def revoke_member_token(
+    request: Request,
+    session: SessionDep,
+    actor: PageActor,
+    member_id: uuid.UUID,
+    token_id: uuid.UUID,
+) -> Response:
+    actor.require_admin("revoke other members' API tokens")
+    member = await service.get_member(session, actor=actor, member_id=member_id)
+    token = await service.revoke_token(session, actor=actor, member_id=member_id, token_id=token_id)
+    return changed(
+        request,
+        f"The API token “{token.name}” ({token.prefix}…) of {member.name} is revoked: "
+        "it no longer works.",
+    )
 
 
 async def _member_dialog(
