@@ -1,13 +1,15 @@
-"""/api/v1/notifications, /api/v1/notification-preferences, /api/v1/reconnect-links."""
+"""/api/v1/notifications, /api/v1/notification-preferences, /api/v1/reconnect-links, and
+/api/v1/undelivered-emails (admins only)."""
 
 import uuid
 from datetime import datetime
 
 from fastapi import APIRouter
+from pydantic import Field
 
 from tether.authorizations.service import get_authorization
 from tether.deps import CurrentActor, SessionDep, SettingsDep
-from tether.kit.pagination import check_limit
+from tether.kit.inputs import Cursor, Limit
 from tether.kit.schemas import Counted, ListOf, Schema
 from tether.models import Channel, Event
 from tether.notifications import service
@@ -49,6 +51,23 @@ class PreferenceWrite(Schema):
     enabled: bool
 
 
+class UndeliveredEmailRead(Schema):
+    id: uuid.UUID
+    member_id: uuid.UUID
+    member_name: str
+    member_email: str
+    event: str
+    provider: str
+    incident_id: uuid.UUID
+    attempts: int
+    reason: str | None = Field(
+        description="Why it was given up: the mail server's answer (e.g. `550 5.1.1 No such "
+        "user`), or the last failure once every try was used."
+    )
+    created_at: datetime
+    abandoned_at: datetime
+
+
 class ReconnectTarget(Schema):
     authorization_id: uuid.UUID | None
     connection_id: uuid.UUID | None
@@ -64,8 +83,8 @@ async def list_notifications(
     actor: CurrentActor,
     settings: SettingsDep,
     unread: bool = False,
-    cursor: str | None = None,
-    limit: int = 20,
+    cursor: Cursor = None,
+    limit: Limit = 20,
 ) -> ListOf[NotificationRead]:
     page = await service.list_notifications(
         session,
@@ -73,7 +92,7 @@ async def list_notifications(
         public_url=settings.resolved_public_url,
         unread_only=unread,
         cursor=cursor,
-        limit=check_limit(limit),
+        limit=limit,
     )
     data = [
         NotificationRead(
@@ -129,7 +148,35 @@ async def set_preferences(
     return await list_preferences(session, actor)
 
 
-@router.get("/reconnect-links/{token}")
+@router.get("/undelivered-emails")
+async def list_undelivered_emails(
+    session: SessionDep, actor: CurrentActor, cursor: Cursor = None, limit: Limit = 50
+) -> ListOf[UndeliveredEmailRead]:
+    """Emails Tether gave up on, the last given up first: refused for good by the mail server,
+    or failed every try (`TETHER_EMAIL_MAX_ATTEMPTS`). Admins only."""
+    page = await service.undelivered_emails(session, actor=actor, cursor=cursor, limit=limit)
+    return ListOf(data=[_undelivered(item) for item in page.items], next_cursor=page.next_cursor)
+
+
+def _undelivered(item: service.UndeliveredEmail) -> UndeliveredEmailRead:
+    row = item.delivery
+    assert row.abandoned_at is not None
+    return UndeliveredEmailRead(
+        id=row.id,
+        member_id=item.member.id,
+        member_name=item.member.name,
+        member_email=item.member.email,
+        event=row.event,
+        provider=row.provider,
+        incident_id=row.incident_id,
+        attempts=row.attempts,
+        reason=row.last_error,
+        created_at=row.created_at,
+        abandoned_at=row.abandoned_at,
+    )
+
+
+@router.get("/reconnect-links/{token}", responses={410: {}})
 async def open_reconnect_link(
     session: SessionDep, actor: CurrentActor, token: str
 ) -> ReconnectTarget:

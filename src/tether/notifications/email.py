@@ -3,7 +3,12 @@
 The scheduler hands out due rows with `take_due`; a worker sends them with `send_emails`. A row
 is claimed before it is sent, marked sent in its own commit as soon as the server accepted it,
 and a failure only moves its due time forward. So a job can run again, or twice at once, and an
-SMTP server can be down for as long as it likes: each row is sent once, when it can be.
+SMTP server can be down for a while: each row is sent once, when it can be.
+
+A row is abandoned (`abandoned_at`, with the reason in `last_error`) when the server refuses its
+recipient or message for good (a 5xx answer to RCPT or DATA), or after `email_max_attempts`
+failures of any other kind (4xx, no connection, time-outs). Admins see abandoned rows in the
+API and in Settings; nothing picks them up again.
 
 Grouping comes from the provider catalog: an `individual` row is one email; `digest` rows of one
 member and provider written within the digest window go out together, once the window is over.
@@ -172,20 +177,55 @@ async def _failed(
     draft: Draft,
     error: Exception,
 ) -> None:
+    """Retry the draft's rows later with back-off, or abandon those that cannot be sent: all of
+    them on a permanent refusal, else each row that used up its tries (a digest can hold rows
+    of different ages)."""
+    permanent, reason = classify(error, settings)
     async with sessions() as session:
         rows = await email_repository.deliveries(session, draft.ids)
-        attempts = max((row.attempts for row in rows), default=1)
-        delay = retry_delay(attempts, settings)
-        described = _describe(error, settings)
-        await email_repository.mark_failed(session, draft.ids, described, utcnow() + delay)
+        spent = [r for r in rows if permanent or r.attempts >= settings.email_max_attempts]
+        retried = [r for r in rows if r not in spent]
+        now = utcnow()
+        if spent:
+            await email_repository.mark_abandoned(session, [r.id for r in spent], reason, now)
+        if retried:
+            attempts = max(r.attempts for r in retried)
+            delay = retry_delay(attempts, settings)
+            ids = [r.id for r in retried]
+            await email_repository.mark_failed(session, ids, reason, now + delay)
         await session.commit()
-    log.warning(
-        "Email to member %s failed (attempt %d), retrying in %ds: %s",
-        draft.member.id,
-        attempts,
-        delay.total_seconds(),
-        described,
-    )
+    if spent:
+        log.warning(
+            "Email to member %s abandoned after %d attempt(s): %s",
+            draft.member.id,
+            max(r.attempts for r in spent),
+            reason,
+        )
+    if retried:
+        log.warning(
+            "Email to member %s failed (attempt %d), retrying in %ds: %s",
+            draft.member.id,
+            attempts,
+            delay.total_seconds(),
+            reason,
+        )
+
+
+# A refusal of the recipient or of the message itself: sending the same again cannot help.
+_REFUSED_FOR_GOOD = (aiosmtplib.SMTPRecipientRefused, aiosmtplib.SMTPDataError)
+
+
+def classify(error: Exception, settings: Settings) -> tuple[bool, str]:
+    """Whether the failure is permanent, and the reason as stored and logged.
+
+    A server's answer is kept as its code and text (e.g. "550 5.1.1 No such user"); 4xx
+    answers, refusals of the sender or of the login, and lost connections are passing."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
+        error = error.recipients[0]
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        permanent = isinstance(error, _REFUSED_FOR_GOOD) and 500 <= error.code < 600
+        return permanent, _redacted(f"{error.code} {_one_line(error.message)}", settings)[:200]
+    return False, _describe(error, settings)
 
 
 def retry_delay(attempts: int, settings: Settings) -> timedelta:
@@ -197,10 +237,13 @@ def retry_delay(attempts: int, settings: Settings) -> timedelta:
 
 def _describe(error: Exception, settings: Settings) -> str:
     """The error as stored and logged: its kind and message, never a credential."""
-    text = f"{type(error).__name__}: {error}"
+    return _redacted(f"{type(error).__name__}: {error}", settings)[:500]
+
+
+def _redacted(text: str, settings: Settings) -> str:
     if settings.smtp_password:
         text = text.replace(settings.smtp_password, "***")
-    return text[:500]
+    return text
 
 
 async def _drafts(session: AsyncSession, settings: Settings, ids: set[uuid.UUID]) -> list[Draft]:

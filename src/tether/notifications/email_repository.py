@@ -1,4 +1,6 @@
-"""SQL for email: which outbox rows are due, handing them out, claiming and marking them."""
+"""SQL for email: which outbox rows are due, handing them out, claiming and marking them.
+
+An abandoned row (`abandoned_at` set) is never due, handed out, claimed or retried again."""
 
 import uuid
 from collections.abc import Sequence
@@ -7,9 +9,11 @@ from datetime import datetime
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.kit.pagination import Sort, keyset
 from tether.models import Authorization, EmailDelivery, Member
 
 DIGEST = "digest"
+ABANDONED_NEWEST_FIRST = Sort("abandoned_at", descending=True)
 
 
 async def due_individual_ids(
@@ -20,6 +24,7 @@ async def due_individual_ids(
         select(EmailDelivery.id)
         .where(
             EmailDelivery.sent_at.is_(None),
+            EmailDelivery.abandoned_at.is_(None),
             EmailDelivery.grouping != DIGEST,
             EmailDelivery.due_at <= now,
         )
@@ -38,7 +43,11 @@ async def due_digest_groups(
     is out with a worker or waiting to be retried (every due_at has come)."""
     groups = (
         select(EmailDelivery.member_id, EmailDelivery.provider)
-        .where(EmailDelivery.sent_at.is_(None), EmailDelivery.grouping == DIGEST)
+        .where(
+            EmailDelivery.sent_at.is_(None),
+            EmailDelivery.abandoned_at.is_(None),
+            EmailDelivery.grouping == DIGEST,
+        )
         .group_by(EmailDelivery.member_id, EmailDelivery.provider)
         .having(
             func.min(EmailDelivery.created_at) <= window_start,
@@ -57,7 +66,11 @@ async def due_digest_groups(
                 groups.c.provider == EmailDelivery.provider,
             ),
         )
-        .where(EmailDelivery.sent_at.is_(None), EmailDelivery.grouping == DIGEST)
+        .where(
+            EmailDelivery.sent_at.is_(None),
+            EmailDelivery.abandoned_at.is_(None),
+            EmailDelivery.grouping == DIGEST,
+        )
         .order_by(EmailDelivery.created_at, EmailDelivery.id)
     )
     found: dict[tuple[uuid.UUID, str], list[uuid.UUID]] = {}
@@ -78,6 +91,7 @@ async def hand_out(
         .where(
             EmailDelivery.id.in_(ids),
             EmailDelivery.sent_at.is_(None),
+            EmailDelivery.abandoned_at.is_(None),
             EmailDelivery.due_at <= now,
         )
         .values(due_at=until)
@@ -105,6 +119,7 @@ async def claim(
         .where(
             EmailDelivery.id.in_(ids),
             EmailDelivery.sent_at.is_(None),
+            EmailDelivery.abandoned_at.is_(None),
             EmailDelivery.due_at <= claimable_until,
         )
         .values(due_at=until, attempts=EmailDelivery.attempts + 1)
@@ -153,7 +168,50 @@ async def mark_failed(
 ) -> None:
     await session.execute(
         update(EmailDelivery)
-        .where(EmailDelivery.id.in_(ids), EmailDelivery.sent_at.is_(None))
+        .where(
+            EmailDelivery.id.in_(ids),
+            EmailDelivery.sent_at.is_(None),
+            EmailDelivery.abandoned_at.is_(None),
+        )
         .values(last_error=error, due_at=retry_at)
         .execution_options(synchronize_session=False)
     )
+
+
+async def mark_abandoned(
+    session: AsyncSession, ids: Sequence[uuid.UUID], error: str, now: datetime
+) -> None:
+    await session.execute(
+        update(EmailDelivery)
+        .where(
+            EmailDelivery.id.in_(ids),
+            EmailDelivery.sent_at.is_(None),
+            EmailDelivery.abandoned_at.is_(None),
+        )
+        .values(last_error=error, abandoned_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def abandoned_page(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    *,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[EmailDelivery]:
+    """The organization's abandoned emails, last abandoned first (one extra row tells whether
+    a page follows)."""
+    stmt = select(EmailDelivery).where(
+        EmailDelivery.organization_id == organization_id,
+        EmailDelivery.abandoned_at.is_not(None),
+    )
+    stmt = keyset(
+        stmt,
+        column=EmailDelivery.abandoned_at,
+        id_column=EmailDelivery.id,
+        sort=ABANDONED_NEWEST_FIRST,
+        after=after,
+        limit=limit,
+    )
+    return (await session.scalars(stmt)).all()

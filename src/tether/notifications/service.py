@@ -9,8 +9,17 @@ from tether.db import utcnow
 from tether.errors import Conflict, NotFound
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate
 from tether.members.actor import Actor
-from tether.models import Channel, Event, Incident, IncidentKind, Notification, Role
-from tether.notifications import repository
+from tether.models import (
+    Channel,
+    EmailDelivery,
+    Event,
+    Incident,
+    IncidentKind,
+    Member,
+    Notification,
+    Role,
+)
+from tether.notifications import email_repository, repository
 from tether.notifications.links import Target, reconnect_url
 
 _NEWEST_FIRST = Sort("created_at", descending=True)
@@ -30,6 +39,37 @@ class NotificationRow:
     @property
     def created_at(self) -> object:
         return self.notification.created_at
+
+
+@dataclass(frozen=True, slots=True)
+class UndeliveredEmail:
+    """An email Tether gave up on, and the member it was for."""
+
+    delivery: EmailDelivery
+    member: Member
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.delivery.id
+
+    @property
+    def abandoned_at(self) -> object:
+        return self.delivery.abandoned_at
+
+
+async def undelivered_emails(
+    session: AsyncSession, *, actor: Actor, cursor: str | None, limit: int
+) -> Page[UndeliveredEmail]:
+    """The organization's emails that were abandoned, the last abandoned first (admins only)."""
+    actor.require_admin("see undelivered emails")
+    sort = email_repository.ABANDONED_NEWEST_FIRST
+    after = decode_cursor(cursor, sort) if cursor else None
+    rows = await email_repository.abandoned_page(
+        session, actor.organization_id, after=after, limit=limit
+    )
+    members = await email_repository.members_by_id(session, list({r.member_id for r in rows}))
+    items = [UndeliveredEmail(r, members[r.member_id]) for r in rows]
+    return paginate(items, sort=sort, limit=limit, key="abandoned_at")
 
 
 def reconnect_target(incident: Incident) -> Target | None:
