@@ -84,6 +84,7 @@ if str(ROOT) not in sys.path:
 from tests.fixtures.fleet import mint_grant  # noqa: E402
 
 from tether import migrate, vault  # noqa: E402
+from tether.config import Settings  # noqa: E402
 from tether.db import create_engine, create_sessionmaker  # noqa: E402
 from tether.members import service as members_service  # noqa: E402
 from tether.models import (  # noqa: E402
@@ -98,7 +99,7 @@ from tether.models import (  # noqa: E402
     Role,
     Status,
 )
-from tether.notifications import links, webhooks  # noqa: E402
+from tether.notifications import links, webhook_signing, webhooks  # noqa: E402
 from tether.organizations.service import create_organization  # noqa: E402
 from tether.providers.catalog import BY_KEY  # noqa: E402
 from tether.sandbox import SandboxState, create_app  # noqa: E402
@@ -263,7 +264,7 @@ class HookReceiver:
         body = await request.body()
         at = time.monotonic()
         headers = request.headers
-        genuine = webhooks.verify_signature(
+        genuine = webhook_signing.verify_signature(
             self.secret,
             headers.get("tether-timestamp", ""),
             body,
@@ -463,9 +464,11 @@ async def seed(
             secret = ""
             if "webhooks" not in skip:
                 actor = await members_service.actor_for(session, admin.member)
+                # The receiver listens on 127.0.0.1, which webhooks refuse unless allowed.
                 _, secret = await webhooks.create_endpoint(
                     session,
                     actor=actor,
+                    settings=Settings(webhooks_allow_private_targets=True),
                     url=receiver_url,
                     description="lapse storm receiver",
                     events=list(Event),
@@ -864,6 +867,8 @@ def worker_env(
         "TETHER_CHECK_INTERVAL_SECONDS": str(QUIET),
         "TETHER_ACCOUNTS_CHECK_INTERVAL_SECONDS": str(QUIET),
         "TETHER_LOG_LEVEL": "warning",
+        # The webhook receiver listens on 127.0.0.1, a private address.
+        "TETHER_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
         **({"TETHER_WORKER_THREADS": str(args.threads)} if args.threads else {}),
         **args.extra_env,
     }

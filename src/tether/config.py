@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     email_digest_window_seconds: int = 900
     # The wait before a failed send is tried again; it doubles with each failure, up to 15 min.
     email_retry_seconds: int = 60
+    # Tries before an email the server keeps refusing for now (4xx, no connection) is abandoned;
+    # a permanent refusal of the recipient (5xx) abandons it at the first.
+    email_max_attempts: int = Field(default=8, ge=1, le=50)
+    # Webhooks go only to public addresses; this lets them reach loopback and private networks
+    # too, for a receiver hosted beside Tether (see docs/notifications.md).
+    webhooks_allow_private_targets: bool = False
 
     # The web app (see docs/web.md). A session ends after this long unused, and at the latest
     # this many days after sign-in.

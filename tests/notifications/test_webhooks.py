@@ -2,7 +2,7 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,16 +13,10 @@ import time_machine
 
 from tests.fixtures.builders import Org
 from tests.fixtures.connected import Connected
-from tests.fixtures.receiver import Receiver, receiving
+from tests.fixtures.receiver import Receiver
 from tests.fixtures.running import Tether
 from tether.db import utcnow
-from tether.notifications import webhooks
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    with receiving() as started:
-        yield started
+from tether.notifications import webhook_signing, webhooks
 
 
 async def _create(api: httpx.AsyncClient, url: str, events: list[str]) -> dict[str, Any]:
@@ -42,11 +36,10 @@ async def _drive(tether: Tether) -> int:
     async with tether.sessions() as session:
         jobs = await webhooks.take_due(session, utcnow(), tether.settings)
         await session.commit()
-    async with httpx.AsyncClient() as http:
-        for job in jobs:
-            assert job.actor == "notifications.deliver_webhooks"
-            (ids,) = job.args
-            await webhooks.deliver(tether.sessions, http, ids)
+    for job in jobs:
+        assert job.actor == "notifications.deliver_webhooks"
+        (ids,) = job.args
+        await webhooks.deliver(tether.sessions, tether.settings, ids)
     return sum(job.size for job in jobs)
 
 
@@ -66,7 +59,7 @@ def _occurred(request: Any) -> str:
 
 
 def _verifies(secret: str, request: Any) -> bool:
-    return webhooks.verify_signature(
+    return webhook_signing.verify_signature(
         secret,
         request.headers["tether-timestamp"],
         request.body,
@@ -89,7 +82,7 @@ async def test_admins_manage_endpoints_and_see_each_secret_once(org: Org) -> Non
     patched = await org.api.patch(
         endpoint,
         json={"description": "Ops", "events": ["provider.outage"], "active": False,
-              "url": "http://10.0.0.5:8080/in"},
+              "url": "http://hooks.example.net:8080/in"},
     )  # fmt: skip
     rotated = await org.api.post(f"{endpoint}/rotate-secret")
     after = await org.api.get(endpoint)
@@ -106,7 +99,7 @@ async def test_admins_manage_endpoints_and_see_each_secret_once(org: Org) -> Non
     assert patched.json()["description"] == "Ops"
     assert patched.json()["events"] == ["provider.outage"]
     assert patched.json()["active"] is False
-    assert patched.json()["url"] == "http://10.0.0.5:8080/in"
+    assert patched.json()["url"] == "http://hooks.example.net:8080/in"
     assert rotated.status_code == 200
     assert rotated.json()["secret"].startswith("whsec_")
     assert rotated.json()["secret"] != secret
@@ -191,10 +184,10 @@ async def test_a_lapse_is_posted_once_signed_with_the_endpoints_secret(
     assert _verifies(created["secret"], request)
     assert not _verifies("whsec_not-the-secret", request)
     stamp, signature = request.headers["tether-timestamp"], request.headers["tether-signature"]
-    assert not webhooks.verify_signature(
+    assert not webhook_signing.verify_signature(
         created["secret"], stamp, request.body.replace(b"lapsed", b"healed"), signature
     )
-    assert not webhooks.verify_signature(
+    assert not webhook_signing.verify_signature(
         created["secret"], stamp, request.body, signature, now=request.at + 301
     )
     (logged,) = await _deliveries(connected.org.api, created["id"])
@@ -284,10 +277,10 @@ async def test_a_failed_test_send_says_why_and_is_not_retried(
 
     assert failed["status"] == "abandoned"
     assert (failed["attempts"], failed["last_status_code"]) == (1, 500)
-    assert failed["last_error"] == "HTTP 500 Internal Server Error"
+    assert failed["last_error"] == "answered 500"
     assert refused["status"] == "abandoned"
     assert refused["last_status_code"] is None
-    assert refused["last_error"].startswith("Could not connect")
+    assert refused["last_error"] == "could not connect"
     assert paused.status_code == 409
     assert handed_out == 0
     assert len(receiver.received()) == 1
@@ -353,7 +346,7 @@ async def test_a_receiver_that_is_down_for_a_while_gets_everything_once_when_bac
     assert (lapsed["attempts"], restored["attempts"]) == (4, 3)
     assert lapsed["status"] == restored["status"] == "pending"
     assert lapsed["last_status_code"] is None
-    assert lapsed["last_error"].startswith("Could not connect")
+    assert lapsed["last_error"] == "could not connect"
     assert lapsed["next_attempt_at"] is not None
     restored, lapsed = after
     assert (lapsed["attempts"], restored["attempts"]) == (5, 4)
@@ -378,10 +371,9 @@ async def test_a_delivery_named_in_several_jobs_at_once_is_attempted_once(
         await session.commit()
     (ids,) = job.args
 
-    async with httpx.AsyncClient() as http:
-        await asyncio.gather(
-            *(webhooks.deliver(tether.sessions, http, ids + ids) for _ in range(4))
-        )
+    await asyncio.gather(
+        *(webhooks.deliver(tether.sessions, tether.settings, ids + ids) for _ in range(4))
+    )
 
     (request,) = receiver.received()
     assert request.delivery == ids[0]
@@ -400,11 +392,10 @@ async def test_a_delivered_delivery_is_never_sent_again(
         await session.commit()
     (ids,) = job.args
 
-    async with httpx.AsyncClient() as http:
-        for _ in range(3):
-            await webhooks.deliver(tether.sessions, http, ids)
-        with _at(utcnow() + timedelta(days=2)):
-            await webhooks.deliver(tether.sessions, http, ids)
+    for _ in range(3):
+        await webhooks.deliver(tether.sessions, tether.settings, ids)
+    with _at(utcnow() + timedelta(days=2)):
+        await webhooks.deliver(tether.sessions, tether.settings, ids)
 
     assert receiver.delivered_per_id() == {ids[0]: 1}
     assert len(receiver.received()) == 1
@@ -439,21 +430,6 @@ async def test_a_delivery_is_abandoned_after_a_day_of_failures(
     assert (last["attempts"], last["last_status_code"]) == (4, 503)
     assert len(receiver.received()) == 4
     assert receiver.delivered() == []
-
-
-def test_signatures_are_checked_against_the_raw_body_and_the_clock() -> None:
-    body = b'{"event":"webhook.test"}'
-    header = webhooks.sign("whsec_abc", 1_700_000_000, body)
-
-    assert webhooks.verify_signature("whsec_abc", "1700000000", body, header, now=1_700_000_100)
-    assert webhooks.verify_signature(
-        "whsec_abc", 1_700_000_000, body.decode(), f"v1=00, {header}", now=1_700_000_000
-    )
-    assert not webhooks.verify_signature("whsec_abd", "1700000000", body, header, now=1.7e9)
-    assert not webhooks.verify_signature("whsec_abc", "1700000001", body, header, now=1.7e9)
-    assert not webhooks.verify_signature("whsec_abc", "1700000000", body, header, now=1.7e9 + 301)
-    assert not webhooks.verify_signature("whsec_abc", "soon", body, header, now=1.7e9)
-    assert not webhooks.verify_signature("whsec_abc", "1700000000", body, "v0=" + header[3:])
 
 
 def test_back_off_doubles_from_30_seconds_to_an_hour_and_retry_after_is_honoured() -> None:

@@ -11,7 +11,7 @@ from playwright.async_api import Locator, Page, expect
 from tests.fixtures.browser import PASSWORD, Web
 from tests.fixtures.builders import connect_provider
 from tests.fixtures.connected import Connected
-from tests.fixtures.receiver import receiving
+from tests.fixtures.receiver import allow_private_targets, receiving
 from tether.config import Settings
 from tether.web.pages.settings_sandbox import Control, SandboxUnavailable, control_of
 
@@ -145,7 +145,10 @@ async def test_staff_get_a_403_page_in_settings(web: Web, connected: Connected) 
         )
 
 
-async def test_a_webhook_shows_its_secret_once_and_its_test_send_is_logged(web: Web) -> None:
+async def test_a_webhook_shows_its_secret_once_and_its_test_send_is_logged(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    allow_private_targets(web.tether.settings, monkeypatch)  # the receiver is on 127.0.0.1
     await web.sign_in(await web.admin_email())
     await web.page.goto("/settings/webhooks")
     with receiving() as receiver:
@@ -190,8 +193,22 @@ async def test_a_webhook_shows_its_secret_once_and_its_test_send_is_logged(web: 
     await web.page.get_by_role("button", name="Send test").click()
     await expect(flash(web.page).get_by_role("alert")).to_contain_text("was not delivered")
     await expect(log.get_by_role("row", name=re.compile("Gave up"))).to_contain_text(
-        "Could not connect"
+        "could not connect"
     )
+
+
+async def test_a_webhook_to_an_internal_address_is_refused_with_the_reason(web: Web) -> None:
+    await web.sign_in(await web.admin_email())
+    await web.page.goto("/settings/webhooks")
+    await web.page.get_by_role("button", name="Add a webhook").click()
+    dialog = web.page.get_by_role("dialog", name="Add a webhook")
+    await dialog.get_by_label("Endpoint URL").fill("http://127.1:6379/")
+    await dialog.get_by_role("button", name="Add webhook").click()
+
+    await expect(dialog.get_by_role("alert")).to_contain_text(
+        "127.1 is a loopback address: only public addresses are allowed"
+    )
+    assert (await web.org.api.get("/api/v1/webhooks")).json()["total"] == 0
 
 
 async def test_a_webhook_is_paused_its_secret_rotated_and_deleted(web: Web) -> None:

@@ -17,4 +17,4 @@ async def send_emails(ids: list[str]) -> None:
 async def deliver_webhooks(ids: list[str]) -> None:
     """POST these webhook deliveries to their endpoints, unless already delivered."""
     current = runtime.current()
-    await webhooks.deliver(current.sessions, current.http, ids)
+    await webhooks.deliver(current.sessions, current.settings, ids)

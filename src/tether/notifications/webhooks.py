@@ -3,30 +3,28 @@
 What a receiver gets
 --------------------
 Each event is one `POST` of compact JSON (`Content-Type: application/json`): the event's
-payload (see `outbox.webhook_payload`) with its `delivery_id` added. The headers:
+payload (see `outbox.webhook_payload`) with its `delivery_id` added, signed as Standard Webhooks
+has it (`webhook-id`, `webhook-timestamp`, `webhook-signature`), with the older `Tether-*`
+headers beside them for now (see `webhook_signing`). The delivery's id is the same on every
+retry of it: a receiver that has already handled it should answer 2xx and do nothing more,
+which makes a retry after a lost answer harmless. A secret is shown once, when the endpoint is
+created or its secret rotated.
 
-- `Tether-Event`: the event, e.g. `authorization.lapsed` (`webhook.test` for a test-send).
-- `Tether-Delivery`: the delivery's id, the same on every retry of it. A receiver that has
-  already handled this id should answer 2xx and do nothing more: that makes a retry after a
-  lost answer harmless.
-- `Tether-Timestamp`: when this attempt was made, in unix seconds.
-- `Tether-Signature`: `v1=` and the lowercase hex HMAC-SHA256 of `{timestamp}.{body}` (the
-  timestamp header, a dot, then the raw body bytes exactly as received), keyed with the
-  endpoint's secret: the whole `whsec_…` string, UTF-8 encoded. The secret is shown once, when
-  the endpoint is created or its secret rotated.
-
-To check a request, call `verify_signature(secret, timestamp, body, signature)` with the raw
-body (before any JSON parsing): it recomputes the HMAC, compares in constant time, and refuses
-timestamps more than `tolerance` seconds (5 minutes) from now, so a captured request cannot be
-replayed later. A receiver in another language does the same in a few lines.
+Where it may go
+---------------
+An endpoint's URL is judged by `kit.outbound`'s rules when it is saved and again at every
+attempt, which connects only to addresses it judged (`target_policy` says how the settings bend
+those rules). A name that does not resolve when it is saved is accepted: its DNS may come later.
 
 Delivery
 --------
 Any 2xx answer delivers the event. Anything else (another status, a redirect, no answer within
-10 s, a refused connection) counts as a failed attempt: the next comes after 30 s, doubling up
-to an hour, with jitter (a `Retry-After` answer is honoured, up to an hour), until a day after
-the event; the attempt that fails after that abandons the delivery. Each delivery keeps its
-attempt count, last status code, last error and when it was delivered or abandoned.
+10 s, a refused connection, a refused target) counts as a failed attempt: the next comes after
+30 s, doubling up to an hour, with jitter (a `Retry-After` answer is honoured, up to an hour),
+until a day after the event; the attempt that fails after that abandons the delivery. Each
+delivery keeps its attempt count, the last status code, the last error as a short fixed reason
+(`kit.outbound`: "answered 500", "timed out", "refused: address not allowed", ...; never what
+the target said) and when it was delivered or abandoned.
 Deliveries are sent concurrently, so events can arrive out of order (after an outage of the
 receiver especially): the payload's `occurred_at` tells which came first.
 
@@ -37,23 +35,19 @@ at once. Deliveries wait in the database for as long as the broker or a receiver
 Deliveries of a paused (inactive) endpoint wait too, and go out when it is active again.
 
 Settings are module constants for now (see below), except the scheduler's batch and dispatch
-timeout, shared with the health engine.
+timeout, shared with the health engine, and whether private targets are allowed.
 """
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import random
-import secrets
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -63,10 +57,12 @@ from tether.audit import service as audit
 from tether.config import Settings
 from tether.db import utcnow
 from tether.errors import Conflict, NotFound, Unprocessable
+from tether.kit import outbound
 from tether.kit.crypto import Sealed
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate
 from tether.members.actor import Actor
 from tether.models import Event, WebhookDelivery, WebhookEndpoint
+from tether.notifications import webhook_signing
 from tether.notifications import webhooks_repository as repository
 from tether.worker.job import Job
 
@@ -74,7 +70,6 @@ log = logging.getLogger(__name__)
 
 DELIVER_ACTOR = "notifications.deliver_webhooks"
 TEST_EVENT = "webhook.test"
-SECRET_PREFIX = "whsec_"
 BATCH = 50
 CONCURRENCY = 16
 TIMEOUT_SECONDS = 10.0
@@ -86,39 +81,47 @@ GIVE_UP_AFTER = timedelta(days=1)
 # a second worker cannot take it while the first one's attempt runs.
 CLAIM_WINDOW = timedelta(minutes=15)
 CLAIM_LEASE = CLAIM_WINDOW + timedelta(minutes=2)
-ERROR_LIMIT = 500
-SIGNATURE_TOLERANCE_SECONDS = 300
 USER_AGENT = "Tether-Webhooks/1"
+# Shown instead of a last error recorded before errors were fixed reasons: it may quote a target.
+WITHHELD_ERROR = "failed"
 
 _NEWEST_FIRST = Sort("created_at", descending=True)
+
+
+class InvalidUrl(Unprocessable):
+    """An endpoint URL that is refused; `problem` says why, for a person."""
+
+    code = "invalid_url"
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"The webhook URL is refused. {problem}")
+        self.problem = problem
 
 
 # Endpoints -------------------------------------------------------------------------------------
 
 
-def new_secret() -> str:
-    return SECRET_PREFIX + secrets.token_urlsafe(32)
+def target_policy(settings: Settings) -> outbound.Policy:
+    """Where webhooks may go under these settings."""
+    return outbound.Policy(
+        allow_private=settings.webhooks_allow_private_targets,
+        require_https=settings.resolved_public_url.lower().startswith("https://"),
+    )
 
 
-def check_url(url: str) -> str:
-    """An http(s) URL with a host; anything else is refused with a 422 that says why."""
+async def check_url(url: str, settings: Settings) -> str:
+    """The URL, stripped, if webhooks may go there; else InvalidUrl (a 422 that says why)."""
     url = url.strip()
     try:
-        parts = urlsplit(url)
-        valid = (
-            parts.scheme in ("http", "https")
-            and bool(parts.hostname)
-            and not any(c.isspace() or ord(c) < 32 for c in url)
-        )
-        _ = parts.port  # raises on a port that is not a number in range
-    except ValueError:
-        valid = False
-    if not valid:
-        raise Unprocessable(
-            "A webhook URL must be an http:// or https:// address with a host, "
-            "e.g. https://example.com/hooks/tether.",
-            code="invalid_url",
-        )
+        await outbound.check_target(url, target_policy(settings))
+    except outbound.Refused as refused:
+        problem = refused.message
+        if refused.allowable:
+            problem += (
+                " An operator can allow private addresses for a receiver hosted beside Tether "
+                "(TETHER_WEBHOOKS_ALLOW_PRIVATE_TARGETS)."
+            )
+        raise InvalidUrl(problem) from None
     return url
 
 
@@ -133,16 +136,17 @@ async def create_endpoint(
     session: AsyncSession,
     *,
     actor: Actor,
+    settings: Settings,
     url: str,
     description: str,
     events: Sequence[Event],
 ) -> tuple[WebhookEndpoint, str]:
     """Add an endpoint; returns it and its secret, which is shown this once."""
     actor.require_admin("manage webhooks")
-    secret = new_secret()
+    secret = webhook_signing.new_secret()
     endpoint = WebhookEndpoint(
         organization_id=actor.organization_id,
-        url=check_url(url),
+        url=await check_url(url, settings),
         description=description.strip(),
         events=_event_names(events),
         secret=vault.seal(secret),
@@ -175,6 +179,7 @@ async def update_endpoint(
     session: AsyncSession,
     *,
     actor: Actor,
+    settings: Settings,
     endpoint_id: uuid.UUID,
     url: str | None = None,
     description: str | None = None,
@@ -185,7 +190,7 @@ async def update_endpoint(
     endpoint: they go to its new URL, and wait while it is paused."""
     endpoint = await get_endpoint(session, actor=actor, endpoint_id=endpoint_id)
     if url is not None:
-        endpoint.url = check_url(url)
+        endpoint.url = await check_url(url, settings)
     if description is not None:
         endpoint.description = description.strip()
     if events is not None:
@@ -210,7 +215,7 @@ async def rotate_secret(
 ) -> tuple[WebhookEndpoint, str]:
     """A new secret, shown this once; the old one no longer signs anything from now on."""
     endpoint = await get_endpoint(session, actor=actor, endpoint_id=endpoint_id)
-    secret = new_secret()
+    secret = webhook_signing.new_secret()
     endpoint.secret = vault.seal(secret)
     await session.flush()
     _audit(session, actor, "webhook.secret_rotated", endpoint)
@@ -283,6 +288,14 @@ def delivery_status(delivery: WebhookDelivery) -> str:
     return "pending"
 
 
+def shown_error(delivery: WebhookDelivery) -> str | None:
+    """The delivery's last error as it may be shown: a fixed reason, never a target's words."""
+    error = delivery.last_error
+    if error is None or outbound.is_fixed_reason(error):
+        return error
+    return WITHHELD_ERROR
+
+
 def _audit(
     session: AsyncSession,
     actor: Actor,
@@ -302,54 +315,13 @@ def _audit(
     )
 
 
-# Signing ---------------------------------------------------------------------------------------
+# Delivery --------------------------------------------------------------------------------------
 
 
 def body_of(delivery: WebhookDelivery) -> bytes:
     """What is POSTed: the stored payload, with the delivery's id, as compact JSON."""
     document = {**delivery.payload, "delivery_id": str(delivery.id)}
     return json.dumps(document, separators=(",", ":")).encode()
-
-
-def sign(secret: str, timestamp: int | str, body: bytes) -> str:
-    """The `Tether-Signature` header's value."""
-    return f"v1={_digest(secret, str(timestamp), body)}"
-
-
-def verify_signature(
-    secret: str,
-    timestamp: str | int,
-    body: bytes | str,
-    signature: str,
-    *,
-    tolerance: int = SIGNATURE_TOLERANCE_SECONDS,
-    now: float | None = None,
-) -> bool:
-    """Whether a request is genuine and recent: the `Tether-Signature` header (`signature`, which
-    may hold several comma-separated `v1=` values) is the HMAC of `timestamp` (the
-    `Tether-Timestamp` header) and the raw `body` under `secret`, and the timestamp is within
-    `tolerance` seconds of `now` (default: the clock)."""
-    try:
-        stamp = int(str(timestamp).strip())
-    except ValueError:
-        return False
-    if abs((time.time() if now is None else now) - stamp) > tolerance:
-        return False
-    raw = body.encode() if isinstance(body, str) else body
-    expected = _digest(secret, str(stamp), raw)
-    candidates = [part.strip() for part in signature.split(",")]
-    return any(
-        hmac.compare_digest(value.encode(), expected.encode())
-        for scheme, _, value in (c.partition("=") for c in candidates)
-        if scheme == "v1"
-    )
-
-
-def _digest(secret: str, timestamp: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-# Delivery --------------------------------------------------------------------------------------
 
 
 async def take_due(session: AsyncSession, now: datetime, settings: Settings) -> list[Job]:
@@ -364,9 +336,10 @@ async def take_due(session: AsyncSession, now: datetime, settings: Settings) -> 
 
 
 async def deliver(
-    sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, ids: list[str]
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, ids: list[str]
 ) -> None:
-    """Attempt each delivery once, concurrently, each failure isolated from the others.
+    """Attempt each delivery once, concurrently, each failure isolated from the others, to the
+    targets the settings allow.
 
     The batch is read and claimed in one transaction, and the attempts recorded in one more."""
     now = utcnow()
@@ -397,12 +370,15 @@ async def deliver(
     if not pendings:
         return
     gate = asyncio.Semaphore(CONCURRENCY)
+    policy = target_policy(settings)
+    headers = {"User-Agent": USER_AGENT}
 
-    async def one(pending: Pending) -> dict[str, object]:
+    async def one(http: httpx.AsyncClient, pending: Pending) -> dict[str, object]:
         async with gate:
-            return {"id": pending.id, **asdict(await _attempt(http, pending))}
+            return {"id": pending.id, **asdict(await _attempt(http, policy, pending))}
 
-    outcomes = await asyncio.gather(*(one(p) for p in pendings))
+    async with outbound.client(policy, timeout=TIMEOUT_SECONDS, headers=headers) as http:
+        outcomes = await asyncio.gather(*(one(http, p) for p in pendings))
     async with sessions() as session:
         await repository.record_attempts(session, outcomes)
         await session.commit()
@@ -445,62 +421,51 @@ class Outcome:
     abandoned_at: datetime | None
 
 
-async def _attempt(http: httpx.AsyncClient, pending: Pending) -> Outcome:
+async def _attempt(http: httpx.AsyncClient, policy: outbound.Policy, pending: Pending) -> Outcome:
     """One POST of a claimed delivery, and what it changes on the row (never raises)."""
-    secret: str | None = None
     try:
-        secret = vault.reveal(pending.secret)
-        attempt = await _post(http, pending, secret)
+        attempt = await _post(http, policy, pending, vault.reveal(pending.secret))
     except Exception:
         log.exception("Could not attempt webhook delivery %s", pending.id)
-        attempt = Attempt(None, "Tether could not make this attempt (an internal error).")
-    attempt = Attempt(
-        attempt.status_code, _scrub(attempt.error, pending.url, secret), attempt.retry_after
-    )
+        attempt = Attempt(None, outbound.INTERNAL)
     if not attempt.delivered:
         log.info("Webhook delivery %s failed: %s", pending.id, attempt.error)
     return _outcome(pending, attempt, utcnow())
 
 
-async def _post(http: httpx.AsyncClient, pending: Pending, secret: str) -> Attempt:
-    timestamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "Tether-Event": pending.event,
-        "Tether-Delivery": str(pending.id),
-        "Tether-Timestamp": str(timestamp),
-        "Tether-Signature": sign(secret, timestamp, pending.body),
-    }
+async def _post(
+    http: httpx.AsyncClient, policy: outbound.Policy, pending: Pending, secret: str
+) -> Attempt:
+    """One POST; what it came to is told in fixed words (`kit.outbound`): keeping what the target
+    said would let whoever sets the URL read what any service Tether can reach answers."""
+    signing = webhook_signing.headers(
+        secret,
+        delivery_id=str(pending.id),
+        event=pending.event,
+        body=pending.body,
+        at=int(time.time()),
+    )
+    headers = {"Content-Type": "application/json", **signing}
     try:
+        # Judged again now: the rules or the settings may have changed since it was saved.
+        outbound.check_url(pending.url, policy)
         async with (
             asyncio.timeout(TIMEOUT_SECONDS),
-            http.stream(
-                "POST",
-                pending.url,
-                content=pending.body,
-                headers=headers,
-                timeout=TIMEOUT_SECONDS,
-                follow_redirects=False,
-            ) as response,
+            http.stream("POST", pending.url, content=pending.body, headers=headers) as response,
         ):
             code = response.status_code
             if 200 <= code < 300:
                 return Attempt(code)
-            # Only the status line: keeping the body would let whoever sets the URL read what
-            # any service Tether can reach answers.
-            reason = " ".join(response.reason_phrase.split())[:80]
-            return Attempt(
-                code,
-                f"HTTP {code} {reason}".strip(),
-                retry_after(response.headers.get("retry-after")),
-            )
-    except (TimeoutError, httpx.TimeoutException):
-        return Attempt(None, f"No answer within {TIMEOUT_SECONDS:g} s.")
-    except httpx.ConnectError as error:
-        return Attempt(None, f"Could not connect: {error}" if str(error) else "Could not connect.")
-    except httpx.HTTPError as error:
-        return Attempt(None, f"{type(error).__name__}: {error}")
+            after = retry_after(response.headers.get("retry-after"))
+            return Attempt(code, outbound.answered(code), after)
+    except (
+        outbound.Refused,
+        outbound.Unresolved,
+        TimeoutError,
+        httpx.HTTPError,
+        httpx.InvalidURL,
+    ) as error:
+        return Attempt(None, outbound.failure_reason(error))
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -540,14 +505,3 @@ def _outcome(pending: Pending, attempt: Attempt, now: datetime) -> Outcome:
     # The last attempt comes at the deadline itself, so a day of failures is a full day.
     next_at = min(now + timedelta(seconds=delay), deadline)
     return Outcome(attempt.status_code, attempt.error, None, next_at, None)
-
-
-def _scrub(error: str | None, url: str, secret: str | None) -> str | None:
-    """An error fit to store and show: no secret, no credentials of the URL, not too long."""
-    if error is None:
-        return None
-    password = urlsplit(url).password
-    for hidden in (secret, password):
-        if hidden:
-            error = error.replace(hidden, "[redacted]")
-    return error if len(error) <= ERROR_LIMIT else error[: ERROR_LIMIT - 1] + "…"

@@ -4,11 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Request, status
+from fastapi.exceptions import RequestValidationError
 from pydantic import Field
 
-from tether.deps import CurrentActor, SessionDep
-from tether.kit.pagination import check_limit
+from tether.deps import CurrentActor, SessionDep, SettingsDep
+from tether.kit.inputs import Cursor, Label, Limit
 from tether.kit.schemas import Counted, ListOf, Schema
 from tether.models import Event, WebhookDelivery, WebhookEndpoint
 from tether.notifications import webhooks
@@ -27,19 +28,34 @@ class WebhookRead(Schema):
 
 class WebhookWithSecret(WebhookRead):
     secret: str = Field(
-        description="Signs every delivery (`Tether-Signature`). Shown only in this answer."
+        description="Signs every delivery (`webhook-signature`, as Standard Webhooks has it, "
+        "and the older `Tether-Signature`). Shown only in this answer."
     )
 
 
+# What a schema can say of a receiver's URL; where its name leads is checked on saving and at
+# every send (docs/notifications.md), and a refused address is a 422 naming `url`.
+ReceiverUrl = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2000,
+        # In the schema only: the check itself says which rule a URL breaks, in words.
+        json_schema_extra={"pattern": r"^https?://[^\s/?#@]+(/[^\s]*)?$"},
+        description="An http:// or https:// URL of a public address (https where Tether is).",
+    ),
+]
+
+
 class WebhookCreate(Schema):
-    url: str = Field(min_length=1, max_length=2000, description="An http:// or https:// URL.")
-    description: str = Field(default="", max_length=200)
+    url: ReceiverUrl
+    description: Label = ""
     events: list[Event] = Field(min_length=1)
 
 
 class WebhookUpdate(Schema):
-    url: str | None = Field(default=None, min_length=1, max_length=2000)
-    description: str | None = Field(default=None, max_length=200)
+    url: ReceiverUrl | None = None
+    description: Label | None = None
     events: list[Event] | None = Field(default=None, min_length=1)
     active: bool | None = None
 
@@ -52,7 +68,10 @@ class DeliveryRead(Schema):
     created_at: datetime
     attempts: int
     last_status_code: int | None
-    last_error: str | None
+    last_error: str | None = Field(
+        description="Why the last attempt failed, in a few fixed words (e.g. `answered 500`, "
+        "`timed out`, `refused: address not allowed`); never what the target said."
+    )
     next_attempt_at: datetime | None
     delivered_at: datetime | None
     abandoned_at: datetime | None
@@ -82,10 +101,17 @@ def delivery_read(delivery: WebhookDelivery) -> DeliveryRead:
         created_at=delivery.created_at,
         attempts=delivery.attempts,
         last_status_code=delivery.last_status_code,
-        last_error=delivery.last_error,
+        last_error=webhooks.shown_error(delivery),
         next_attempt_at=delivery.next_attempt_at,
         delivered_at=delivery.delivered_at,
         abandoned_at=delivery.abandoned_at,
+    )
+
+
+def _url_refused(error: webhooks.InvalidUrl) -> RequestValidationError:
+    """A refused URL, told as any other field that is not valid: naming `url`."""
+    return RequestValidationError(
+        [{"loc": ("body", "url"), "msg": error.problem, "type": "value_error"}]
     )
 
 
@@ -97,12 +123,21 @@ async def list_webhooks(session: SessionDep, actor: CurrentActor) -> Counted[Web
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_webhook(
-    session: SessionDep, actor: CurrentActor, body: WebhookCreate
+    session: SessionDep, actor: CurrentActor, settings: SettingsDep, body: WebhookCreate
 ) -> WebhookWithSecret:
-    """Add an endpoint. The answer carries its signing secret, which is never shown again."""
-    endpoint, secret = await webhooks.create_endpoint(
-        session, actor=actor, url=body.url, description=body.description, events=body.events
-    )
+    """Add an endpoint. The answer carries its signing secret, which is never shown again. The
+    URL must reach a public address (see the webhooks documentation)."""
+    try:
+        endpoint, secret = await webhooks.create_endpoint(
+            session,
+            actor=actor,
+            settings=settings,
+            url=body.url,
+            description=body.description,
+            events=body.events,
+        )
+    except webhooks.InvalidUrl as error:
+        raise _url_refused(error) from None
     return with_secret(endpoint, secret)
 
 
@@ -115,17 +150,25 @@ async def get_webhook(
 
 @router.patch("/{endpoint_id}")
 async def update_webhook(
-    session: SessionDep, actor: CurrentActor, endpoint_id: uuid.UUID, body: WebhookUpdate
+    session: SessionDep,
+    actor: CurrentActor,
+    settings: SettingsDep,
+    endpoint_id: uuid.UUID,
+    body: WebhookUpdate,
 ) -> WebhookRead:
-    endpoint = await webhooks.update_endpoint(
-        session,
-        actor=actor,
-        endpoint_id=endpoint_id,
-        url=body.url,
-        description=body.description,
-        events=body.events,
-        active=body.active,
-    )
+    try:
+        endpoint = await webhooks.update_endpoint(
+            session,
+            actor=actor,
+            settings=settings,
+            endpoint_id=endpoint_id,
+            url=body.url,
+            description=body.description,
+            events=body.events,
+            active=body.active,
+        )
+    except webhooks.InvalidUrl as error:
+        raise _url_refused(error) from None
     return webhook_read(endpoint)
 
 
@@ -152,7 +195,7 @@ async def test_webhook(
     # The delivery writes in transactions of its own; end this one first so it holds no lock.
     await session.commit()
     runtime = request.app.state.runtime
-    await webhooks.deliver(runtime.sessions, runtime.http, [str(delivery.id)])
+    await webhooks.deliver(runtime.sessions, runtime.settings, [str(delivery.id)])
     return delivery_read(
         await webhooks.get_delivery(
             session, actor=actor, endpoint_id=endpoint_id, delivery_id=delivery.id
@@ -165,11 +208,11 @@ async def list_deliveries(
     session: SessionDep,
     actor: CurrentActor,
     endpoint_id: uuid.UUID,
-    cursor: str | None = None,
-    limit: Annotated[int, Query()] = 50,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> ListOf[DeliveryRead]:
     """The endpoint's delivery log, newest first: each event, its attempts and their outcome."""
     page = await webhooks.list_deliveries(
-        session, actor=actor, endpoint_id=endpoint_id, cursor=cursor, limit=check_limit(limit)
+        session, actor=actor, endpoint_id=endpoint_id, cursor=cursor, limit=limit
     )
     return ListOf(data=[delivery_read(d) for d in page.items], next_cursor=page.next_cursor)

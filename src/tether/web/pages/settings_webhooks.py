@@ -10,7 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tether.deps import SessionDep
+from tether.deps import SessionDep, SettingsDep
+from tether.kit.inputs import VISIBLE_TEXT
 from tether.models import Event, WebhookEndpoint
 from tether.notifications import webhooks
 from tether.web.auth import PageActor
@@ -30,7 +31,7 @@ DELIVERY_STATUS = {
 PAGE_SIZE = 50
 
 Url = Annotated[str, Form(min_length=1, max_length=2000)]
-Description = Annotated[str, Form(max_length=200)]
+Description = Annotated[str, Form(max_length=200), VISIBLE_TEXT]
 Events = Annotated[list[Event] | None, Form(alias="events")]
 
 
@@ -53,13 +54,19 @@ async def add_webhook(
     request: Request,
     session: SessionDep,
     actor: PageActor,
+    settings: SettingsDep,
     url: Url,
     events: Events = None,
     description: Description = "",
 ) -> Response:
     """Add an endpoint; the answer is the dialog that shows its signing secret, once."""
     endpoint, secret = await webhooks.create_endpoint(
-        session, actor=actor, url=url, description=description, events=events or []
+        session,
+        actor=actor,
+        settings=settings,
+        url=url,
+        description=description,
+        events=events or [],
     )
     return _secret_dialog(request, endpoint, secret, created=True)
 
@@ -82,7 +89,9 @@ async def deliveries_page(
         "section": "webhooks",
         "endpoint": endpoint,
         "events": EVENTS,
-        "deliveries": [(d, webhooks.delivery_status(d)) for d in page.items],
+        "deliveries": [
+            (d, webhooks.delivery_status(d), webhooks.shown_error(d)) for d in page.items
+        ],
         "statuses": DELIVERY_STATUS,
         "next_cursor": page.next_cursor,
         "first_page": cursor is None,
@@ -103,6 +112,7 @@ async def change_webhook(
     request: Request,
     session: SessionDep,
     actor: PageActor,
+    settings: SettingsDep,
     endpoint_id: uuid.UUID,
     url: Url,
     events: Events = None,
@@ -111,6 +121,7 @@ async def change_webhook(
     endpoint = await webhooks.update_endpoint(
         session,
         actor=actor,
+        settings=settings,
         endpoint_id=endpoint_id,
         url=url,
         description=description,
@@ -124,11 +135,12 @@ async def set_active(
     request: Request,
     session: SessionDep,
     actor: PageActor,
+    settings: SettingsDep,
     endpoint_id: uuid.UUID,
     active: Annotated[bool, Form()],
 ) -> Response:
     endpoint = await webhooks.update_endpoint(
-        session, actor=actor, endpoint_id=endpoint_id, active=active
+        session, actor=actor, settings=settings, endpoint_id=endpoint_id, active=active
     )
     if active:
         return changed(request, f"The webhook to {endpoint.url} is active: events go out again, "
@@ -167,14 +179,15 @@ async def send_test(
     # The delivery writes in transactions of its own; end this one first so it holds no lock.
     await session.commit()
     runtime = request.app.state.runtime
-    await webhooks.deliver(runtime.sessions, runtime.http, [str(delivery.id)])
+    await webhooks.deliver(runtime.sessions, runtime.settings, [str(delivery.id)])
     sent = await webhooks.get_delivery(
         session, actor=actor, endpoint_id=endpoint_id, delivery_id=delivery.id
     )
     if webhooks.delivery_status(sent) == "delivered":
         return changed(request, f"The test event was delivered: the endpoint answered HTTP "
                                 f"{sent.last_status_code}.")  # fmt: skip
-    context = {"message": f"The test event was not delivered: {sent.last_error or 'no answer'}. "
+    reason = webhooks.shown_error(sent) or "no answer"
+    context = {"message": f"The test event was not delivered: {reason}. "
                           "Test events are not retried; see the delivery log.",
                "error": True, "oob": True}  # fmt: skip
     return render(request, "partials/flash.html", context,
