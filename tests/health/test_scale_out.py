@@ -29,6 +29,7 @@ from tests.conftest import TEST_KEYS
 from tests.fixtures.builders import create_org
 from tests.fixtures.databases import Backend, postgres_backend
 from tests.fixtures.fleet import Member, connect_fleet
+from tests.fixtures.redis import reachable
 from tests.fixtures.server import serve
 from tether import vault
 from tether.config import Settings
@@ -62,11 +63,7 @@ def database() -> Iterator[Backend]:
 def namespace() -> Iterator[str]:
     """A Redis key prefix of this test's own, deleted afterwards with everything under it."""
     name = f"tether-test-{uuid.uuid4().hex[:12]}"
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.fail(f"Redis is needed at {REDIS_URL} (TETHER_TEST_REDIS_URL): {error}")
+    client = reachable(REDIS_URL)
     try:
         yield name
     finally:

@@ -2,17 +2,19 @@
 
 import asyncio
 import os
+import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import redis
-from dramatiq.rate_limits import ConcurrentRateLimiter
-from dramatiq.rate_limits.backends import RedisBackend
 
 from tests.fixtures.connected import Connected
+from tests.fixtures.redis import reachable
 from tether.config import Settings
 from tether.db import utcnow
 from tether.health.checks import Engine
@@ -24,24 +26,39 @@ REDIS_URL = os.environ.get("TETHER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
-def redis_settings(connected: Connected) -> Iterator[Settings]:
-    namespace = f"tether_test_limits_{uuid.uuid4().hex}"
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip(f"no Redis at {REDIS_URL}")
-    yield connected.tether.settings.model_copy(
+def namespace() -> Iterator[str]:
+    """A Redis key prefix of the test's own, emptied afterwards."""
+    name = f"tether_test_limits_{uuid.uuid4().hex}"
+    client = reachable(REDIS_URL)
+    yield name
+    keys = list(client.scan_iter(f"{name}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def redis_settings(connected: Connected, namespace: str) -> Settings:
+    return connected.tether.settings.model_copy(
         update={
             "broker_url": REDIS_URL,
             "broker_namespace": namespace,
             "sync_authorization_concurrency": 1,
         }
     )
-    keys = list(client.scan_iter(f"{namespace}:*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
+
+
+@pytest.fixture
+def budgets(namespace: str) -> Settings:
+    """Budgets on Redis with a short call time-out, for the slots' lives: one call at a time
+    per authorization, three per provider."""
+    return Settings(
+        broker_url=REDIS_URL,
+        broker_namespace=namespace,
+        provider_timeout_seconds=0.5,
+        sync_authorization_concurrency=1,
+        sync_provider_concurrency=3,
+    )
 
 
 class InFlight:
@@ -154,25 +171,175 @@ async def test_without_redis_calls_wait_for_the_in_process_slots(
     assert counted.most == 1
 
 
-async def test_the_budgets_are_dramatiqs_counters_shared_with_its_limiter(
-    redis_settings: Settings,
+async def test_a_slot_lives_on_redis_for_the_call_time_out_and_is_given_back(
+    budgets: Settings,
 ) -> None:
-    budget = limits.Limits(redis_settings)  # one call at a time per authorization
+    budget = limits.Limits(budgets)
     authorization_id = uuid.uuid4()
-    key = f"{redis_settings.broker_namespace}:sync:authorization:{authorization_id}"
+    keys = [
+        f"{budgets.broker_namespace}:sync:authorization:{authorization_id}:slots",
+        f"{budgets.broker_namespace}:sync:provider:sandbox:slots",
+    ]
     client = redis.Redis.from_url(REDIS_URL)
-    theirs = ConcurrentRateLimiter(RedisBackend(client=client), key, limit=1)
     try:
-        with theirs.acquire(raise_on_failure=False) as taken:
-            assert taken
-            async with budget.slot("sandbox", authorization_id) as free:
-                assert not free
-        async with budget.slot("sandbox", authorization_id) as free:
-            assert free
-            with theirs.acquire(raise_on_failure=False) as taken:
-                assert not taken
-        assert client.get(key) == b"0"
-        assert 0 < client.pttl(key) <= 10 * 60 * 1000
+        async with budget.slot("sandbox", authorization_id) as held:
+            assert held
+            seconds, micros = client.time()
+            now_ms = int(seconds) * 1000 + int(micros) // 1000
+            for key in keys:
+                ((_, ends),) = client.zrange(key, 0, -1, withscores=True)
+                assert 0 < float(ends) - now_ms <= budget.slot_life_ms
+                assert budget.slot_life_ms < client.pttl(key) <= budget.slot_life_ms + 1000
+        assert [client.exists(key) and client.zcard(key) for key in keys] == [0, 0]
     finally:
         client.close()
         await budget.aclose()
+
+
+async def test_an_earlier_releases_counters_do_not_get_in_the_way(budgets: Settings) -> None:
+    budget = limits.Limits(budgets)
+    authorization_id = uuid.uuid4()
+    client = redis.Redis.from_url(REDIS_URL)
+    old = f"{budgets.broker_namespace}:sync:authorization:{authorization_id}"
+    client.set(old, 5, px=600_000)
+    client.set(f"{budgets.broker_namespace}:sync:provider:sandbox", 64, px=600_000)
+    try:
+        async with budget.slot("sandbox", authorization_id) as held:
+            assert held
+        assert client.get(old) == b"5"
+    finally:
+        client.close()
+        await budget.aclose()
+
+
+async def test_a_call_slower_than_its_slot_life_keeps_its_slot(budgets: Settings) -> None:
+    holder, other = limits.Limits(budgets), limits.Limits(budgets)
+    holder.slot_life_ms = 300  # moved on every 100 ms while the call runs
+    authorization_id = uuid.uuid4()
+    try:
+        async with holder.slot("sandbox", authorization_id) as held:
+            assert held
+            for _ in range(10):  # a second: over three lives of the slot
+                await asyncio.sleep(0.1)
+                async with other.slot("sandbox", authorization_id) as free:
+                    assert not free
+        async with other.slot("sandbox", authorization_id) as free:
+            assert free
+    finally:
+        await holder.aclose()
+        await other.aclose()
+
+
+# A worker: takes a slot through Tether's own code, says so, then works until it is killed.
+WORKER = """
+import asyncio, sys, uuid
+from tether.config import Settings
+from tether.sync.limits import Limits
+
+async def main() -> None:
+    settings = Settings.model_validate_json(sys.argv[1])
+    async with Limits(settings).slot(sys.argv[2], uuid.UUID(sys.argv[3])) as held:
+        print("held" if held else "refused", flush=True)
+        await asyncio.sleep(3600)
+
+asyncio.run(main())
+"""
+
+
+@asynccontextmanager
+async def killed_holding_a_slot(
+    settings: Settings, provider: str, authorization_id: uuid.UUID
+) -> AsyncIterator[float]:
+    """A worker process that took a slot and was then killed (SIGKILL): yields when (on the
+    monotonic clock) it was killed."""
+    wanted = {"broker_url", "broker_namespace", "provider_timeout_seconds"}
+    wanted |= {"sync_authorization_concurrency", "sync_provider_concurrency"}
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        WORKER,
+        settings.model_dump_json(include=wanted),
+        provider,
+        str(authorization_id),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        said = await asyncio.wait_for(worker.stdout.readline(), 30)  # type: ignore[union-attr]
+        if said != b"held\n":
+            worker.kill()
+            errors = await worker.stderr.read()  # type: ignore[union-attr]
+            pytest.fail(f"The worker did not take its slot: {said!r} {errors.decode()}")
+        worker.kill()
+        killed_at = time.monotonic()
+        assert await worker.wait() == -9
+        yield killed_at
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+            await worker.wait()
+
+
+async def held(budget: limits.Limits, provider: str, count: int) -> list[bool]:
+    """Whether each of `count` calls at once (each of its own authorization) got a slot."""
+    async with AsyncExitStack() as calls:
+        return [
+            await calls.enter_async_context(budget.slot(provider, uuid.uuid4()))
+            for _ in range(count)
+        ]
+
+
+async def test_a_killed_workers_slot_is_free_again_within_the_call_time_out(
+    budgets: Settings,
+) -> None:
+    budget = limits.Limits(budgets)
+    life = budget.slot_life_ms / 1000
+    authorization_id = uuid.uuid4()
+    try:
+        async with killed_holding_a_slot(budgets, "sandbox", authorization_id) as killed_at:
+            async with budget.slot("sandbox", authorization_id) as free:
+                assert not free  # still the dead worker's
+            while time.monotonic() - killed_at < life + 1:
+                async with budget.slot("sandbox", authorization_id) as free:
+                    if free:
+                        break
+                await asyncio.sleep(0.05)
+            freed_after = time.monotonic() - killed_at
+
+        assert free, f"still taken {freed_after:.1f} s after the kill (slots last {life} s)"
+    finally:
+        await budget.aclose()
+
+
+async def test_a_killed_workers_slot_frees_while_other_calls_keep_the_budget_busy(
+    budgets: Settings,
+) -> None:
+    budget, others = limits.Limits(budgets), limits.Limits(budgets)
+    life = budget.slot_life_ms / 1000
+    taken: list[bool] = []
+    stop = asyncio.Event()
+
+    async def busy() -> None:
+        # Another worker's calls on the same provider, one after another, all along.
+        while not stop.is_set():
+            async with others.slot("sandbox", uuid.uuid4()) as free:
+                taken.append(free)
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.01)
+
+    try:
+        async with killed_holding_a_slot(budgets, "sandbox", uuid.uuid4()) as killed_at:
+            assert await held(budget, "sandbox", 3) == [True, True, False]
+            calls = asyncio.create_task(busy())
+            await asyncio.sleep(life + 0.5 - (time.monotonic() - killed_at))
+            # Three slots: one is the busy worker's, the dead worker's is free again.
+            assert await held(budget, "sandbox", 2) == [True, True]
+            stop.set()
+            await calls
+
+        assert len(taken) > 20
+        assert all(taken)
+    finally:
+        stop.set()
+        await budget.aclose()
+        await others.aclose()

@@ -5,15 +5,28 @@ is also shared by every worker: a call takes a slot of both budgets on Redis (ke
 broker's namespace) without waiting; when either is full the caller reschedules the connection
 a few seconds ahead instead of blocking a worker.
 
-The Redis keys are the counters of Dramatiq's `ConcurrentRateLimiter` (an integer with a TTL),
-so a worker of an earlier release shares the same budget. They are taken and given back by two
-small Lua scripts, both budgets in one round trip on the event loop, rather than by Dramatiq's
-limiter: its optimistic WATCH/MULTI took about seven round trips per budget and call from a
-thread, retried whenever another worker touched the provider's key meanwhile, and was most of
-the sync's Redis cost.
+On Redis each budget is a sorted set (`<namespace>:sync:authorization:<id>:slots` and
+`<namespace>:sync:provider:<key>:slots`) whose members are the slots taken, one random id
+each, scored by the time the slot ends: the provider call's time-out
+(`TETHER_PROVIDER_TIMEOUT_SECONDS`) and a few seconds more, on Redis's own clock so that the
+workers' clocks do not matter. Taking drops the slots that have ended, counts the rest against
+the limit and adds the new one, for both budgets in one Lua script (one round trip; all slots or
+none); giving back removes the member. A worker killed while it holds a slot therefore frees it
+within the call's time-out, however busy the budget is: the integer counters with a TTL of
+earlier releases (Dramatiq's `ConcurrentRateLimiter` format) were kept alive by every other
+worker's calls, so a busy provider's budget leaked towards zero. The keys are new (`:slots`),
+so an earlier release's counters are never read as sets (Redis's WRONGTYPE); while both
+releases run, each keeps to its own budgets, and the old counters expire once unused.
+
+Should a call outlive its slot? The time-out of httpx bounds each step of one request (connect,
+each read), not a whole `fetch_daily`, which may follow many pages. So while a call is in
+flight, its worker extends its slots every third of their life: a slow call keeps its slot
+rather than letting another worker exceed the budget, and the slot of a worker that is gone
+stops being extended and ends within one life.
 """
 
 import asyncio
+import logging
 import uuid
 import weakref
 from collections.abc import AsyncIterator
@@ -22,32 +35,61 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
 
 from tether.config import Settings
 
+log = logging.getLogger(__name__)
+
 # A connection that found no free slot is due again after this long.
 BUSY_RETRY_SECONDS = 5
-# A slot a crashed worker never gave back is forgotten once its key is left alone this long.
-_SLOT_TTL_MS = 10 * 60 * 1000
+# A slot outlives the provider call's time-out by this much, so that a call that ran out its
+# time still gives its slot back itself.
+SLOT_MARGIN_SECONDS = 2.0
+# Each budget's key outlives its last slot by this much: a budget left alone is deleted.
+_KEY_MARGIN_MS = 1000
 
-# KEYS: the budgets' counters; ARGV: the TTL, then each budget's limit. All slots or none.
-_TAKE = """
-local held = {}
+# Redis's clock, in milliseconds (as a string: Lua would print a large number as 1.7e+12).
+_NOW = """
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local life = tonumber(ARGV[2])
+local ends = string.format('%d', now + life)
+local key_ttl = life + tonumber(ARGV[3])
+"""
+# KEYS: the budgets; ARGV: the slot's id, its life (ms), the keys' margin (ms), then each
+# budget's limit. All slots or none.
+_TAKE = (
+    _NOW
+    + """
 for i, key in ipairs(KEYS) do
-  held[i] = tonumber(redis.call('GET', key) or '0')
-  if held[i] + 1 > tonumber(ARGV[i + 1]) then return 0 end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZCARD', key) >= tonumber(ARGV[i + 3]) then return 0 end
 end
-for i, key in ipairs(KEYS) do
-  redis.call('SET', key, held[i] + 1, 'PX', ARGV[1])
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, ends, ARGV[1])
+  redis.call('PEXPIRE', key, key_ttl)
 end
 return 1
 """
-# A counter never goes below zero (a key that expired meanwhile stays gone).
-_GIVE_BACK = """
+)
+# Same arguments, without the limits. Only a slot still there is extended: one that ended and
+# was dropped may already be another worker's.
+_KEEP = (
+    _NOW
+    + """
 for _, key in ipairs(KEYS) do
-  local held = tonumber(redis.call('GET', key) or '0')
-  if held > 0 then redis.call('SET', key, held - 1, 'PX', ARGV[1]) end
+  if redis.call('ZSCORE', key, ARGV[1]) then
+    redis.call('ZADD', key, ends, ARGV[1])
+    redis.call('PEXPIRE', key, key_ttl)
+  end
 end
+return 1
+"""
+)
+# KEYS: the budgets; ARGV: the slot's id.
+_GIVE_BACK = """
+for _, key in ipairs(KEYS) do redis.call('ZREM', key, ARGV[1]) end
 return 1
 """
 
@@ -64,13 +106,17 @@ class Limits:
         self.authorization_limit = max(1, settings.sync_authorization_concurrency)
         self.provider_limit = max(1, settings.sync_provider_concurrency)
         self.namespace = settings.broker_namespace
+        # How long a slot on Redis lasts unless its holder, still alive, extends it.
+        self.slot_life_ms = round((settings.provider_timeout_seconds + SLOT_MARGIN_SECONDS) * 1000)
         self._local: dict[str, asyncio.Semaphore] = {}
         self._redis: Redis | None = None
         self._take: AsyncScript | None = None
+        self._keep: AsyncScript | None = None
         self._give_back: AsyncScript | None = None
         if settings.broker_url is not None and is_redis(settings.broker_url):
             self._redis = Redis.from_url(settings.broker_url)
             self._take = self._redis.register_script(_TAKE)
+            self._keep = self._redis.register_script(_KEEP)
             self._give_back = self._redis.register_script(_GIVE_BACK)
 
     @property
@@ -93,19 +139,44 @@ class Limits:
             self._semaphore(authorization, self.authorization_limit),
             self._semaphore(provider_key, self.provider_limit),
         ):
-            if self._take is None or self._give_back is None:
+            if self._redis is None:
                 yield True
                 return
-            keys = [f"{self.namespace}:{authorization}", f"{self.namespace}:{provider_key}"]
-            limits = [_SLOT_TTL_MS, self.authorization_limit, self.provider_limit]
-            held = bool(await self._take(keys=keys, args=limits))
-            try:
+            keys = [f"{self.namespace}:{k}:slots" for k in (authorization, provider_key)]
+            async with self._shared_slot(keys) as held:
                 yield held
-            finally:
-                if held:
-                    # Given back even when the call was cancelled: a slot kept would block
-                    # every worker's calls for this authorization until its TTL ran out.
-                    await asyncio.shield(self._give_back(keys=keys, args=[_SLOT_TTL_MS]))
+
+    @asynccontextmanager
+    async def _shared_slot(self, keys: list[str]) -> AsyncIterator[bool]:
+        assert self._take is not None
+        assert self._give_back is not None
+        member = uuid.uuid4().hex
+        life: list[str | int] = [member, self.slot_life_ms, _KEY_MARGIN_MS]
+        if not await self._take(
+            keys=keys, args=[*life, self.authorization_limit, self.provider_limit]
+        ):
+            yield False
+            return
+        keeping = asyncio.create_task(self._keep_on(keys, life))
+        try:
+            yield True
+        finally:
+            keeping.cancel()
+            # Given back even when the call was cancelled: a slot kept would block every
+            # worker's calls for this authorization until it ended.
+            await asyncio.shield(self._give_back(keys=keys, args=[member]))
+
+    async def _keep_on(self, keys: list[str], life: list[str | int]) -> None:
+        """Extend the slot while its call runs (see the module's docstring)."""
+        assert self._keep is not None
+        while True:
+            await asyncio.sleep(self.slot_life_ms / 3000)
+            try:
+                await self._keep(keys=keys, args=life)
+            except RedisError:
+                # The slot may end meanwhile: the budget is then exceeded for a moment, which
+                # is better than failing a call that is going well.
+                log.warning("Could not extend a sync slot on Redis", exc_info=True)
 
     async def aclose(self) -> None:
         if self._redis is not None:
@@ -124,6 +195,7 @@ def for_settings(settings: Settings) -> Limits:
         settings.broker_namespace,
         settings.sync_authorization_concurrency,
         settings.sync_provider_concurrency,
+        settings.provider_timeout_seconds,
     )
     mine = _per_loop.setdefault(loop, {})
     found = mine.get(key)
