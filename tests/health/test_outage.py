@@ -1,10 +1,18 @@
 """A provider-wide outage is one provider incident, not a lapse per authorization."""
 
+import uuid
+
+import pytest
 import time_machine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.conftest import Tether
 from tests.fixtures.builders import Org, connect_sandbox
 from tether.db import utcnow
+from tether.health import checks, repository
+from tether.health.checks import Engine
+from tether.models import Authorization, Incident, IncidentKind
 
 
 async def _check(org: Org, authorization_id: str) -> dict[str, str]:
@@ -69,3 +77,47 @@ async def test_other_organizations_do_not_see_an_outage_of_a_provider_they_do_no
 
     assert len((await org.api.get("/api/v1/incidents")).json()["data"]) == 1
     assert (await other_org.api.get("/api/v1/incidents")).json()["data"] == []
+
+
+async def test_two_checks_opening_the_same_outage_at_once_both_keep_what_they_found(
+    org: Org, tether: Tether, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if tether.backend.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: the second check cannot write meanwhile")
+    first, second, third = [
+        uuid.UUID((await connect_sandbox(org.api, username=user))["id"])
+        for user in ("alice", "bob", "carol")
+    ]
+    for authorization_id in (first, second, third):
+        await _check(org, str(authorization_id))
+    await tether.sandbox("PUT", "/faults", json={"down": True})
+    assert await checks.check(engine, third) == "failing"  # one of three: no outage yet
+    looked_up = repository.open_incident
+    raced: list[bool] = []
+
+    async def lost_the_race(session: AsyncSession, scope_key: str, kind: str) -> Incident | None:
+        found = await looked_up(session, scope_key, kind)
+        if kind == IncidentKind.OUTAGE and found is None and not raced:
+            raced.append(True)
+            # Between this check's look and its insert, another check opens the outage.
+            assert await checks.check(engine, second) == "failing"
+        return found
+
+    monkeypatch.setattr(repository, "open_incident", lost_the_race)
+    checked_from = utcnow()
+
+    assert await checks.check(engine, first) == "failing"
+
+    assert raced
+    async with tether.sessions() as session:
+        statuses = await session.execute(
+            select(Authorization.status, Authorization.last_checked_at).where(
+                Authorization.id.in_([first, second])
+            )
+        )
+        for status, checked_at in statuses:
+            assert status == "failing"
+            assert checked_at is not None
+            assert checked_at >= checked_from
+        opened = (await session.scalars(select(Incident).where(Incident.closed_at.is_(None)))).all()
+    assert [(i.scope, i.kind) for i in opened] == [("provider", "outage")]

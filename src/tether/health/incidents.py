@@ -4,6 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.audit import service as audit
@@ -41,7 +42,8 @@ async def open_incident(
     connection_id: uuid.UUID | None = None,
     affected_client_ids: Sequence[uuid.UUID] = (),
 ) -> Incident:
-    """The open incident of this scope and kind, opened now if there is none."""
+    """The open incident of this scope and kind, opened now if there is none (or the one
+    another transaction opened meanwhile)."""
     existing = await repository.open_incident(session, scope_key, kind)
     if existing is not None:
         return existing
@@ -57,8 +59,18 @@ async def open_incident(
         message=message,
         opened_at=now,
     )
-    session.add(incident)
-    await session.flush()
+    try:
+        # In a savepoint: when another transaction opened the same incident since it was
+        # looked for (two checks judging one provider's outage at once), only this insert is
+        # undone and the rest of the caller's transaction (the check's own writes) stands.
+        async with session.begin_nested():
+            session.add(incident)
+            await session.flush()
+    except IntegrityError:
+        opened = await repository.open_incident(session, scope_key, kind)
+        if opened is None:
+            raise
+        return opened
     session.add_all(
         IncidentClient(incident_id=incident.id, client_id=c) for c in affected_client_ids
     )
