@@ -22,8 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import Tether
-from tests.fixtures.builders import Org, connect_sandbox
+from tests.fixtures.connected import Connected
 from tether.kit.inputs import EARLIEST_DAY, LATEST_DAY
 from tether.sync.coverage import MAX_WINDOW_DAYS
 
@@ -64,18 +63,10 @@ class World:
     failures: list[str] = field(default_factory=list)
 
 
-async def _world(org: Org, tether: Tether, role: str) -> World:
-    authorization = await connect_sandbox(org.api)
-    listed = await org.api.get(f"/api/v1/authorizations/{authorization['id']}/accounts")
-    accounts = listed.json()["data"][:2]
-    clients = [await org.client("Northwind Outfitters"), await org.client("Blue Fjord Coffee")]
-    connections = []
-    for client, account in zip(clients, accounts, strict=True):
-        made = await org.api.post(
-            "/api/v1/connections", json={"client_id": client["id"], "account_id": account["id"]}
-        )
-        assert made.status_code == 201, made.text
-        connections.append(made.json())
+async def _world(connected: Connected, role: str) -> World:
+    org, tether = connected.org, connected.tether
+    authorization, accounts = connected.authorization, connected.accounts
+    clients, connections = connected.clients, connected.connections
     # An incident: one account's access is removed at the provider, and a check finds it.
     await tether.sandbox("DELETE", f"/users/alice/accounts/{accounts[1]['external_id']}")
     checked = await org.api.post(f"/api/v1/authorizations/{authorization['id']}/check")
@@ -180,8 +171,9 @@ def _run(schema: Any, world: World) -> None:
 
 
 @pytest.mark.parametrize("role", ["admin", "staff", "viewer"])
-async def test_the_api_keeps_its_contract(org: Org, tether: Tether, role: str) -> None:
-    world = await _world(org, tether, role)
+async def test_the_api_keeps_its_contract(connected: Connected, role: str) -> None:
+    tether = connected.tether
+    world = await _world(connected, role)
     async with httpx.AsyncClient(base_url=tether.base_url) as http:
         spec = (await http.get("/openapi.json")).json()
     schema = _load(spec, world, tether.base_url)

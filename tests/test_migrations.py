@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -22,7 +21,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 import tether.models  # noqa: F401  (registers every table)
-from tests.fixtures.databases import POSTGRES_ADMIN_URL
+from tests.fixtures import databases
 from tether.config import async_database_url
 from tether.db import Base, SealedText, create_engine
 from tether.migrate import alembic_config
@@ -46,21 +45,8 @@ def empty_sqlite() -> Iterator[str]:
 
 @contextmanager
 def empty_postgres() -> Iterator[str]:
-    name = f"tether_migrations_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    base, _, _ = POSTGRES_ADMIN_URL.rpartition("/")
-    try:
-        yield async_database_url(f"{base}/{name}")
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
+    with databases.empty_postgres("tether_migrations") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,11 +6,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from tests.fixtures.running import Tether
-from tether.members import passwords, sessions
+from tether.members import sessions
 from tether.members.sessions import Limits, SignIn
 from tether.models import SignInBrake
 from tether.organizations.service import create_organization
@@ -29,12 +28,8 @@ START = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
 MISMATCH = "That email and password do not match a member of Tether."
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests are about the brake, not the hash's cost: hash with the least work."""
-    cheap = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", cheap)
-    monkeypatch.setattr(sessions, "_DUMMY_HASH", passwords.hash_password("unused"))
+# These tests are about the brake, not the hash's cost.
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture

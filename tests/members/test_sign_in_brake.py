@@ -11,24 +11,18 @@ from contextlib import AsyncExitStack, asynccontextmanager
 import httpx
 import pytest
 import time_machine
-from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from tests.fixtures.builders import Org
 from tests.fixtures.running import Tether, alongside
 from tether.db import utcnow
-from tether.members import passwords, sessions
 from tether.models import SignInBrake
 
 PASSWORD = "correct horse battery staple"
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests are about the brake, not the hash's cost: hash with the least work."""
-    cheap = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", cheap)
-    monkeypatch.setattr(sessions, "_DUMMY_HASH", passwords.hash_password("unused"))
+# These tests are about the brake, not the hash's cost.
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture

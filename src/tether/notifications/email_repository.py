@@ -5,6 +5,7 @@ An abandoned row (`abandoned_at` set) is never due, handed out, claimed or retri
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -166,21 +167,17 @@ async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: dateti
 async def mark_failed(
     session: AsyncSession, ids: Sequence[uuid.UUID], error: str, retry_at: datetime
 ) -> None:
-    await session.execute(
-        update(EmailDelivery)
-        .where(
-            EmailDelivery.id.in_(ids),
-            EmailDelivery.sent_at.is_(None),
-            EmailDelivery.abandoned_at.is_(None),
-        )
-        .values(last_error=error, due_at=retry_at)
-        .execution_options(synchronize_session=False)
-    )
+    await _update_pending(session, ids, last_error=error, due_at=retry_at)
 
 
 async def mark_abandoned(
     session: AsyncSession, ids: Sequence[uuid.UUID], error: str, now: datetime
 ) -> None:
+    await _update_pending(session, ids, last_error=error, abandoned_at=now)
+
+
+async def _update_pending(session: AsyncSession, ids: Sequence[uuid.UUID], **values: Any) -> None:
+    """Change the rows of `ids` still waiting to go: neither sent nor abandoned."""
     await session.execute(
         update(EmailDelivery)
         .where(
@@ -188,7 +185,7 @@ async def mark_abandoned(
             EmailDelivery.sent_at.is_(None),
             EmailDelivery.abandoned_at.is_(None),
         )
-        .values(last_error=error, abandoned_at=now)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
 
