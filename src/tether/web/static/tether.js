@@ -239,11 +239,43 @@
     if (event.target.closest("[data-bell]")) showBell(false, false);
     else if (event.target.closest("#bell-panel")) showBell(false, true);
   });
+  // A poll that replaces the button while a keyboard member is on it gives the focus to the new
+  // one, so a Tab after it still walks into the panel rather than back to the page's top.
+  var bellHadFocus = false;
+  // Likewise a refresh of the open panel: the control the member was on is focused again.
+  var panelFocus = null;
+  function describe(elt) {
+    return [elt.tagName, elt.getAttribute("hx-post") || elt.getAttribute("href") || "", elt.textContent.trim()].join("|");
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    var active = document.activeElement;
+    if (target && target.id === "bell") {
+      bellHadFocus = !!active && active.id === "bell-button";
+    }
+    if (target && target.id === "bell-panel" && active && active !== target && target.contains(active)) {
+      panelFocus = describe(active);
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!panelFocus || !target || target.id !== "bell-panel") return;
+    var wanted = panelFocus;
+    panelFocus = null;
+    var same = Array.prototype.find.call(target.querySelectorAll("a, button"), function (elt) {
+      return describe(elt) === wanted;
+    });
+    if (same) same.focus();
+  });
   document.addEventListener("htmx:load", function (event) {
     var elt = event.detail.elt;
     var button = elt.matches && elt.matches("[data-bell]") ? elt : elt.querySelector && elt.querySelector("[data-bell]");
     var panel = bellPanel();
     if (button && panel) button.setAttribute("aria-expanded", String(!panel.hidden));
+    if (button && bellHadFocus) {
+      bellHadFocus = false;
+      button.focus();
+    }
   });
 
   // Rows that open something: the row is clickable, its first link is what the keyboard uses.
