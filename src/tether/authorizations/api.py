@@ -21,10 +21,8 @@ from tether.authorizations.schemas import (
 )
 from tether.authorizations.service import ACCOUNT_SORTS, AuthorizationRow
 from tether.deps import CurrentActor, RegistryDep, SessionDep, SettingsDep
-from tether.errors import BadRequest
 from tether.kit.inputs import Cursor, Limit, ProviderFilter, sort_query
 from tether.kit.pagination import parse_sort
-from tether.kit.redirects import is_local_path
 from tether.kit.schemas import Counted, ListOf
 from tether.members.actor import Actor
 from tether.models import Status
@@ -155,14 +153,6 @@ async def list_accounts(
         for row in page.items
     ]
     return ListOf(data=data, next_cursor=page.next_cursor)
-
-
-def check_return_to(return_to: str | None) -> None:
-    """The pages' form of the LocalPath rule: a sign-in must never end on someone else's site."""
-    if return_to and not is_local_path(return_to):
-        raise BadRequest(
-            "return_to must be a path in Tether, like /connections.", code="invalid_return_to"
-        )
 
 
 @router.post("/authorizations/{authorization_id}/reconnect")

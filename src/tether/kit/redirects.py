@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
+from tether.errors import BadRequest
 from tether.kit.inputs import HIDDEN_CLASS, is_refused
 
 
@@ -28,6 +29,14 @@ def is_local_path(target: str) -> bool:
 def local_path_or(target: str | None, default: str) -> str:
     """`target` when it is a path of this site, otherwise `default`."""
     return target if target and is_local_path(target) else default
+
+
+def check_return_to(return_to: str | None) -> None:
+    """The pages' form of the LocalPath rule: a sign-in must never end on someone else's site."""
+    if return_to and not is_local_path(return_to):
+        raise BadRequest(
+            "return_to must be a path in Tether, like /connections.", code="invalid_return_to"
+        )
 
 
 def _local(target: str) -> str:

@@ -12,10 +12,9 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.authorizations import manage, oauth
-from tether.authorizations.api import check_return_to
 from tether.config import Settings
 from tether.deps import RegistryDep, SessionDep, SettingsDep
-from tether.kit.redirects import local_path_or
+from tether.kit.redirects import check_return_to, local_path_or
 from tether.members.actor import Actor
 from tether.providers.registry import Registry
 from tether.web.responses import oauth_popup

@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.authorizations import connect as adding
 from tether.authorizations import manage, oauth, service
-from tether.authorizations.api import check_return_to
 from tether.authorizations.permissions import reconnect_mode, refusal
 from tether.authorizations.service import AccountRow, AuthorizationRow, ProviderSummary, Usage
 from tether.deps import RegistryDep, SessionDep, SettingsDep
 from tether.errors import Forbidden, Unprocessable
 from tether.kit.pagination import Sort
+from tether.kit.redirects import check_return_to
 from tether.kit.words import plural
 from tether.members.actor import Actor
 from tether.models import Authorization, Role, Status
