@@ -41,13 +41,13 @@ def _calls(path: Path, name: str) -> list[int]:
 def test_domain_code_never_imports_the_web_layer(path: Path) -> None:
     imported = _imports(path)
     assert not any(name.startswith("tether.web") for name in imported)
-    if path.name not in EDGES:
+    if not path.name.endswith(EDGES):
         assert not any(name.split(".")[0] in ("fastapi", "starlette") for name in imported)
 
 
 @pytest.mark.parametrize("path", _modules(*DOMAINS), ids=lambda p: str(p.relative_to(SOURCE)))
 def test_sql_lives_only_in_repositories(path: Path) -> None:
-    if path.name != "repository.py":
+    if not path.name.endswith("repository.py"):
         assert _calls(path, "select") == []
 
 

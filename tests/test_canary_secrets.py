@@ -39,6 +39,7 @@ import time_machine
 from sqlalchemy import select
 
 from tests.fixtures.builders import Org, consent
+from tests.fixtures.invitations import accept, invitation_link
 from tests.fixtures.receiver import Receiver, allow_private_targets, receiving
 from tests.fixtures.running import Tether
 from tests.fixtures.smtp import Mailbox
@@ -48,7 +49,7 @@ from tether.db import Base, SealedText, utcnow
 from tether.health.checks import Engine
 from tether.health.refresh import refresh
 from tether.models import Authorization, Event
-from tether.notifications import email, webhooks
+from tether.notifications import email, invitation_email, webhooks
 from tether.sync import schedule
 from tether.sync import service as sync
 from tether.worker.job import Job
@@ -333,10 +334,13 @@ async def send_notifications(tether: Tether) -> None:
     """The scheduler's pass for emails and webhooks, and their jobs run as a worker would."""
     async with tether.sessions() as session:
         mails = await email.take_due(session, utcnow(), tether.settings)
+        invitations = await invitation_email.take_due(session, utcnow(), tether.settings)
         hooks = await webhooks.take_due(session, utcnow(), tether.settings)
         await session.commit()
     for job in mails:
         await email.send_emails(tether.sessions, tether.settings, ids_of(job))
+    for job in invitations:
+        await invitation_email.send_invitations(tether.sessions, tether.settings, ids_of(job))
     for job in hooks:
         await webhooks.deliver(tether.sessions, tether.settings, ids_of(job))
 
@@ -498,7 +502,7 @@ async def receiver(tether: Tether, monkeypatch: pytest.MonkeyPatch) -> AsyncIter
 
 
 async def plant(
-    org: Org, tether: Tether, receiver: Receiver, haystack: Haystack, mark: str
+    org: Org, tether: Tether, receiver: Receiver, smtp: Mailbox, haystack: Haystack, mark: str
 ) -> tuple[World, dict[str, str]]:
     """The secrets, and a world whose clients keep every answer. The API token and the webhook
     are made through the fixture's admin, whose answers are not kept: each shows its secret
@@ -528,12 +532,23 @@ async def plant(
     world.keep("webhook_id", hook.json()["id"])
     world.keep("token_id", token.json()["id"])
     world.keep("key", "sandbox", "sandbox_api_key")
-    member = await world.ok(
-        "POST", "/api/v1/members",
-        json={"email": world.email, "name": "Casey Canary", "role": "admin",
-              "client_access": "all", "password": secrets["member password"]},
+    await world.ok(
+        "POST", "/api/v1/invitations",
+        json={"email": world.email, "name": "Casey Canary", "role": "admin"},
     )  # fmt: skip
-    world.keep("member_id", org.admin_id, member["id"])
+    pending = await world.ok(
+        "POST",
+        "/api/v1/invitations",
+        json={"email": f"later-{mark}@agency.example.com", "role": "viewer"},
+    )
+    world.keep("invitation_id", pending["id"])
+    await send_notifications(tether)
+    link = invitation_link(smtp, world.email)
+    joined = await accept(world.browser, link, secrets["member password"], name="Casey Canary")
+    assert joined.status_code == 303, joined.text
+    world.browser.cookies.clear()
+    members = (await world.ok("GET", "/api/v1/members"))["data"]
+    world.keep("member_id", org.admin_id, *(m["id"] for m in members if m["email"] == world.email))
     await world.ok(
         "PUT", "/api/v1/notification-preferences",
         json=[{"event": e, "channel": "email", "enabled": True}
@@ -576,7 +591,7 @@ async def test_no_planted_secret_is_found_in_logs_answers_emails_webhooks_or_the
     haystack = Haystack()
     await tether.sandbox("POST", "/reset")
     with logs_kept() as logged:
-        world, secrets = await plant(org, tether, receiver, haystack, uuid.uuid4().hex[:12])
+        world, secrets = await plant(org, tether, receiver, smtp, haystack, uuid.uuid4().hex[:12])
         api_calls, web_pages = await run_the_loop(world, engine, secrets)
         issued = {*await issued_tokens(tether, world.username), *await stored_tokens(tether)}
         await world.api.aclose()

@@ -43,8 +43,12 @@ async def _account(world: Connected) -> str:
 
 
 async def _member(world: Connected) -> str:
-    body = {"email": f"m-{uuid.uuid4().hex[:8]}@agency.example.com", "name": "M", "role": "viewer"}
-    response = await world.org.api.post("/api/v1/members", json={**body, "client_access": "all"})
+    return str((await world.org.add_member("viewer")).id)
+
+
+async def _invitation(world: Connected) -> str:
+    body = {"email": f"i-{uuid.uuid4().hex[:8]}@agency.example.com", "role": "viewer"}
+    response = await world.org.api.post("/api/v1/invitations", json=body)
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
 
@@ -77,6 +81,7 @@ FACTORIES: dict[str, Factory] = {
     "client_id": _client,
     "account_id": _account,
     "member_id": _member,
+    "invitation_id": _invitation,
     "token_id": _token,
     "endpoint_id": _endpoint,
     "webhook_id": _endpoint,
@@ -133,7 +138,7 @@ async def snapshot(world: Connected, path: str) -> Any:
     api = world.org.api
     parts = [(await api.get(path)).text if "{" not in path else ""]
     for listing in ("/api/v1/audit", "/api/v1/authorizations", "/api/v1/connections",
-                    "/api/v1/members", "/api/v1/tokens", "/api/v1/webhooks",
+                    "/api/v1/members", "/api/v1/invitations", "/api/v1/tokens", "/api/v1/webhooks",
                     "/api/v1/notifications", "/api/v1/clients"):  # fmt: skip
         parts.append(_stable((await api.get(listing)).text))
     return parts

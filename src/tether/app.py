@@ -19,6 +19,7 @@ from tether.kit.body_limit import BodyLimitMiddleware
 from tether.kit.security_headers import SecurityHeadersMiddleware
 from tether.kit.server_timing import ServerTimingMiddleware
 from tether.members.api import router as members_router
+from tether.members.invitations_api import router as invitations_router
 from tether.notifications.api import router as notifications_router
 from tether.notifications.webhooks_api import router as webhooks_router
 from tether.organizations.api import router as organizations_router
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         organizations_router,
         members_router,
+        invitations_router,
         clients_router,
         providers_router,
         authorizations_router,

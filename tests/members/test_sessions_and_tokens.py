@@ -3,7 +3,6 @@ passwords whose change signs the member out of the web everywhere, while their A
 separate credentials, keep working."""
 
 import re
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
@@ -48,12 +47,9 @@ def when(value: str) -> datetime:
 
 async def add_member(org: Org, role: str = "staff") -> tuple[dict[str, Any], httpx.AsyncClient]:
     """A member who signs in to the web with PASSWORD, and an API client holding their token."""
-    email = f"{role}-{uuid.uuid4().hex[:8]}@agency.example.com"
-    body = {"email": email, "name": role.title(), "role": role, "password": PASSWORD}
-    response = await org.api.post("/api/v1/members", json=body)
-    assert response.status_code == 201, response.text
-    member = dict(response.json())
-    return member, await org.client_for(uuid.UUID(member["id"]))
+    added = await org.add_member(role, password=PASSWORD)
+    member = dict((await org.api.get(f"/api/v1/members/{added.id}")).json())
+    return member, await org.client_for(added.id)
 
 
 async def new_token(api: httpx.AsyncClient, name: str, **extra: Any) -> dict[str, Any]:

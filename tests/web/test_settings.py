@@ -11,7 +11,9 @@ from playwright.async_api import Locator, Page, expect
 from tests.fixtures.browser import PASSWORD, Web
 from tests.fixtures.builders import connect_provider
 from tests.fixtures.connected import Connected
+from tests.fixtures.invitations import invitation_link, send_invitations
 from tests.fixtures.receiver import allow_private_targets, receiving
+from tests.fixtures.smtp import Mailbox
 from tether.config import Settings
 from tether.web.pages.settings_sandbox import Control, SandboxUnavailable, control_of
 
@@ -26,8 +28,8 @@ async def settled(page: Page) -> None:
     await page.wait_for_load_state("networkidle")
 
 
-async def test_an_admin_adds_a_staff_member_who_then_sees_only_their_client(
-    web: Web, connected: Connected
+async def test_an_admin_invites_a_staff_member_who_joins_and_then_sees_only_their_client(
+    web: Web, connected: Connected, smtp: Mailbox
 ) -> None:
     await web.sign_in(await web.admin_email())
     await web.page.get_by_role("link", name="Settings").click()
@@ -35,8 +37,8 @@ async def test_an_admin_adds_a_staff_member_who_then_sees_only_their_client(
     tabs = web.page.get_by_role("navigation", name="Settings")
     await expect(tabs.get_by_role("link", name="Members")).to_have_attribute("aria-current", "page")
 
-    await web.page.get_by_role("button", name="Add a member").click()
-    dialog = web.page.get_by_role("dialog", name="Add a member")
+    await web.page.get_by_role("button", name="Invite a member").click()
+    dialog = web.page.get_by_role("dialog", name="Invite a member")
     await dialog.get_by_label("Email").fill("Dana@Agency.example.com")
     await dialog.get_by_label("Name").fill("Dana Reyes")
     await dialog.get_by_role("radio", name=re.compile("^Staff")).check()
@@ -47,23 +49,41 @@ async def test_an_admin_adds_a_staff_member_who_then_sees_only_their_client(
     await expect(
         dialog.get_by_role("radio", name=re.compile("Only the clients chosen"))
     ).to_be_checked()
-    await dialog.get_by_label("Password (optional)").fill(PASSWORD)
-    await dialog.get_by_role("button", name="Add member").click()
+    await expect(dialog.get_by_label(re.compile("password", re.I))).to_have_count(0)
+    await dialog.get_by_role("button", name="Send invitation").click()
 
-    await expect(flash(web.page)).to_contain_text("staff with access to 1 client")
+    await expect(flash(web.page)).to_contain_text(
+        "An invitation is on its way to dana@agency.example.com, as staff with access to 1 client"
+    )
     await expect(dialog).to_be_hidden()
-    row = web.page.get_by_role("row", name=re.compile("Dana Reyes"))
-    await expect(row).to_contain_text("dana@agency.example.com")
-    await expect(row).to_contain_text("Staff")
-    await expect(row.locator("td").nth(3)).to_have_text("Northwind Outfitters")
+    invited = web.page.get_by_role("table", name="Invitations").get_by_role(
+        "row", name=re.compile("dana@")
+    )
+    await expect(invited).to_contain_text("Staff")
+    await expect(invited).to_contain_text("Sending")
+    assert await send_invitations(web.tether) == 1
+    await web.page.reload()
+    await expect(invited).to_contain_text("Sent")
     await web.screenshot("settings-members")
 
     await web.sign_out()
-    await web.sign_in("dana@agency.example.com")
+    await web.page.goto(invitation_link(smtp, "dana@agency.example.com"))
+    await expect(
+        web.page.get_by_role("heading", name=re.compile("^Join .* on Tether"))
+    ).to_be_visible()
+    await expect(web.page.get_by_label("Your name")).to_have_value("Dana Reyes")
+    await web.page.get_by_label("Choose a password").fill(PASSWORD)
+    await web.page.get_by_label("The same password again").fill(PASSWORD)
+    await web.page.get_by_role("button", name=re.compile("^Join")).click()
+
+    await web.page.wait_for_url("**/connections")
     rows = web.page.locator("table.list tbody tr")
     await expect(rows).to_have_count(1)
     await expect(rows).to_contain_text("Northwind Outfitters")
     await expect(web.page.get_by_text("Blue Fjord Coffee")).to_have_count(0)
+    await web.sign_out()
+    await web.sign_in("dana@agency.example.com")
+    await expect(web.page.get_by_role("link", name="Settings")).to_have_count(0)
 
 
 async def test_an_admin_changes_a_members_role_and_client_access(
@@ -125,7 +145,7 @@ async def test_a_member_is_removed_and_a_bad_email_is_refused(web: Web) -> None:
     # The browser checks the email field too; this is what the server says to anything else.
     csrf = await web.page.locator("body").get_attribute("data-csrf")
     response = await web.page.request.post(
-        "/settings/members",
+        "/settings/invitations",
         form={"email": "not an email", "role": "staff", "csrf_token": csrf or ""},
         headers={"HX-Request": "true"},
     )

@@ -247,7 +247,7 @@ async def test_every_screen_fits_the_width_without_sideways_scrolling(
 
     await tour.visit("settings-members", "/settings/members")
     await tour.dialog(
-        "add-a-member", page.get_by_role("button", name="Add a member"), "Add a member"
+        "invite-a-member", page.get_by_role("button", name="Invite a member"), "Invite a member"
     )
     await tour.visit("settings-webhooks", "/settings/webhooks")
     await tour.dialog(

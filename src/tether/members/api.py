@@ -8,7 +8,6 @@ from tether.deps import CurrentActor, SessionDep
 from tether.kit.schemas import Counted
 from tether.members import service
 from tether.members.schemas import (
-    MemberCreate,
     MemberRead,
     MemberUpdate,
     PasswordChange,
@@ -37,23 +36,6 @@ def _read(member: Member, client_ids: list[uuid.UUID] | None) -> MemberRead:
 async def list_members(session: SessionDep, actor: CurrentActor) -> Counted[MemberRead]:
     members, access = await service.list_members(session, actor=actor)
     return Counted(data=[_read(m, access.get(m.id)) for m in members], total=len(members))
-
-
-@router.post("/members", status_code=status.HTTP_201_CREATED)
-async def create_member(session: SessionDep, actor: CurrentActor, body: MemberCreate) -> MemberRead:
-    actor.require_admin("add members")
-    client_ids = None if body.client_access == "all" else body.client_access
-    member = await service.create_member(
-        session,
-        organization_id=actor.organization_id,
-        email=body.email,
-        name=body.name or "",
-        role=body.role,
-        client_ids=client_ids,
-        password=body.password,
-    )
-    # From the request, not the database: a taken email's answer must match a new one's.
-    return _read(member, None if client_ids is None else list(dict.fromkeys(client_ids)))
 
 
 @router.get("/members/me")

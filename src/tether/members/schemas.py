@@ -4,8 +4,10 @@ from typing import Literal
 
 from pydantic import Field
 
+from tether.db import utcnow
 from tether.kit.inputs import Email, Name
 from tether.kit.schemas import Schema
+from tether.models import Invitation
 from tether.models.member import Role
 
 
@@ -16,16 +18,6 @@ class MemberRead(Schema):
     role: Role
     client_access: Literal["all"] | list[uuid.UUID]
     created_at: datetime
-
-
-class MemberCreate(Schema):
-    email: Email
-    # Without one, the member is known by their email address.
-    name: Name | None = None
-    role: Role
-    # "all", or the ids of the clients a staff member may see.
-    client_access: Literal["all"] | list[uuid.UUID] = "all"
-    password: str | None = Field(default=None, min_length=10, max_length=200)
 
 
 class MemberUpdate(Schema):
@@ -65,3 +57,55 @@ class PasswordChange(Schema):
 
 class TokenCreated(TokenRead):
     token: str = Field(description="The token itself. Shown only in this answer: keep it safe.")
+
+
+class InvitationCreate(Schema):
+    email: Email
+    # How the invitation email greets them; they choose the name they keep when they accept.
+    name: Name | None = None
+    role: Role
+    # "all", or the ids of the clients a staff member will see.
+    client_access: Literal["all"] | list[uuid.UUID] = "all"
+
+
+class InvitationRead(Schema):
+    id: uuid.UUID
+    email: str
+    name: str
+    role: Role
+    client_access: Literal["all"] | list[uuid.UUID]
+    status: Literal["pending", "expired"] = Field(
+        description="`pending` until accepted (then the person is a member) or expired."
+    )
+    email_status: Literal["sending", "sent", "not_delivered"] = Field(
+        description="Whether the invitation email went out; `not_delivered` comes with a reason."
+    )
+    email_error: str | None = Field(
+        description="Why the email could not be delivered (the mail server's answer), if so."
+    )
+    invited_by_id: uuid.UUID | None
+    created_at: datetime
+    expires_at: datetime
+
+
+def read_invitation(invitation: Invitation) -> InvitationRead:
+    ids = invitation.client_ids
+    sent = invitation.email_sent_at is not None
+    email_status: Literal["sending", "sent", "not_delivered"] = "sending"
+    if sent:
+        email_status = "sent"
+    elif invitation.email_abandoned_at is not None:
+        email_status = "not_delivered"
+    return InvitationRead(
+        id=invitation.id,
+        email=invitation.email,
+        name=invitation.name,
+        role=Role(invitation.role),
+        client_access="all" if ids is None else sorted(uuid.UUID(i) for i in ids),
+        status="pending" if invitation.expires_at > utcnow() else "expired",
+        email_status=email_status,
+        email_error=None if sent else invitation.email_last_error,
+        invited_by_id=invitation.invited_by_id,
+        created_at=invitation.created_at,
+        expires_at=invitation.expires_at,
+    )

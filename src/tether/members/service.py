@@ -36,32 +36,31 @@ async def create_member(
 ) -> Member:
     """Add a person to the organization; staff get every client unless `client_ids` is given.
 
-    An email that is already the login of a member of another organization is answered as a
-    new one is, and nothing is added: the answer must not tell one organization who belongs
-    to another (docs/decisions/007-adding-a-taken-email-tells-nothing.md)."""
+    For the operator's first admin and for an accepted invitation: an admin adding someone
+    invites them (`invitations.invite`), which tells nothing about other organizations."""
     email = email.strip().lower()
     existing = await repository.get_by_email(session, email)
     if existing is not None and existing.organization_id == organization_id:
         raise Conflict(f"{email} is already a member of this organization.", code="member_exists")
+    if existing is not None:
+        raise Conflict(
+            f"{email} already signs in to Tether, and an address signs in to one organization "
+            "only. Use another address.",
+            code="email_taken",
+        )
+    all_clients = role != Role.STAFF or client_ids is None
+    ids = None if all_clients else await check_clients(session, organization_id, client_ids or [])
     member = Member(
         id=uuid.uuid4(),
         organization_id=organization_id,
         email=email,
         name=name.strip() or email,
         role=role,
-        all_clients=role != Role.STAFF or client_ids is None,
-        password_hash=hash_password(password) if password else None,
+        all_clients=all_clients,
+        password_hash=await asyncio.to_thread(hash_password, password) if password else None,
         created_at=utcnow(),
         updated_at=utcnow(),
     )
-    # Checked for any email, so an unknown client is refused alike.
-    ids = (
-        None
-        if member.all_clients
-        else await _check_clients(session, organization_id, client_ids or [])
-    )
-    if existing is not None:
-        return member  # never added to the session: the other organization's member stays
     session.add(member)
     await session.flush()
     if ids is not None:
@@ -136,7 +135,7 @@ async def _set_password(
     await repository.delete_sessions_of(session, member.id, keep=keep_session)
 
 
-async def _check_clients(
+async def check_clients(
     session: AsyncSession, organization_id: uuid.UUID, client_ids: Sequence[uuid.UUID]
 ) -> list[uuid.UUID]:
     ids = list(dict.fromkeys(client_ids))
@@ -152,7 +151,7 @@ async def _check_clients(
 async def _set_client_access(
     session: AsyncSession, member: Member, client_ids: Sequence[uuid.UUID]
 ) -> None:
-    ids = await _check_clients(session, member.organization_id, client_ids)
+    ids = await check_clients(session, member.organization_id, client_ids)
     member.all_clients = False
     await repository.replace_client_access(session, member.id, ids)
 

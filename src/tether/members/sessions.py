@@ -106,7 +106,7 @@ async def sign_in(
         return _refused(counters, since=since, now=now)
     await session.delete(counters[0].brake)  # the email's count starts again
     await repository.sweep_brakes(session, since=since, now=now)
-    return SignIn(token=await _open_session(session, member, limits=limits, now=now))
+    return SignIn(token=await open_session(session, member, limits=limits, now=now))
 
 
 async def _hold(
@@ -166,7 +166,7 @@ def _refused(counters: Sequence[_Counter], *, since: datetime, now: datetime) ->
     return SignIn(refusal=f"{_MISMATCH} {tries} left before sign-ins {scope} slow down.")
 
 
-async def _open_session(
+async def open_session(
     session: AsyncSession, member: Member, *, limits: Limits, now: datetime
 ) -> str:
     await repository.delete_expired_sessions(session, now)

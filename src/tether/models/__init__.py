@@ -7,6 +7,7 @@ from tether.models.authorization import Authorization
 from tether.models.client import Client
 from tether.models.connection import Connection
 from tether.models.incident import Incident, IncidentClient, IncidentKind, IncidentScope
+from tether.models.invitation import Invitation
 from tether.models.lease import Lease
 from tether.models.member import Member, MemberClientAccess, Role
 from tether.models.metric_day import LostDay, MetricDay
@@ -39,6 +40,7 @@ __all__ = [
     "IncidentClient",
     "IncidentKind",
     "IncidentScope",
+    "Invitation",
     "Lease",
     "LostDay",
     "Member",

@@ -383,7 +383,7 @@ def _kind(event: Event) -> str:
     return "outage" if event == Event.PROVIDER_OUTAGE else "outage_ended"
 
 
-def message_id(ids: Sequence[uuid.UUID], settings: Settings) -> str:
+def message_id(ids: Sequence[object], settings: Settings) -> str:
     """The same rows always make the same Message-ID, so a resend can be told for what it is."""
     key = uuid.uuid5(_MESSAGE_IDS, ",".join(sorted(str(i) for i in ids))).hex
     domain = parseaddr(settings.smtp_from)[1].rpartition("@")[2] or "tether.localhost"
@@ -399,19 +399,39 @@ def render(draft: Draft, settings: Settings) -> Message:
         "public_url": settings.resolved_public_url,
         "link_days": LIFETIME.days,
     }
+    return compose(
+        template="notification",
+        context=context,
+        subject=subject(draft.items),
+        to=(draft.member.name, draft.member.email),
+        key=draft.ids,
+        settings=settings,
+    )
+
+
+def compose(
+    *,
+    template: str,
+    context: dict[str, object],
+    subject: str,
+    to: tuple[str, str],
+    key: Sequence[object],
+    settings: Settings,
+) -> Message:
+    """An email from `<template>.txt` and `<template>.html`, its Message-ID made from `key`."""
     # Names come from providers and people: no line break may reach a header.
     # MIMEMultipart and MIMEText (compat32) build the same message as EmailMessage with the
     # default policy (same headers and parts once parsed) in a fraction of the time.
     message = MIMEMultipart("alternative")
-    message["Subject"] = _header(_one_line(subject(draft.items)))  # type: ignore[assignment]
+    message["Subject"] = _header(_one_line(subject))  # type: ignore[assignment]
     message["From"] = formataddr(parseaddr(settings.smtp_from), charset="utf-8")
-    message["To"] = formataddr((_one_line(draft.member.name), draft.member.email), charset="utf-8")
+    message["To"] = formataddr((_one_line(to[0]), to[1]), charset="utf-8")
     message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = message_id(draft.ids, settings)
+    message["Message-ID"] = message_id(key, settings)
     # RFC 3834: no vacation replies to a machine.
     message["Auto-Submitted"] = "auto-generated"
-    message.attach(_text(_templates.get_template("notification.txt").render(context), "plain"))
-    message.attach(_text(_templates.get_template("notification.html").render(context), "html"))
+    message.attach(_text(_templates.get_template(f"{template}.txt").render(context), "plain"))
+    message.attach(_text(_templates.get_template(f"{template}.html").render(context), "html"))
     return message
 
 

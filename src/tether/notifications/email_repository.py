@@ -5,16 +5,29 @@ An abandoned row (`abandoned_at` set) is never due, handed out, claimed or retri
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.kit.due_rows import DueRows
 from tether.kit.pagination import Sort, keyset
 from tether.models import Authorization, EmailDelivery, Member
 
 DIGEST = "digest"
 ABANDONED_NEWEST_FIRST = Sort("abandoned_at", descending=True)
+ROWS = DueRows(
+    EmailDelivery,
+    due_at=EmailDelivery.due_at,
+    attempts=EmailDelivery.attempts,
+    sent_at=EmailDelivery.sent_at,
+    abandoned_at=EmailDelivery.abandoned_at,
+    last_error=EmailDelivery.last_error,
+)
+hand_out = ROWS.hand_out
+claim = ROWS.claim
+mark_sent = ROWS.mark_sent
+mark_failed = ROWS.mark_failed
+mark_abandoned = ROWS.mark_abandoned
 
 
 async def due_individual_ids(
@@ -80,56 +93,6 @@ async def due_digest_groups(
     return list(found.values())
 
 
-async def hand_out(
-    session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, until: datetime
-) -> set[uuid.UUID]:
-    """Move due rows out of the scheduler's sight until `until`; returns the ones moved (a row
-    another scheduler took meanwhile is no longer due, so is not moved twice)."""
-    if not ids:
-        return set()
-    stmt = (
-        update(EmailDelivery)
-        .where(
-            EmailDelivery.id.in_(ids),
-            EmailDelivery.sent_at.is_(None),
-            EmailDelivery.abandoned_at.is_(None),
-            EmailDelivery.due_at <= now,
-        )
-        .values(due_at=until)
-        .returning(EmailDelivery.id)
-        .execution_options(synchronize_session=False)
-    )
-    return set((await session.execute(stmt)).scalars().all())
-
-
-async def claim(
-    session: AsyncSession,
-    ids: Sequence[uuid.UUID],
-    *,
-    claimable_until: datetime,
-    until: datetime,
-) -> set[uuid.UUID]:
-    """Take unsent rows for one send attempt: count the attempt and hold them until `until`.
-
-    A row is claimable while its due_at is at most `claimable_until`; a claim sets it past
-    that, so a second worker running the same job meanwhile finds nothing to send."""
-    if not ids:
-        return set()
-    stmt = (
-        update(EmailDelivery)
-        .where(
-            EmailDelivery.id.in_(ids),
-            EmailDelivery.sent_at.is_(None),
-            EmailDelivery.abandoned_at.is_(None),
-            EmailDelivery.due_at <= claimable_until,
-        )
-        .values(due_at=until, attempts=EmailDelivery.attempts + 1)
-        .returning(EmailDelivery.id)
-        .execution_options(synchronize_session=False)
-    )
-    return set((await session.execute(stmt)).scalars().all())
-
-
 async def deliveries(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[EmailDelivery]:
     stmt = (
         select(EmailDelivery)
@@ -153,41 +116,6 @@ async def authorizations_by_id(
         select(Authorization).where(Authorization.id.in_(authorization_ids))
     )
     return {authorization.id: authorization for authorization in rows.all()}
-
-
-async def mark_sent(session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime) -> None:
-    await session.execute(
-        update(EmailDelivery)
-        .where(EmailDelivery.id.in_(ids), EmailDelivery.sent_at.is_(None))
-        .values(sent_at=now, last_error=None)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def mark_failed(
-    session: AsyncSession, ids: Sequence[uuid.UUID], error: str, retry_at: datetime
-) -> None:
-    await _update_pending(session, ids, last_error=error, due_at=retry_at)
-
-
-async def mark_abandoned(
-    session: AsyncSession, ids: Sequence[uuid.UUID], error: str, now: datetime
-) -> None:
-    await _update_pending(session, ids, last_error=error, abandoned_at=now)
-
-
-async def _update_pending(session: AsyncSession, ids: Sequence[uuid.UUID], **values: Any) -> None:
-    """Change the rows of `ids` still waiting to go: neither sent nor abandoned."""
-    await session.execute(
-        update(EmailDelivery)
-        .where(
-            EmailDelivery.id.in_(ids),
-            EmailDelivery.sent_at.is_(None),
-            EmailDelivery.abandoned_at.is_(None),
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
 
 
 async def abandoned_page(

@@ -1,6 +1,6 @@
 """The notification actors: each delivery job can run again safely."""
 
-from tether.notifications import email, webhooks
+from tether.notifications import email, invitation_email, webhooks
 from tether.worker import runtime
 from tether.worker.actor import actor
 
@@ -18,3 +18,10 @@ async def deliver_webhooks(ids: list[str]) -> None:
     """POST these webhook deliveries to their endpoints, unless already delivered."""
     current = runtime.current()
     await webhooks.deliver(current.sessions, current.settings, ids)
+
+
+@actor(invitation_email.SEND_ACTOR, queue_name="notifications", time_limit=10 * 60 * 1000)
+async def send_invitations(ids: list[str]) -> None:
+    """Email these invitations, unless already sent."""
+    current = runtime.current()
+    await invitation_email.send_invitations(current.sessions, current.settings, ids)

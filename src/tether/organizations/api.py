@@ -6,9 +6,11 @@ from datetime import datetime
 from fastapi import APIRouter, status
 from pydantic import Field
 
+from tether.audit import service as audit
 from tether.deps import CurrentActor, SessionDep
 from tether.kit.inputs import Email, Name
 from tether.kit.schemas import Schema
+from tether.members.schemas import InvitationRead, read_invitation
 from tether.organizations import service
 
 router = APIRouter(tags=["organizations"])
@@ -24,7 +26,6 @@ class OrganizationCreate(Schema):
     name: Name
     admin_email: Email
     admin_name: Name | None = None
-    admin_password: str | None = Field(default=None, min_length=10, max_length=200)
 
 
 class OrganizationUpdate(Schema):
@@ -33,9 +34,9 @@ class OrganizationUpdate(Schema):
 
 class OrganizationCreated(Schema):
     organization: OrganizationRead
-    admin_id: uuid.UUID
-    admin_email: str
-    token: str = Field(description="The new admin's API token. Shown only in this answer.")
+    invitation: InvitationRead = Field(
+        description="The first admin's invitation: they join through the emailed link."
+    )
 
 
 @router.get("/organization")
@@ -59,18 +60,25 @@ async def rename_organization(
 async def create_organization(
     session: SessionDep, actor: CurrentActor, body: OrganizationCreate
 ) -> OrganizationCreated:
-    """A new, separate organization with its first admin (for agencies running several)."""
+    """A new, separate organization (for agencies running several). Its first admin is invited
+    by email and chooses their password through the link, as every member joins."""
     actor.require_admin("create organizations")
-    created = await service.create_organization(
+    organization, invitation = await service.found_organization(
         session,
         name=body.name,
         admin_email=body.admin_email,
-        admin_name=body.admin_name or body.admin_email,
-        password=body.admin_password,
+        admin_name=body.admin_name or "",
+    )
+    audit.record(
+        session,
+        organization_id=organization.id,
+        actor=f"member:{actor.member_id}",
+        action="organization.created",
+        subject_type="organization",
+        subject_id=organization.id,
+        invited=invitation.email,
     )
     return OrganizationCreated(
-        organization=OrganizationRead.model_validate(created.organization),
-        admin_id=created.member.id,
-        admin_email=created.member.email,
-        token=created.token,
+        organization=OrganizationRead.model_validate(organization),
+        invitation=read_invitation(invitation),
     )

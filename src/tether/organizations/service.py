@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.errors import Conflict, NotFound
+from tether.members import invitations
 from tether.members import service as members
-from tether.models import Member, Organization, Role
+from tether.models import Invitation, Member, Organization, Role
 from tether.organizations import repository
 
 
@@ -18,10 +19,35 @@ class NewAdmin:
     token: str = field(repr=False)
 
 
+async def found_organization(
+    session: AsyncSession, *, name: str, admin_email: str, admin_name: str
+) -> tuple[Organization, Invitation]:
+    """A new organization whose first admin is invited by email, as any member is: the answer
+    is alike whether or not that address already signs in elsewhere (decision 007)."""
+    organization = await _new_organization(session, name)
+    invitation = invitations.add(
+        session,
+        organization_id=organization.id,
+        email=admin_email,
+        name=admin_name,
+        role=Role.ADMIN,
+        client_ids=None,
+        invited_by_id=None,
+    )
+    await session.flush()
+    return organization, invitation
+
+
 async def create_organization(
     session: AsyncSession, *, name: str, admin_email: str, admin_name: str, password: str | None
 ) -> NewAdmin:
-    """A new organization with its first admin and that admin's API token."""
+    """A new organization with its first admin and that admin's API token (for the operator's
+    demo and command line, which may say that an address is taken)."""
+    organization = await _new_organization(session, name)
+    return await _admin(session, organization, admin_email, admin_name, password)
+
+
+async def _new_organization(session: AsyncSession, name: str) -> Organization:
     name = name.strip()
     if await repository.get_by_name(session, name) is not None:
         raise Conflict(
@@ -30,7 +56,7 @@ async def create_organization(
     organization = Organization(name=name)
     session.add(organization)
     await session.flush()
-    return await _admin(session, organization, admin_email, admin_name, password)
+    return organization
 
 
 async def create_admin(

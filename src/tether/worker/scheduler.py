@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tether.config import Settings
 from tether.db import utcnow
 from tether.health import schedule as health_schedule
-from tether.notifications import email, webhooks
+from tether.notifications import email, invitation_email, webhooks
 from tether.sync import schedule as sync_schedule
 from tether.worker import actor, leadership
 
@@ -35,6 +35,7 @@ async def tick(sessions: async_sessionmaker[AsyncSession], settings: Settings) -
                 health_schedule.take_due,
                 sync_schedule.take_due,
                 email.take_due,
+                invitation_email.take_due,
                 webhooks.take_due,
             )
             for job in await take_due(session, now, settings)

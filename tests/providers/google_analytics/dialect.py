@@ -3,7 +3,9 @@ in it), and the adapters built by the registry to call it: what the GA4 and YouT
 share. Tokens come straight from the sandbox state, as Google's consent would make them.
 """
 
+import asyncio
 import secrets
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +66,19 @@ class GoogleSandbox:
         """How many `kind` calls of this user the routes answered, ok and failed."""
         users: dict[str, Any] = self.state.stats()["users"]
         return dict(users.get(username, {}).get(kind, {"ok": 0, "failed": 0}))
+
+    async def late_answers(self, kind: str, within: float = 5.0) -> int:
+        """Wait for the `kind` calls a client gave up on to be answered, and count them ok.
+
+        A call the client stopped waiting for still runs to its end on the server; counted in
+        the next test, it would be a call that test never made.
+        """
+        deadline = time.monotonic() + within
+        while True:
+            answered = self.calls(kind)["ok"]
+            if answered or time.monotonic() > deadline:
+                return answered
+            await asyncio.sleep(0.05)
 
     def grant_ids(self, username: str = "alice") -> list[str]:
         return [g.id for g in self.state.grants_for(username) if g.revoked_reason is None]

@@ -159,6 +159,7 @@ async def test_a_platform_slower_than_the_timeout_is_an_outage(
 
     assert error.reason == Reason.PROVIDER_OUTAGE
     assert error.message == "Google Analytics did not answer in time."
+    assert await google_sandbox.late_answers("accounts") == 1
 
 
 async def test_with_client_credentials_and_default_bases_it_calls_googles_production_urls(

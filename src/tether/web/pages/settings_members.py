@@ -19,7 +19,7 @@ from tether.db import utcnow
 from tether.deps import SessionDep
 from tether.errors import Unprocessable
 from tether.kit.inputs import VISIBLE_TEXT
-from tether.members import service, sessions
+from tether.members import invitations, service, sessions
 from tether.members.actor import Actor
 from tether.models import Member, Role
 from tether.web.auth import SESSION_COOKIE, PageActor
@@ -67,7 +67,13 @@ async def members_page(request: Request, session: SessionDep, actor: PageActor) 
         ids = None if member.all_clients else access.get(member.id, [])
         first = sorted(names[i] for i in (ids or [])[:NAMES_SHOWN] if i in names)
         rows.append(MemberRow(member, None if ids is None else len(ids), first))
-    context = {"section": "members", "rows": rows, "role_names": ROLE_NAMES}
+    context = {
+        "section": "members",
+        "rows": rows,
+        "role_names": ROLE_NAMES,
+        "invitations": await invitations.list_invitations(session, actor=actor),
+        "now": utcnow(),
+    }
     return render(request, "settings/members.html", context)
 
 
@@ -91,8 +97,8 @@ async def client_choices(
     return render(request, "settings/client_choices.html", context)
 
 
-@router.post("/settings/members")
-async def add_member(
+@router.post("/settings/invitations")
+async def invite_member(
     request: Request,
     session: SessionDep,
     actor: PageActor,
@@ -101,21 +107,40 @@ async def add_member(
     access: Access = "all",
     client_ids: ClientIds = None,
     name: Name = "",
-    password: Password = "",
 ) -> Response:
-    actor.require_admin("add members")
-    member = await service.create_member(
+    invitation = await invitations.invite(
         session,
-        organization_id=actor.organization_id,
+        actor=actor,
         email=_checked_email(email),
         name=name,
         role=role,
         client_ids=_chosen(role, access, client_ids or []),
-        password=_checked_password(password) or None,
     )
-    described = _describe(member.role, access, client_ids or [])
-    how = " They can sign in with the password you set." if password else ""
-    return changed(request, f"{member.name} ({member.email}) is now a member: {described}.{how}")
+    described = _describe(role, access, client_ids or [])
+    return changed(
+        request,
+        f"An invitation is on its way to {invitation.email}, as {described}. "
+        "They join when they open its link and choose a password.",
+    )
+
+
+@router.post("/settings/invitations/{invitation_id}/resend")
+async def resend_invitation(
+    request: Request, session: SessionDep, actor: PageActor, invitation_id: uuid.UUID
+) -> Response:
+    invitation = await invitations.resend(session, actor=actor, invitation_id=invitation_id)
+    return changed(
+        request,
+        f"The invitation is sent again to {invitation.email}; earlier links no longer work.",
+    )
+
+
+@router.post("/settings/invitations/{invitation_id}/cancel")
+async def cancel_invitation(
+    request: Request, session: SessionDep, actor: PageActor, invitation_id: uuid.UUID
+) -> Response:
+    invitation = await invitations.cancel(session, actor=actor, invitation_id=invitation_id)
+    return changed(request, f"The invitation of {invitation.email} is cancelled.")
 
 
 @router.get("/settings/members/{member_id}/edit")

@@ -1,0 +1,101 @@
+"""Rows that are work coming due (an email to send): handing them out, claiming, marking them.
+
+A table of such rows has a due time, a count of attempts, and two ends: done (`sent_at`) and
+given up (`abandoned_at`). A row is pending while it has neither. The scheduler hands pending
+rows out by moving their due time ahead, so its next pass does not hand them out again; a
+worker claims them before the attempt, which moves the due time past any second claim. Both
+are single UPDATEs that return the rows they moved: two schedulers or two workers racing for
+a row never both get it.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+
+@dataclass(frozen=True, slots=True)
+class DueRows:
+    """Which columns of `model` say when a row is due and how it ended."""
+
+    model: type[Any]
+    due_at: InstrumentedAttribute[Any]
+    attempts: InstrumentedAttribute[int]
+    sent_at: InstrumentedAttribute[Any]
+    abandoned_at: InstrumentedAttribute[Any]
+    last_error: InstrumentedAttribute[Any]
+
+    def pending(self) -> ColumnElement[bool]:
+        return and_(self.sent_at.is_(None), self.abandoned_at.is_(None))
+
+    async def hand_out(
+        self, session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, until: datetime
+    ) -> set[uuid.UUID]:
+        """Move due rows out of the scheduler's sight until `until`; returns the ones moved."""
+        if not ids:
+            return set()
+        return await self._moved(session, ids, self.due_at <= now, {self.due_at.key: until})
+
+    async def claim(
+        self,
+        session: AsyncSession,
+        ids: Sequence[uuid.UUID],
+        *,
+        claimable_until: datetime,
+        until: datetime,
+    ) -> set[uuid.UUID]:
+        """Take pending rows for one attempt: count it and hold them until `until`.
+
+        A row is claimable while its due time is at most `claimable_until`; a claim sets it past
+        that, so a second worker running the same job meanwhile finds nothing to do."""
+        if not ids:
+            return set()
+        values = {self.due_at.key: until, self.attempts.key: self.attempts + 1}
+        return await self._moved(session, ids, self.due_at <= claimable_until, values)
+
+    async def mark_sent(
+        self, session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime
+    ) -> None:
+        await self._update(session, ids, {self.sent_at.key: now, self.last_error.key: None})
+
+    async def mark_failed(
+        self, session: AsyncSession, ids: Sequence[uuid.UUID], error: str, retry_at: datetime
+    ) -> None:
+        await self._update(session, ids, {self.last_error.key: error, self.due_at.key: retry_at})
+
+    async def mark_abandoned(
+        self, session: AsyncSession, ids: Sequence[uuid.UUID], error: str, now: datetime
+    ) -> None:
+        await self._update(session, ids, {self.last_error.key: error, self.abandoned_at.key: now})
+
+    async def _moved(
+        self,
+        session: AsyncSession,
+        ids: Sequence[uuid.UUID],
+        condition: ColumnElement[bool],
+        values: dict[str, Any],
+    ) -> set[uuid.UUID]:
+        stmt = (
+            update(self.model)
+            .where(self.model.id.in_(ids), self.pending(), condition)
+            .values(values)
+            .returning(self.model.id)
+            .execution_options(synchronize_session=False)
+        )
+        return set((await session.execute(stmt)).scalars().all())
+
+    async def _update(
+        self, session: AsyncSession, ids: Sequence[uuid.UUID], values: dict[str, Any]
+    ) -> None:
+        """Change the rows of `ids` still pending: neither sent nor abandoned."""
+        await session.execute(
+            update(self.model)
+            .where(self.model.id.in_(ids), self.pending())
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )

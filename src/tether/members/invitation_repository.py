@@ -1,0 +1,77 @@
+"""SQL for invitations: finding them, listing them, and their email's due work."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tether.kit.due_rows import DueRows
+from tether.models import Invitation, Member, Organization
+
+EMAIL = DueRows(
+    Invitation,
+    due_at=Invitation.email_due_at,
+    attempts=Invitation.email_attempts,
+    sent_at=Invitation.email_sent_at,
+    abandoned_at=Invitation.email_abandoned_at,
+    last_error=Invitation.email_last_error,
+)
+
+
+async def get(
+    session: AsyncSession, organization_id: uuid.UUID, invitation_id: uuid.UUID
+) -> Invitation | None:
+    stmt = select(Invitation).where(
+        Invitation.id == invitation_id, Invitation.organization_id == organization_id
+    )
+    return await session.scalar(stmt)
+
+
+async def get_any(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation | None:
+    """An invitation by id alone: for a link, whose signature already names it."""
+    return await session.get(Invitation, invitation_id)
+
+
+async def by_email(
+    session: AsyncSession, organization_id: uuid.UUID, email: str
+) -> Invitation | None:
+    stmt = select(Invitation).where(
+        Invitation.organization_id == organization_id, Invitation.email == email
+    )
+    return await session.scalar(stmt)
+
+
+async def list_all(session: AsyncSession, organization_id: uuid.UUID) -> Sequence[Invitation]:
+    stmt = (
+        select(Invitation)
+        .where(Invitation.organization_id == organization_id)
+        .order_by(Invitation.created_at.desc(), Invitation.id)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def due_ids(session: AsyncSession, now: datetime, limit: int) -> Sequence[uuid.UUID]:
+    """Invitations whose email is unsent and due, oldest first."""
+    stmt = (
+        select(Invitation.id)
+        .where(EMAIL.pending(), Invitation.email_due_at <= now)
+        .order_by(Invitation.email_due_at)
+        .limit(limit)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def with_senders(
+    session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> Sequence[tuple[Invitation, Organization, Member | None]]:
+    """These invitations with their organization and whoever invited (None if since removed)."""
+    stmt = (
+        select(Invitation, Organization, Member)
+        .join(Organization, Organization.id == Invitation.organization_id)
+        .outerjoin(Member, Member.id == Invitation.invited_by_id)
+        .where(Invitation.id.in_(ids))
+        .order_by(Invitation.created_at, Invitation.id)
+    )
+    return [(i, o, m) for i, o, m in (await session.execute(stmt)).all()]
