@@ -251,7 +251,7 @@ async def test_bad_invitations_are_refused_and_only_admins_invite(org: Org) -> N
     assert "email" in email.json()["error"]["message"]
     assert role.status_code == 422
     assert "role" in role.json()["error"]["message"]
-    assert client.status_code == 422
+    assert client.status_code == 404
     assert client.json()["error"]["code"] == "unknown_client"
     assert by_staff.status_code == listing.status_code == 403
     assert by_staff.json()["error"]["message"] == "Only admins can invite members."

@@ -72,6 +72,7 @@ async def test_an_admin_invites_a_staff_member_who_joins_and_then_sees_only_thei
         web.page.get_by_role("heading", name=re.compile("^Join .* on Tether"))
     ).to_be_visible()
     await expect(web.page.get_by_label("Your name")).to_have_value("Dana Reyes")
+    await web.screenshot("invitation")
     await web.page.get_by_label("Choose a password").fill(PASSWORD)
     await web.page.get_by_label("The same password again").fill(PASSWORD)
     await web.page.get_by_role("button", name=re.compile("^Join")).click()

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tether.audit import service as audit
 from tether.clients import repository as clients_repository
 from tether.db import utcnow
-from tether.errors import Conflict, Forbidden, NotAuthenticated, NotFound, Unprocessable
+from tether.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from tether.members import repository
 from tether.members.actor import Actor
 from tether.members.passwords import hash_password, verify_password
@@ -142,7 +142,8 @@ async def check_clients(
     found = await clients_repository.existing_ids(session, organization_id, ids)
     missing = [str(i) for i in ids if i not in found]
     if missing:
-        raise Unprocessable(
+        # Like any other id that names nothing (api_contract): a 404.
+        raise NotFound(
             f"No such client in this organization: {', '.join(missing)}.", code="unknown_client"
         )
     return ids
