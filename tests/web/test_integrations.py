@@ -174,6 +174,12 @@ async def test_staff_count_and_see_only_their_clients(web: Web, connected: Conne
     # An account used only by a client they cannot see: no delete, and no names.
     other = web.page.get_by_role("row", name=re.compile(re.escape(connected.accounts[1]["name"])))
     await expect(other.get_by_role("button", name=re.compile("Delete"))).to_have_count(0)
+    # An unused account of an authorization someone else connected: the server would refuse
+    # them its delete, so no button offers it.
+    spare = await _unused_account(connected)
+    unused = web.page.get_by_role("row", name=re.compile(re.escape(spare["name"])))
+    await expect(unused).to_be_visible()
+    await expect(unused.get_by_role("button", name=re.compile("Delete"))).to_have_count(0)
     await other.get_by_role("link").click()
     await expect(web.page.get_by_text("Only clients you do not have access to")).to_be_visible()
     await expect(web.page.get_by_text(theirs["name"])).to_have_count(0)

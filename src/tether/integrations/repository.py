@@ -152,6 +152,7 @@ def _listed(where: IntegrationFilter, *, count: tuple[Any, Any] | None = None) -
         Authorization.provider,
         Authorization.role,
         Authorization.external_user_name.label("signed_in_as"),
+        Authorization.connector_id,
         Authorization.reason,
         Authorization.message,
         _status().label("status"),
