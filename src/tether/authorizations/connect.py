@@ -56,7 +56,7 @@ async def add_or_renew(
             mode = await reconnect_mode(session, actor, existing)
             if mode == ReconnectMode.IN_PLACE:
                 done = await restore.restore_in_place(
-                    session, authorization=existing, new=new, actor=f"member:{actor.member_id}"
+                    session, authorization=existing, new=new, actor=actor.audit_name
                 )
                 return Added(done.authorization, done)
         except (Forbidden, Conflict):

@@ -88,9 +88,7 @@ async def reverify_api_key(
         registry.adapter(a.provider), Credentials(api_key=api_key), info.name
     )
     new = restore.Credentials(identity, accounts, api_key=api_key)
-    return await restore.restore_in_place(
-        session, authorization=a, new=new, actor=f"member:{actor.member_id}"
-    )
+    return await restore.restore_in_place(session, authorization=a, new=new, actor=actor.audit_name)
 
 
 async def promote(
@@ -112,7 +110,7 @@ async def promote(
     audit.record(
         session,
         organization_id=a.organization_id,
-        actor=f"member:{actor.member_id}",
+        actor=actor.audit_name,
         action="authorization.promoted",
         subject_type="authorization",
         subject_id=a.id,
@@ -145,12 +143,12 @@ async def delete(
         kinds=list(IncidentKind),
         how="deleted",
         now=utcnow(),
-        actor=f"member:{actor.member_id}",
+        actor=actor.audit_name,
     )
     audit.record(
         session,
         organization_id=a.organization_id,
-        actor=f"member:{actor.member_id}",
+        actor=actor.audit_name,
         action="authorization.deleted",
         subject_type="authorization",
         subject_id=a.id,

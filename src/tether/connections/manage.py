@@ -120,7 +120,7 @@ def _record(
     audit.record(
         session,
         organization_id=connection.organization_id,
-        actor=f"member:{actor.member_id}",
+        actor=actor.audit_name,
         action=action,
         subject_type="connection",
         subject_id=connection.id,
@@ -139,5 +139,5 @@ async def _close_incidents(
         kinds=[IncidentKind.LAPSE],
         how=how,
         now=utcnow(),
-        actor=f"member:{actor.member_id}",
+        actor=actor.audit_name,
     )

@@ -32,7 +32,7 @@ class IncidentRow:
 
 async def check_now(engine: checks.Engine, *, actor: Actor, authorization_id: uuid.UUID) -> None:
     """Check one authorization at once, its accounts included (visibility checked by caller)."""
-    await checks.check(engine, authorization_id, accounts=True, actor=f"member:{actor.member_id}")
+    await checks.check(engine, authorization_id, accounts=True, actor=actor.audit_name)
 
 
 def _visible(

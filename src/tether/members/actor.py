@@ -20,6 +20,11 @@ class Actor:
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
 
+    @property
+    def audit_name(self) -> str:
+        """How the audit log names this member as the one who acted."""
+        return f"member:{self.member_id}"
+
     def can_see_client(self, client_id: uuid.UUID) -> bool:
         return self.client_ids is None or client_id in self.client_ids
 

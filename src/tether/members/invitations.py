@@ -263,7 +263,7 @@ def _audit(
     audit.record(
         session,
         organization_id=invitation.organization_id,
-        actor=f"member:{actor.member_id}",
+        actor=actor.audit_name,
         action=action,
         subject_type="invitation",
         subject_id=invitation.id,

@@ -271,7 +271,7 @@ async def revoke_token(
     audit.record(
         session,
         organization_id=member.organization_id,
-        actor=f"member:{actor.member_id}",
+        actor=actor.audit_name,
         action="api_token.revoked",
         subject_type="member",
         subject_id=member.id,

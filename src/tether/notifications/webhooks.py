@@ -306,7 +306,7 @@ def _audit(
     audit.record(
         session,
         organization_id=actor.organization_id,
-        actor=f"member:{actor.member_id}",
+        actor=actor.audit_name,
         action=action,
         subject_type="webhook_endpoint",
         subject_id=endpoint.id,

@@ -72,7 +72,7 @@ async def create_organization(
     audit.record(
         session,
         organization_id=organization.id,
-        actor=f"member:{actor.member_id}",
+        actor=actor.audit_name,
         action="organization.created",
         subject_type="organization",
         subject_id=organization.id,
