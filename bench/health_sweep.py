@@ -71,13 +71,16 @@ if str(ROOT) not in sys.path:
 
 from tests.fixtures.fleet import connect_fleet  # noqa: E402
 
-from tether import migrate, vault  # noqa: E402
+from tether import (  # noqa: E402
+    migrate,
+    runtime,
+    vault,
+)
 from tether.config import Settings  # noqa: E402
 from tether.db import create_engine, create_sessionmaker  # noqa: E402
 from tether.health import checks  # noqa: E402
 from tether.models import Authorization  # noqa: E402
 from tether.sandbox import SandboxState, create_app  # noqa: E402
-from tether.worker import runtime  # noqa: E402
 
 REDIS_URL = os.environ.get("TETHER_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 NAMESPACE = f"tether_bench_health_{os.getpid()}"  # TETHER_BROKER_NAMESPACE: our keys only

@@ -69,8 +69,8 @@ from tether.config import Settings  # noqa: E402
 from tether.db import create_engine, create_sessionmaker, utcnow  # noqa: E402
 from tether.health import checks  # noqa: E402
 from tether.models import Status  # noqa: E402
+from tether.runtime import opened  # noqa: E402
 from tether.sandbox import SandboxState, create_app  # noqa: E402
-from tether.worker.runtime import opened  # noqa: E402
 
 HOST = "127.0.0.1"
 SCENARIOS = ("crash", "outage", "broker")

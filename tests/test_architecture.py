@@ -54,3 +54,20 @@ def test_sql_lives_only_in_repositories(path: Path) -> None:
 @pytest.mark.parametrize("path", _modules(*DOMAINS), ids=lambda p: str(p.relative_to(SOURCE)))
 def test_services_never_commit(path: Path) -> None:
     assert _calls(path, "commit") == []
+
+
+# What the worker (queue, actors, scheduler) may build on: no domain. Domains register their
+# jobs and due work; `tether.jobs` loads them from the process entry points.
+WORKER_MAY_IMPORT = ("tether.config", "tether.db", "tether.models", "tether.kit", "tether.worker")
+
+
+@pytest.mark.parametrize("path", _modules("worker"), ids=lambda p: str(p.relative_to(SOURCE)))
+def test_the_worker_imports_no_domain(path: Path) -> None:
+    ours = {name for name in _imports(path) if name == "tether" or name.startswith("tether.")}
+    allowed = ", ".join(WORKER_MAY_IMPORT)
+    for name in sorted(ours):
+        assert name.startswith(WORKER_MAY_IMPORT), (
+            f"{path.relative_to(SOURCE)} imports {name}; worker/ may import only {allowed}. "
+            "A domain registers its actors (worker.actor.actor) and due work "
+            "(worker.due.register) in its tasks.py, and tether.jobs loads them."
+        )

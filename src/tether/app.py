@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
 
-from tether import api_contract, api_docs, errors_http
+from tether import api_contract, api_docs, errors_http, jobs, runtime
 from tether.audit.api import router as audit_router
 from tether.authorizations.api import router as authorizations_router
 from tether.clients.api import router as clients_router
@@ -26,7 +26,6 @@ from tether.organizations.api import router as organizations_router
 from tether.providers.api import router as providers_router
 from tether.sync.api import router as sync_router
 from tether.web import routes as web
-from tether.worker import runtime
 from tether.worker.embedded import Background
 
 if TYPE_CHECKING:
@@ -38,6 +37,7 @@ SANDBOX_FILE = "sandbox.json"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    jobs.load()
     sandbox = _sandbox_keeper(settings) if settings.mount_sandbox else None
 
     @asynccontextmanager
@@ -49,8 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.runtime = opened
             app.state.sessionmaker = opened.sessions
             app.state.registry = opened.registry
-            background = Background(settings, opened) if settings.background else None
+            background = Background(settings, opened.sessions) if settings.background else None
             if background is not None:
+                runtime.configure(settings)
                 background.start()
             # Everything loaded at start-up lives as long as the process: keep it out of the
             # collector's full passes, which otherwise pause requests for tens of milliseconds.

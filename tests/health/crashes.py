@@ -40,8 +40,8 @@ from tether.db import create_engine, create_sessionmaker, utcnow
 from tether.health import checks
 from tether.health.refresh import Refresh, refresh
 from tether.models import Authorization, Status
+from tether.runtime import Runtime, opened
 from tether.sandbox import SandboxState, create_app
-from tether.worker.runtime import Runtime, opened
 
 ROOT = Path(__file__).resolve().parents[2]
 AUTHORIZATIONS = 5

@@ -15,7 +15,7 @@ import uuid
 from tether.config import Settings
 from tether.health import checks
 from tether.health.refresh import refresh
-from tether.worker.runtime import Runtime, opened
+from tether.runtime import Runtime, opened
 
 
 async def _forever(runtime: Runtime, authorization_id: uuid.UUID) -> None:

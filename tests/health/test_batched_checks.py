@@ -14,7 +14,7 @@ from tests.fixtures.builders import Org, connect_sandbox
 from tether.db import utcnow
 from tether.health import checks, repository
 from tether.models import AuditEvent, Authorization, Incident
-from tether.worker.runtime import opened
+from tether.runtime import opened
 
 USERS = ("alice", "bob", "carol")
 

@@ -9,7 +9,7 @@ from tether.sandbox import SandboxState
 
 async def test_fleet_authorizations_pass_a_real_check(org: Org, tether: Tether) -> None:
     from tether.health.checks import check
-    from tether.worker.runtime import opened
+    from tether.runtime import opened
 
     # The sandbox mounted in the test server is another instance; this fleet lives in its own.
     state = SandboxState.seeded()

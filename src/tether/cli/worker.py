@@ -13,13 +13,14 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Select, select
 
+from tether import jobs, runtime
 from tether.cli.context import check_providers_file, console, errors
 from tether.config import Settings
 from tether.health import checks
 from tether.kit import logs
 from tether.models import Authorization, Connection, Organization, Status
 from tether.sync import service as sync_service
-from tether.worker import actor, broker, runtime, scheduler
+from tether.worker import actor, broker, scheduler
 
 
 def worker(
@@ -36,6 +37,7 @@ def worker(
         raise typer.Exit(1)
     logs.configure(settings.log_level)
     bound = broker.setup(settings)
+    jobs.load()
     actor.declare(bound)
     runtime.configure(settings)
     running = dramatiq.Worker(bound, worker_threads=threads or settings.worker_threads)

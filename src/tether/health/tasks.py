@@ -2,10 +2,13 @@
 
 import uuid
 
-from tether.health import checks
+from tether import runtime
+from tether.health import checks, schedule
 from tether.health.schedule import CHECK_ACTOR
-from tether.worker import runtime
+from tether.worker import due
 from tether.worker.actor import actor
+
+due.register("health.checks", schedule.take_due)
 
 
 @actor(CHECK_ACTOR, time_limit=15 * 60 * 1000)

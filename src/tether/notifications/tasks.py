@@ -1,8 +1,13 @@
 """The notification actors: each delivery job can run again safely."""
 
+from tether import runtime
 from tether.notifications import email, invitation_email, webhooks
-from tether.worker import runtime
+from tether.worker import due
 from tether.worker.actor import actor
+
+due.register("notifications.emails", email.take_due)
+due.register("notifications.invitations", invitation_email.take_due)
+due.register("notifications.webhooks", webhooks.take_due)
 
 
 # Their own queue, so a storm of checks never holds back the news of what they found.

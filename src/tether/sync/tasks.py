@@ -2,10 +2,13 @@
 
 import uuid
 
-from tether.sync import service
+from tether import runtime
+from tether.sync import schedule, service
 from tether.sync.schedule import SYNC_ACTOR
-from tether.worker import runtime
+from tether.worker import due
 from tether.worker.actor import actor
+
+due.register("sync.syncs", schedule.take_due)
 
 
 @actor(SYNC_ACTOR, time_limit=30 * 60 * 1000)

@@ -1,5 +1,6 @@
 """Actors are declared in each domain's `tasks.py` with `@actor("domain.verb")` and bound to the
-broker by `declare`, so importing a tasks module never needs a broker to exist yet."""
+broker by `declare`, so importing a tasks module never needs a broker to exist yet. `tether.jobs`
+imports every tasks module; the worker imports none."""
 
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -20,11 +21,9 @@ def actor(name: str, **options: Any) -> Callable[[F], F]:
 
 
 def declare(broker: dramatiq.Broker) -> dict[str, dramatiq.Actor[Any, Any]]:
-    """Bind every registered actor to this broker (importing the tasks modules first)."""
-    import tether.health.tasks
-    import tether.notifications.tasks
-    import tether.sync.tasks  # noqa: F401
-
+    """Bind every registered actor to this broker (`tether.jobs` registers them)."""
+    if not _functions:
+        raise RuntimeError("No actors are registered: import tether.jobs before declaring them.")
     _actors.clear()
     for name, (fn, options) in _functions.items():
         # Jobs are re-driven from the database, so Dramatiq's own retries would only duplicate.

@@ -6,16 +6,16 @@ from dataclasses import dataclass, field
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tether.config import Settings
-from tether.worker import actor, broker, runtime, scheduler
-from tether.worker.runtime import Runtime
+from tether.worker import actor, broker, scheduler
 
 
 @dataclass
 class Background:
     settings: Settings
-    runtime: Runtime
+    sessions: async_sessionmaker[AsyncSession]
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     worker: dramatiq.Worker | None = None
     task: asyncio.Task[None] | None = None
@@ -23,14 +23,13 @@ class Background:
     def start(self) -> None:
         bound = broker.setup(self.settings)
         actor.declare(bound)
-        runtime.configure(self.settings)
         if isinstance(bound, StubBroker):
             self.worker = dramatiq.Worker(
                 bound, worker_threads=self.settings.worker_threads, worker_timeout=100
             )
             self.worker.start()
         self.task = asyncio.create_task(
-            scheduler.run(self.runtime.sessions, self.settings, self.stop_event)
+            scheduler.run(self.sessions, self.settings, self.stop_event)
         )
 
     async def stop(self) -> None:

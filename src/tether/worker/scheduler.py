@@ -11,10 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tether.config import Settings
 from tether.db import utcnow
-from tether.health import schedule as health_schedule
-from tether.notifications import email, invitation_email, webhooks
-from tether.sync import schedule as sync_schedule
-from tether.worker import actor, leadership
+from tether.worker import actor, due, leadership
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
@@ -31,13 +28,7 @@ async def tick(sessions: async_sessionmaker[AsyncSession], settings: Settings) -
             return 0
         jobs = [
             job
-            for take_due in (
-                health_schedule.take_due,
-                sync_schedule.take_due,
-                email.take_due,
-                invitation_email.take_due,
-                webhooks.take_due,
-            )
+            for take_due in due.sources().values()
             for job in await take_due(session, now, settings)
         ]
         await session.commit()
