@@ -1,9 +1,13 @@
 """The layering rules of STYLE.md, checked on the source itself."""
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
+
+from tether import events
+from tether.events import DomainEvent
 
 SOURCE = Path(__file__).parents[1] / "src" / "tether"
 DOMAINS = ("members", "clients", "organizations", "authorizations", "connections",
@@ -71,3 +75,74 @@ def test_the_worker_imports_no_domain(path: Path) -> None:
             "A domain registers its actors (worker.actor.actor) and due work "
             "(worker.due.register) in its tasks.py, and tether.jobs loads them."
         )
+
+
+# The domain packages. Each may import the shared foundation (config, db, errors, actor, events,
+# kit, models) and the domains it builds on; the graph between domains has no cycle, so each can
+# be read, tested and changed knowing only what is below it. Composition (app, web, cli, demo,
+# jobs, reactions, runtime, worker) sits above them all.
+ALL_DOMAINS = (
+    "audit", "authorizations", "clients", "connections", "health", "integrations", "members",
+    "notifications", "organizations", "providers", "sync", "vault",
+)  # fmt: skip
+
+
+def _domain_graph() -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {domain: set() for domain in ALL_DOMAINS}
+    for domain in ALL_DOMAINS:
+        for path in _modules(domain):
+            for name in _imports(path):
+                parts = name.split(".")
+                if parts[0] == "tether" and len(parts) > 1 and parts[1] in set(graph) - {domain}:
+                    graph[domain].add(parts[1])
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph, as the path around it, or None."""
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        if node in path:
+            return [*path[path.index(node) :], node]
+        if node in done:
+            return None
+        for target in sorted(graph[node]):
+            found = visit(target, [*path, node])
+            if found:
+                return found
+        done.add(node)
+        return None
+
+    for start in sorted(graph):
+        found = visit(start, [])
+        if found:
+            return found
+    return None
+
+
+def test_domains_depend_on_each_other_without_a_cycle() -> None:
+    graph = _domain_graph()
+    cycle = _cycle(graph)
+    table = "\n".join(f"  {d:<15} -> {', '.join(sorted(graph[d])) or '-'}" for d in sorted(graph))
+    assert cycle is None, (
+        f"Domains import each other in a circle: {' -> '.join(cycle or [])}.\n"
+        "A domain tells others what happened by publishing an event (tether/events.py); who "
+        "reacts is in tether/reactions.py. The domains import today:\n" + table
+    )
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_every_domain_event_has_a_reaction() -> None:
+    """An event nobody subscribed to is a change that silently stopped having effects."""
+    for path in _modules(*ALL_DOMAINS):
+        if path.name == "events.py":
+            importlib.import_module(f"tether.{path.parent.name}.events")
+    handled = events.subscribed()
+    declared = DomainEvent.__subclasses__()
+    assert declared, "the domains declare their events in events.py"
+    assert [e.__name__ for e in declared if not handled.get(e)] == []

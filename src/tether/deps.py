@@ -7,11 +7,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.config import Settings
 from tether.db import transaction
 from tether.errors import NotAuthenticated
 from tether.members import service as members
-from tether.members.actor import Actor
 from tether.providers.registry import Registry
 
 _bearer = HTTPBearer(auto_error=False, description="An API token (`tth_…`).")

@@ -6,10 +6,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.audit import repository
 from tether.db import utcnow
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate
-from tether.members.actor import Actor
 from tether.models import AuditEvent
 from tether.providers.catalog import BY_KEY
 

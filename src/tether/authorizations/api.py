@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.authorizations import connect, manage, oauth, service
 from tether.authorizations.schemas import (
     AccountRead,
@@ -24,7 +25,6 @@ from tether.deps import CurrentActor, RegistryDep, SessionDep, SettingsDep
 from tether.kit.inputs import Cursor, Limit, ProviderFilter, sort_query
 from tether.kit.pagination import parse_sort
 from tether.kit.schemas import Counted, ListOf
-from tether.members.actor import Actor
 from tether.models import Status
 
 router = APIRouter(tags=["authorizations"])

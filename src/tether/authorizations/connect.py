@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.authorizations import repository, restore
 from tether.authorizations.permissions import ReconnectMode, reconnect_mode
 from tether.authorizations.service import clean_api_key, discover, store_authorization
 from tether.errors import Conflict, Forbidden, Unprocessable
 from tether.kit.words import plural
-from tether.members.actor import Actor
 from tether.models import Authorization
 from tether.providers.base import AuthKind, Credentials
 from tether.providers.registry import Registry

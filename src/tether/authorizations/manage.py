@@ -7,20 +7,19 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether import vault
+from tether.actor import Actor
 from tether.audit import service as audit
 from tether.authorizations import oauth, repository, restore
+from tether.authorizations.events import AuthorizationDeleted
 from tether.authorizations.permissions import (
     ReconnectMode,
     reconnect_mode,
     require_acting_for_everyone,
 )
 from tether.authorizations.service import clean_api_key, discover, get_authorization
-from tether.connections import repository as connections
-from tether.db import utcnow
 from tether.errors import Conflict, NotFound, Unprocessable
-from tether.health.incidents import authorization_key, close_incidents
-from tether.members.actor import Actor
-from tether.models import Authorization, AuthorizationRole, IncidentKind
+from tether.events import publish
+from tether.models import Authorization, AuthorizationRole
 from tether.providers.base import AuthKind, Credentials, ProviderCallError
 from tether.providers.registry import Registry
 
@@ -42,7 +41,7 @@ async def start_reconnect(
     the connections of the member's own clients)."""
     connection = None
     if connection_id is not None:
-        connection = await connections.get(session, actor.organization_id, connection_id)
+        connection = await repository.get_connection(session, actor.organization_id, connection_id)
         if connection is None or not actor.can_see_client(connection.client_id):
             raise NotFound("No such connection.")
         authorization_id = connection.authorization_id
@@ -137,14 +136,7 @@ async def delete(
             code="authorization_in_use",
         )
     await _revoke_at_provider(registry, a)
-    await close_incidents(
-        session,
-        scope_keys=[authorization_key(a.id)],
-        kinds=list(IncidentKind),
-        how="deleted",
-        now=utcnow(),
-        actor=actor.audit_name,
-    )
+    await publish(session, AuthorizationDeleted(a, actor.audit_name))
     audit.record(
         session,
         organization_id=a.organization_id,

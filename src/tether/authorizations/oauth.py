@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether import vault
+from tether.actor import Actor
 from tether.authorizations import connect, repository, restore
 from tether.authorizations.service import discover
 from tether.db import utcnow
 from tether.errors import NotFound, ProviderError, TetherError
 from tether.kit.words import plural
 from tether.members import repository as members
-from tether.members.actor import Actor
 from tether.members.service import actor_for
 from tether.models import Authorization, OAuthState
 from tether.providers.base import Credentials, ProviderCallError

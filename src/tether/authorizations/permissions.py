@@ -11,9 +11,9 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.authorizations import repository
 from tether.errors import Forbidden
-from tether.members.actor import Actor
 from tether.models import Authorization, Connection, Role
 
 

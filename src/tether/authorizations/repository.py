@@ -8,7 +8,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.kit.pagination import AnySelect, Sort, keyset
-from tether.models import Account, Authorization, Connection, Incident, Member, OAuthState, Status
+from tether.models import Account, Authorization, Connection, Member, OAuthState, Status
 from tether.models.status import AuthorizationRole
 
 
@@ -215,19 +215,13 @@ async def accounts_by_external_id(
     return (await session.scalars(stmt)).all()
 
 
-async def open_connection_incident_keys(
-    session: AsyncSession, authorization_id: uuid.UUID, active_only: bool
-) -> list[str]:
-    """Scope keys of the open connection incidents under the authorization whose connection is
-    active again (or all of them)."""
-    stmt = (
-        select(Incident.scope_key)
-        .join(Connection, Connection.id == Incident.connection_id)
-        .where(Incident.authorization_id == authorization_id, Incident.closed_at.is_(None))
+async def get_connection(
+    session: AsyncSession, organization_id: uuid.UUID, connection_id: uuid.UUID
+) -> Connection | None:
+    stmt = select(Connection).where(
+        Connection.id == connection_id, Connection.organization_id == organization_id
     )
-    if active_only:
-        stmt = stmt.where(Connection.status == Status.ACTIVE)
-    return list((await session.scalars(stmt)).all())
+    return await session.scalar(stmt)
 
 
 async def visible_connections(

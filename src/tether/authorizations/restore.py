@@ -10,24 +10,19 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether import vault
+from tether.actor import Actor
 from tether.audit import service as audit
 from tether.authorizations import repository
+from tether.authorizations.events import AccountLost, AuthorizationRestored, ConnectionsReconnected
 from tether.authorizations.service import store_authorization
 from tether.db import utcnow
 from tether.errors import Conflict
-from tether.health.incidents import (
-    authorization_key,
-    close_incidents,
-    connection_key,
-)
-from tether.health.status import lose_account
+from tether.events import publish
 from tether.kit.words import plural
-from tether.members.actor import Actor
 from tether.models import (
     Account,
     Authorization,
     AuthorizationRole,
-    IncidentKind,
     Status,
 )
 from tether.providers.base import ExternalAccount, Identity, TokenGrant
@@ -107,7 +102,7 @@ async def restore_in_place(
         )
         for account in lost:
             await _lapse_unreachable(session, a, account, new.identity, actor)
-        await _close_restored_incidents(session, a, actor)
+        await publish(session, AuthorizationRestored(a, actor))
     return Restored(a, restored, [f"{x.name} ({x.external_id})" for x in lost])
 
 
@@ -145,25 +140,7 @@ async def _lapse_unreachable(
         f"The new {_name(a.provider)} sign-in ({identity.name}) cannot reach {account.name} "
         f"({account.external_id})."
     )
-    await lose_account(session, a, account, message=message, now=utcnow(), actor=actor)
-
-
-async def _close_restored_incidents(session: AsyncSession, a: Authorization, actor: str) -> None:
-    now = utcnow()
-    await close_incidents(
-        session,
-        scope_keys=[authorization_key(a.id)],
-        kinds=[IncidentKind.LAPSE, IncidentKind.FAILING, IncidentKind.EXPIRING],
-        how="reconnected",
-        now=now,
-        actor=actor,
-    )
-    keys = await repository.open_connection_incident_keys(session, a.id, active_only=True)
-    if keys:
-        await close_incidents(
-            session, scope_keys=keys, kinds=[IncidentKind.LAPSE], how="reconnected", now=now,
-            actor=actor,
-        )  # fmt: skip
+    await publish(session, AccountLost(a, account, message, actor))
 
 
 async def reconnect_own_clients(
@@ -215,12 +192,5 @@ async def reconnect_own_clients(
             connection.account_name = account.name
             connection.status, connection.reason, connection.message = Status.ACTIVE, None, None
         await session.flush()
-        await close_incidents(
-            session,
-            scope_keys=[connection_key(c.id) for c in movable],
-            kinds=[IncidentKind.LAPSE],
-            how="reconnected",
-            now=utcnow(),
-            actor=actor,
-        )
+        await publish(session, ConnectionsReconnected([c.id for c in movable], actor))
     return Restored(fresh, len(movable), [])

@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether import vault
+from tether.actor import Actor
 from tether.authorizations import repository
 from tether.db import utcnow
 from tether.errors import BadRequest, NotFound, ProviderError, Unprocessable
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate
-from tether.members.actor import Actor
 from tether.models import Account, Authorization, Member
 from tether.models.status import AuthorizationRole
 from tether.providers.base import (

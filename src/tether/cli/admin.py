@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.cli.context import console, run_in_session
 from tether.clients import service as clients
 from tether.config import Settings
@@ -15,7 +16,6 @@ from tether.kit.pagination import parse_sort
 from tether.kit.words import plural
 from tether.members import repository as members_repository
 from tether.members import service as members
-from tether.members.actor import Actor
 from tether.models import Status
 from tether.organizations import repository as organizations
 from tether.organizations.service import create_admin

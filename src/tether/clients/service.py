@@ -5,9 +5,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.clients import repository
 from tether.errors import Conflict, Forbidden, NotFound, Unprocessable
-from tether.members.actor import Actor
 from tether.models import Client, Role
 
 

@@ -4,17 +4,17 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.audit import service as audit
 from tether.authorizations import repository as authorizations
 from tether.connections import repository
+from tether.connections.events import ConnectionDisconnected, ConnectionSwitched
 from tether.connections.service import get_connection
 from tether.db import utcnow
 from tether.errors import Conflict, Unprocessable
-from tether.health.incidents import close_incidents, connection_key
-from tether.members.actor import Actor
-from tether.models import Connection, IncidentKind, Status
+from tether.events import publish
+from tether.models import Connection, Status
 from tether.models.status import worse
-from tether.sync import backfill
 
 
 async def switch_account(
@@ -63,8 +63,7 @@ async def switch_account(
         connection.status = worse(authorization.status, account.status)
         connection.reason, connection.message = authorization.reason, authorization.message
     await session.flush()  # the connection's row first (see `backfill.start_over`)
-    await backfill.start_over(session, connection.id)
-    await _close_incidents(session, actor, connection, "switched")
+    await publish(session, ConnectionSwitched(connection, actor.audit_name))
     return connection
 
 
@@ -80,7 +79,7 @@ async def disconnect(
             Status.DISCONNECTED)  # fmt: skip
     connection.status, connection.reason, connection.message = Status.DISCONNECTED, None, None
     await session.flush()
-    await _close_incidents(session, actor, connection, "disconnected")
+    await publish(session, ConnectionDisconnected(connection, actor.audit_name))
     return connection
 
 
@@ -127,17 +126,4 @@ def _record(
         from_value=before[:80],
         to_value=after[:80],
         client=connection.client_name,
-    )
-
-
-async def _close_incidents(
-    session: AsyncSession, actor: Actor, connection: Connection, how: str
-) -> None:
-    await close_incidents(
-        session,
-        scope_keys=[connection_key(connection.id)],
-        kinds=[IncidentKind.LAPSE],
-        how=how,
-        now=utcnow(),
-        actor=actor.audit_name,
     )

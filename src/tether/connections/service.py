@@ -4,6 +4,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.authorizations import repository as authorizations
 from tether.clients.service import get_client
 from tether.connections import repository
@@ -11,7 +12,6 @@ from tether.connections.repository import ConnectionFilter
 from tether.db import utcnow
 from tether.errors import Conflict, NotFound, Unprocessable
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate
-from tether.members.actor import Actor
 from tether.models import Account, Authorization, Connection
 from tether.models.status import Status, worse
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.clients.service import add_client
 from tether.config import Settings
 from tether.db import utcnow
 from tether.demo.lapse import seed_lapse
-from tether.members.actor import Actor
 from tether.organizations import repository as organizations
 from tether.organizations.service import create_organization
 

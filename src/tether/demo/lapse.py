@@ -14,13 +14,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.authorizations.service import store_authorization
 from tether.clients import repository as clients
 from tether.config import Settings
 from tether.connections.service import connect_client
 from tether.health.classify import Observation, Verdict
 from tether.health.status import Context, record
-from tether.members.actor import Actor
 from tether.models import Authorization, Connection
 from tether.providers.base import ExternalAccount, Identity, TokenGrant
 from tether.sandbox.metrics import day_metrics

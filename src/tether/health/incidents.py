@@ -8,10 +8,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.audit import service as audit
+from tether.events import publish
 from tether.health import repository
+from tether.health.events import IncidentClosed, IncidentOpened
 from tether.models import Incident, IncidentClient, IncidentKind, IncidentScope
-from tether.notifications import outbox
-from tether.sync import backfill
 
 
 def authorization_key(authorization_id: uuid.UUID) -> str:
@@ -86,7 +86,7 @@ async def open_incident(
         scope=scope_key,
     )
     await session.flush()
-    await outbox.incident_opened(session, incident, now)
+    await publish(session, IncidentOpened(incident, now))
     return incident
 
 
@@ -115,7 +115,6 @@ async def close_incidents(
             to_value=how,
             scope=incident.scope_key,
         )
-        await outbox.incident_closed(session, incident, now)
-        await backfill.after_incident_closed(session, incident, now)
+        await publish(session, IncidentClosed(incident, now))
     await session.flush()
     return closed

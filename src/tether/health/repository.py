@@ -324,3 +324,18 @@ async def connection_names(
     if visible_client_ids is not None:
         stmt = stmt.where(Connection.client_id.in_(visible_client_ids))
     return {row[0]: (row[1], row[2], row[3]) for row in (await session.execute(stmt)).all()}
+
+
+async def open_connection_incident_keys(
+    session: AsyncSession, authorization_id: uuid.UUID, active_only: bool
+) -> list[str]:
+    """Scope keys of the open connection incidents under the authorization whose connection is
+    active again (or all of them)."""
+    stmt = (
+        select(Incident.scope_key)
+        .join(Connection, Connection.id == Incident.connection_id)
+        .where(Incident.authorization_id == authorization_id, Incident.closed_at.is_(None))
+    )
+    if active_only:
+        stmt = stmt.where(Connection.status == Status.ACTIVE)
+    return list((await session.scalars(stmt)).all())

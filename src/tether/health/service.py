@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.errors import NotFound
 from tether.health import checks, repository
 from tether.health.repository import IncidentFilter
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate
-from tether.members.actor import Actor
 from tether.models import Incident
 
 _NEWEST_FIRST = Sort("opened_at", descending=True)

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.errors import BadRequest, NotFound
 from tether.integrations import repository
 from tether.integrations.repository import IntegrationFilter
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate, parse_sort
-from tether.members.actor import Actor
 from tether.models import Connection, Status
 
 SORTS = ("label", "identifier", "clients", "status", "provider")

@@ -16,6 +16,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether import vault
+from tether.actor import Actor
 from tether.audit import service as audit
 from tether.clients import repository as clients_repository
 from tether.db import utcnow
@@ -23,7 +24,6 @@ from tether.errors import Conflict, NotFound, TetherError
 from tether.kit.signing import BadSignature, Expired, Signer
 from tether.members import invitation_repository as repository
 from tether.members import repository as members_repository
-from tether.members.actor import Actor
 from tether.members.service import check_clients, create_member
 from tether.models import Invitation, Member, Organization, Role
 

@@ -9,12 +9,12 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.audit import service as audit
 from tether.clients import repository as clients_repository
 from tether.db import utcnow
 from tether.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from tether.members import repository
-from tether.members.actor import Actor
 from tether.members.passwords import hash_password, verify_password
 from tether.models import ApiToken, Member
 from tether.models.member import Role

@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.kit.words import plural
 from tether.members import repository
-from tether.members.actor import Actor
 from tether.members.passwords import hash_password, verify_password
 from tether.members.service import actor_for
 from tether.models import Member, SignInBrake, WebSession

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tether import vault
+from tether.actor import Actor
 from tether.db import utcnow
 from tether.errors import Forbidden, TetherError
 from tether.kit.signing import BadSignature, Expired, Signer
-from tether.members.actor import Actor
 
 PURPOSE = "reconnect"
 LIFETIME = timedelta(days=14)

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.db import utcnow
 from tether.errors import Conflict, NotFound
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate
-from tether.members.actor import Actor
 from tether.models import (
     Channel,
     EmailDelivery,

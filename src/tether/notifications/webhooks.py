@@ -53,6 +53,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tether import vault
+from tether.actor import Actor
 from tether.audit import service as audit
 from tether.config import Settings
 from tether.db import utcnow
@@ -60,7 +61,6 @@ from tether.errors import Conflict, NotFound, Unprocessable
 from tether.kit import outbound
 from tether.kit.crypto import Sealed
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate
-from tether.members.actor import Actor
 from tether.models import Event, WebhookDelivery, WebhookEndpoint
 from tether.notifications import webhook_signing
 from tether.notifications import webhooks_repository as repository

@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.config import Settings
 from tether.connections import service as connections
 from tether.db import utcnow
 from tether.errors import Unprocessable
 from tether.kit.pagination import Page, Sort
-from tether.members.actor import Actor
 from tether.models import Connection, Incident, LostDay, MetricDay
 from tether.sync import repository
 from tether.sync.days import DayRange, history_window, runs, today

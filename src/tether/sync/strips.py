@@ -14,12 +14,12 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.config import Settings
 from tether.connections import service as connections
 from tether.db import utcnow
 from tether.errors import BadRequest, Unprocessable
 from tether.kit.pagination import Page, Sort
-from tether.members.actor import Actor
 from tether.models import Connection, Incident, LostDay, MetricDay, Status
 from tether.sync import repository
 from tether.sync.coverage import MAX_WINDOW_DAYS

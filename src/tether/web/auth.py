@@ -15,12 +15,12 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.config import Settings
 from tether.db import utcnow
 from tether.deps import SessionDep, SettingsDep
 from tether.errors import TetherError
 from tether.members import sessions
-from tether.members.actor import Actor
 
 SESSION_COOKIE = "tether_session"
 LOGIN_CSRF_COOKIE = "tether_login_csrf"

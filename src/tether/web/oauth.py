@@ -11,11 +11,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.authorizations import manage, oauth
 from tether.config import Settings
 from tether.deps import RegistryDep, SessionDep, SettingsDep
 from tether.kit.redirects import check_return_to, local_path_or
-from tether.members.actor import Actor
 from tether.providers.registry import Registry
 from tether.web.responses import oauth_popup
 

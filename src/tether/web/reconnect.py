@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.authorizations.permissions import ReconnectMode, reconnect_mode
 from tether.authorizations.service import get_authorization
 from tether.config import Settings
@@ -20,7 +21,6 @@ from tether.connections import service as connections
 from tether.deps import RegistryDep, SessionDep, SettingsDep
 from tether.errors import Forbidden, NotFound, TetherError
 from tether.kit.pagination import Sort
-from tether.members.actor import Actor
 from tether.models import Authorization, Connection, Status
 from tether.notifications import service as notifications
 from tether.notifications.links import Target, check_link, open_link

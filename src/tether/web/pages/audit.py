@@ -11,11 +11,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.audit import service
 from tether.audit.service import HEALTH
 from tether.deps import SessionDep
 from tether.members import service as members
-from tether.members.actor import Actor
 from tether.models import AuditEvent
 from tether.sync.service import SYNC
 from tether.web.auth import PageActor

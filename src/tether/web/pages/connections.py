@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.authorizations import service as authorizations
 from tether.clients import service as clients
 from tether.connections import manage, service
@@ -20,7 +21,6 @@ from tether.deps import RegistryDep, SessionDep, SettingsDep
 from tether.errors import Conflict, NotFound, Unprocessable
 from tether.kit.inputs import VISIBLE_TEXT
 from tether.kit.pagination import parse_sort
-from tether.members.actor import Actor
 from tether.models import Client, Status
 from tether.sync import service as sync
 from tether.web.auth import PageActor

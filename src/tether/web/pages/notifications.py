@@ -14,9 +14,9 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.deps import RegistryDep, SessionDep, SettingsDep
 from tether.errors import Unprocessable
-from tether.members.actor import Actor
 from tether.models import Channel, Event, Role
 from tether.notifications import service
 from tether.notifications.service import NotificationRow

@@ -14,13 +14,13 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.clients import service as clients
 from tether.db import utcnow
 from tether.deps import SessionDep
 from tether.errors import Unprocessable
 from tether.kit.inputs import VISIBLE_TEXT
 from tether.members import invitations, service, sessions
-from tether.members.actor import Actor
 from tether.models import Member, Role
 from tether.web.auth import SESSION_COOKIE, PageActor
 from tether.web.params import Text

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether import vault
+from tether.actor import Actor
 from tether.authorizations import service as authorizations
 from tether.authorizations.service import AccountRow, AuthorizationRow
 from tether.db import utcnow
@@ -26,7 +27,6 @@ from tether.deps import SessionDep
 from tether.errors import Conflict, TetherError, Unprocessable
 from tether.health import service as health
 from tether.kit.pagination import Sort
-from tether.members.actor import Actor
 from tether.models import Authorization
 from tether.providers.catalog import name_of
 from tether.web.auth import PageActor

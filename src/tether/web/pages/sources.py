@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.actor import Actor
 from tether.authorizations import connect as adding
 from tether.authorizations import manage, oauth, service
 from tether.authorizations.permissions import reconnect_mode, refusal
@@ -24,7 +25,6 @@ from tether.errors import Forbidden, Unprocessable
 from tether.kit.pagination import Sort
 from tether.kit.redirects import check_return_to
 from tether.kit.words import plural
-from tether.members.actor import Actor
 from tether.models import Authorization, Role, Status
 from tether.providers.base import AuthKind
 from tether.providers.catalog import ProviderInfo

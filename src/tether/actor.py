@@ -1,3 +1,7 @@
+"""The member making a request or a job: who acts, in which organization, with what reach.
+
+Shared by every domain (as `errors` is), so that none needs another to say who acts."""
+
 import uuid
 from dataclasses import dataclass
 
