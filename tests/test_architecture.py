@@ -146,3 +146,16 @@ def test_every_domain_event_has_a_reaction() -> None:
     declared = DomainEvent.__subclasses__()
     assert declared, "the domains declare their events in events.py"
     assert [e.__name__ for e in declared if not handled.get(e)] == []
+
+
+LONGEST_MODULE = 500
+
+
+def test_no_module_is_over_500_lines() -> None:
+    """A module past 500 lines holds more than one thing: split it by what its parts do."""
+    long = {
+        str(path.relative_to(SOURCE)): n
+        for path in SOURCE.rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > LONGEST_MODULE
+    }
+    assert long == {}

@@ -49,7 +49,7 @@ from tether.db import Base, SealedText, utcnow
 from tether.health.checks import Engine
 from tether.health.refresh import refresh
 from tether.models import Authorization, Event
-from tether.notifications import email, invitation_email, webhooks
+from tether.notifications import email, invitation_email, webhook_delivery
 from tether.sync import schedule
 from tether.sync import service as sync
 from tether.worker.job import Job
@@ -335,14 +335,14 @@ async def send_notifications(tether: Tether) -> None:
     async with tether.sessions() as session:
         mails = await email.take_due(session, utcnow(), tether.settings)
         invitations = await invitation_email.take_due(session, utcnow(), tether.settings)
-        hooks = await webhooks.take_due(session, utcnow(), tether.settings)
+        hooks = await webhook_delivery.take_due(session, utcnow(), tether.settings)
         await session.commit()
     for job in mails:
         await email.send_emails(tether.sessions, tether.settings, ids_of(job))
     for job in invitations:
         await invitation_email.send_invitations(tether.sessions, tether.settings, ids_of(job))
     for job in hooks:
-        await webhooks.deliver(tether.sessions, tether.settings, ids_of(job))
+        await webhook_delivery.deliver(tether.sessions, tether.settings, ids_of(job))
 
 
 async def connect(world: World, api_key: str) -> None:

@@ -18,7 +18,7 @@ from tests.fixtures.running import Tether
 from tether import vault
 from tether.db import utcnow
 from tether.models import WebhookEndpoint
-from tether.notifications import webhook_signing, webhooks
+from tether.notifications import webhook_delivery, webhook_signing
 
 
 async def _create(api: httpx.AsyncClient, url: str, events: list[str]) -> dict[str, Any]:
@@ -45,9 +45,9 @@ async def test_every_delivery_verifies_with_the_standard_webhooks_library(
     await tether.sandbox("POST", "/users/alice/grants/revoke")
     await connected.check()
     async with tether.sessions() as session:
-        (job,) = await webhooks.take_due(session, utcnow(), tether.settings)
+        (job,) = await webhook_delivery.take_due(session, utcnow(), tether.settings)
         await session.commit()
-    await webhooks.deliver(tether.sessions, tether.settings, *job.args)
+    await webhook_delivery.deliver(tether.sessions, tether.settings, *job.args)
     sent = (await api.post(f"/api/v1/webhooks/{created['id']}/test")).json()
 
     lapse, test = receiver.received()

@@ -16,7 +16,7 @@ from tests.fixtures.connected import Connected
 from tests.fixtures.receiver import Receiver
 from tests.fixtures.running import Tether
 from tether.db import utcnow
-from tether.notifications import webhook_signing, webhooks
+from tether.notifications import webhook_delivery, webhook_signing
 
 
 async def _create(api: httpx.AsyncClient, url: str, events: list[str]) -> dict[str, Any]:
@@ -34,12 +34,12 @@ async def _deliveries(api: httpx.AsyncClient, endpoint_id: str) -> list[dict[str
 async def _drive(tether: Tether) -> int:
     """One scheduler pass for webhooks, and its jobs run as the worker would run them."""
     async with tether.sessions() as session:
-        jobs = await webhooks.take_due(session, utcnow(), tether.settings)
+        jobs = await webhook_delivery.take_due(session, utcnow(), tether.settings)
         await session.commit()
     for job in jobs:
         assert job.actor == "notifications.deliver_webhooks"
         (ids,) = job.args
-        await webhooks.deliver(tether.sessions, tether.settings, ids)
+        await webhook_delivery.deliver(tether.sessions, tether.settings, ids)
     return sum(job.size for job in jobs)
 
 
@@ -367,12 +367,12 @@ async def test_a_delivery_named_in_several_jobs_at_once_is_attempted_once(
     receiver.answer(answer, delay=0.3)
     await _lapse(connected)
     async with tether.sessions() as session:
-        (job,) = await webhooks.take_due(session, utcnow(), tether.settings)
+        (job,) = await webhook_delivery.take_due(session, utcnow(), tether.settings)
         await session.commit()
     (ids,) = job.args
 
     await asyncio.gather(
-        *(webhooks.deliver(tether.sessions, tether.settings, ids + ids) for _ in range(4))
+        *(webhook_delivery.deliver(tether.sessions, tether.settings, ids + ids) for _ in range(4))
     )
 
     (request,) = receiver.received()
@@ -388,14 +388,14 @@ async def test_a_delivered_delivery_is_never_sent_again(
     await _create(connected.org.api, f"{receiver.url}/hooks", ["authorization.lapsed"])
     await _lapse(connected)
     async with tether.sessions() as session:
-        (job,) = await webhooks.take_due(session, utcnow(), tether.settings)
+        (job,) = await webhook_delivery.take_due(session, utcnow(), tether.settings)
         await session.commit()
     (ids,) = job.args
 
     for _ in range(3):
-        await webhooks.deliver(tether.sessions, tether.settings, ids)
+        await webhook_delivery.deliver(tether.sessions, tether.settings, ids)
     with _at(utcnow() + timedelta(days=2)):
-        await webhooks.deliver(tether.sessions, tether.settings, ids)
+        await webhook_delivery.deliver(tether.sessions, tether.settings, ids)
 
     assert receiver.delivered_per_id() == {ids[0]: 1}
     assert len(receiver.received()) == 1
@@ -433,15 +433,15 @@ async def test_a_delivery_is_abandoned_after_a_day_of_failures(
 
 
 def test_back_off_doubles_from_30_seconds_to_an_hour_and_retry_after_is_honoured() -> None:
-    assert 24 <= webhooks.backoff(1) <= 36
-    assert 48 <= webhooks.backoff(2) <= 72
-    assert webhooks.backoff(10) <= 3600
-    assert webhooks.backoff(1000) <= 3600
+    assert 24 <= webhook_delivery.backoff(1) <= 36
+    assert 48 <= webhook_delivery.backoff(2) <= 72
+    assert webhook_delivery.backoff(10) <= 3600
+    assert webhook_delivery.backoff(1000) <= 3600
     now = utcnow()
-    assert webhooks.retry_after("120") == 120
-    assert webhooks.retry_after("99999") == 3600
-    assert webhooks.retry_after("-5") == 1
-    assert webhooks.retry_after("nonsense") is None
-    assert webhooks.retry_after(None) is None
+    assert webhook_delivery.retry_after("120") == 120
+    assert webhook_delivery.retry_after("99999") == 3600
+    assert webhook_delivery.retry_after("-5") == 1
+    assert webhook_delivery.retry_after("nonsense") is None
+    assert webhook_delivery.retry_after(None) is None
     later = (now + timedelta(minutes=5)).strftime("%a, %d %b %Y %H:%M:%S GMT")
-    assert 290 < (webhooks.retry_after(later, now) or 0) <= 300
+    assert 290 < (webhook_delivery.retry_after(later, now) or 0) <= 300

@@ -18,7 +18,8 @@ from tether.db import utcnow
 from tether.members import invitation_repository as repository
 from tether.members.invitations import link_url
 from tether.models import Invitation, Member, Organization
-from tether.notifications.email import Mailer, classify, compose, retry_delay
+from tether.notifications.email import retry_delay
+from tether.notifications.mailer import Mailer, classify, compose
 from tether.worker.job import Job
 
 log = logging.getLogger(__name__)

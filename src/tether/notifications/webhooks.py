@@ -1,4 +1,4 @@
-"""Webhooks: an organization's endpoints, and its events POSTed to them, signed and retried.
+"""Webhooks: an organization's endpoints, their secrets, and their delivery logs.
 
 What a receiver gets
 --------------------
@@ -16,41 +16,14 @@ An endpoint's URL is judged by `kit.outbound`'s rules when it is saved and again
 attempt, which connects only to addresses it judged (`target_policy` says how the settings bend
 those rules). A name that does not resolve when it is saved is accepted: its DNS may come later.
 
-Delivery
---------
-Any 2xx answer delivers the event. Anything else (another status, a redirect, no answer within
-10 s, a refused connection, a refused target) counts as a failed attempt: the next comes after
-30 s, doubling up to an hour, with jitter (a `Retry-After` answer is honoured, up to an hour),
-until a day after the event; the attempt that fails after that abandons the delivery. Each
-delivery keeps its attempt count, the last status code, the last error as a short fixed reason
-(`kit.outbound`: "answered 500", "timed out", "refused: address not allowed", ...; never what
-the target said) and when it was delivered or abandoned.
-Deliveries are sent concurrently, so events can arrive out of order (after an outage of the
-receiver especially): the payload's `occurred_at` tells which came first.
-
-`take_due` (run by the scheduler) hands due deliveries out in batches and moves them out of its
-sight; `deliver` (the worker's job) re-reads each row, so a delivered row is never sent again
-however many jobs name it, and claims it before sending, so two workers never send one delivery
-at once. Deliveries wait in the database for as long as the broker or a receiver is away.
-Deliveries of a paused (inactive) endpoint wait too, and go out when it is active again.
-
-Settings are module constants for now (see below), except the scheduler's batch and dispatch
-timeout, shared with the health engine, and whether private targets are allowed.
+How events are sent, retried and given up on is `webhook_delivery`.
 """
 
-import asyncio
-import json
 import logging
-import random
-import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 
-import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether import vault
 from tether.actor import Actor
@@ -59,29 +32,14 @@ from tether.config import Settings
 from tether.db import utcnow
 from tether.errors import Conflict, NotFound, Unprocessable
 from tether.kit import outbound
-from tether.kit.crypto import Sealed
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate
 from tether.models import Event, WebhookDelivery, WebhookEndpoint
 from tether.notifications import webhook_signing
 from tether.notifications import webhooks_repository as repository
-from tether.worker.job import Job
 
 log = logging.getLogger(__name__)
 
-DELIVER_ACTOR = "notifications.deliver_webhooks"
 TEST_EVENT = "webhook.test"
-BATCH = 50
-CONCURRENCY = 16
-TIMEOUT_SECONDS = 10.0
-BACKOFF_BASE_SECONDS = 30.0
-BACKOFF_MAX_SECONDS = 3600.0
-GIVE_UP_AFTER = timedelta(days=1)
-# A worker takes a delivery only if its next attempt is due within CLAIM_WINDOW (which must be
-# at least the scheduler's dispatch timeout), and holds it for CLAIM_LEASE, which is longer:
-# a second worker cannot take it while the first one's attempt runs.
-CLAIM_WINDOW = timedelta(minutes=15)
-CLAIM_LEASE = CLAIM_WINDOW + timedelta(minutes=2)
-USER_AGENT = "Tether-Webhooks/1"
 # Shown instead of a last error recorded before errors were fixed reasons: it may quote a target.
 WITHHELD_ERROR = "failed"
 
@@ -316,192 +274,3 @@ def _audit(
 
 
 # Delivery --------------------------------------------------------------------------------------
-
-
-def body_of(delivery: WebhookDelivery) -> bytes:
-    """What is POSTed: the stored payload, with the delivery's id, as compact JSON."""
-    document = {**delivery.payload, "delivery_id": str(delivery.id)}
-    return json.dumps(document, separators=(",", ":")).encode()
-
-
-async def take_due(session: AsyncSession, now: datetime, settings: Settings) -> list[Job]:
-    """Due deliveries, moved out of sight for the dispatch timeout in this transaction (a lost
-    job is due again after it), in jobs of `BATCH`."""
-    ids = await repository.due_delivery_ids(session, now, settings.scheduler_batch)
-    await repository.postpone(
-        session, ids, now + timedelta(seconds=settings.dispatch_timeout_seconds)
-    )
-    batches = [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
-    return [Job(DELIVER_ACTOR, ([str(i) for i in batch],), len(batch)) for batch in batches]
-
-
-async def deliver(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, ids: list[str]
-) -> None:
-    """Attempt each delivery once, concurrently, each failure isolated from the others, to the
-    targets the settings allow.
-
-    The batch is read and claimed in one transaction, and the attempts recorded in one more."""
-    now = utcnow()
-    wanted = [uuid.UUID(raw_id) for raw_id in dict.fromkeys(ids)]
-    async with sessions() as session:
-        found = await repository.pending_with_endpoints(session, wanted)
-        claimed = await repository.claim_many(
-            session,
-            [delivery.id for delivery, _ in found],
-            unless_after=now + CLAIM_WINDOW,
-            until=now + CLAIM_LEASE,
-        )
-        pendings = [
-            Pending(
-                delivery.id,
-                delivery.event,
-                body_of(delivery),
-                delivery.created_at,
-                delivery.attempts,
-                endpoint.url,
-                endpoint.secret,
-            )
-            for delivery, endpoint in found
-            if delivery.id in claimed
-        ]
-        await session.commit()
-    # The rest are delivered, abandoned, gone, paused, or another worker is attempting them.
-    if not pendings:
-        return
-    gate = asyncio.Semaphore(CONCURRENCY)
-    policy = target_policy(settings)
-    headers = {"User-Agent": USER_AGENT}
-
-    async def one(http: httpx.AsyncClient, pending: Pending) -> dict[str, object]:
-        async with gate:
-            return {"id": pending.id, **asdict(await _attempt(http, policy, pending))}
-
-    async with outbound.client(policy, timeout=TIMEOUT_SECONDS, headers=headers) as http:
-        outcomes = await asyncio.gather(*(one(http, p) for p in pendings))
-    async with sessions() as session:
-        await repository.record_attempts(session, outcomes)
-        await session.commit()
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """What one POST came to."""
-
-    status_code: int | None
-    error: str | None = None
-    retry_after: float | None = None
-
-    @property
-    def delivered(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """What an attempt needs of a delivery and its endpoint, read before sending."""
-
-    id: uuid.UUID
-    event: str
-    body: bytes
-    created_at: datetime
-    attempts: int
-    url: str
-    secret: Sealed
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What an attempt changes on its delivery."""
-
-    status_code: int | None
-    error: str | None
-    delivered_at: datetime | None
-    next_attempt_at: datetime | None
-    abandoned_at: datetime | None
-
-
-async def _attempt(http: httpx.AsyncClient, policy: outbound.Policy, pending: Pending) -> Outcome:
-    """One POST of a claimed delivery, and what it changes on the row (never raises)."""
-    try:
-        attempt = await _post(http, policy, pending, vault.reveal(pending.secret))
-    except Exception:
-        log.exception("Could not attempt webhook delivery %s", pending.id)
-        attempt = Attempt(None, outbound.INTERNAL)
-    if not attempt.delivered:
-        log.info("Webhook delivery %s failed: %s", pending.id, attempt.error)
-    return _outcome(pending, attempt, utcnow())
-
-
-async def _post(
-    http: httpx.AsyncClient, policy: outbound.Policy, pending: Pending, secret: str
-) -> Attempt:
-    """One POST; what it came to is told in fixed words (`kit.outbound`): keeping what the target
-    said would let whoever sets the URL read what any service Tether can reach answers."""
-    signing = webhook_signing.headers(
-        secret,
-        delivery_id=str(pending.id),
-        event=pending.event,
-        body=pending.body,
-        at=int(time.time()),
-    )
-    headers = {"Content-Type": "application/json", **signing}
-    try:
-        # Judged again now: the rules or the settings may have changed since it was saved.
-        outbound.check_url(pending.url, policy)
-        async with (
-            asyncio.timeout(TIMEOUT_SECONDS),
-            http.stream("POST", pending.url, content=pending.body, headers=headers) as response,
-        ):
-            code = response.status_code
-            if 200 <= code < 300:
-                return Attempt(code)
-            after = retry_after(response.headers.get("retry-after"))
-            return Attempt(code, outbound.answered(code), after)
-    except (
-        outbound.Refused,
-        outbound.Unresolved,
-        TimeoutError,
-        httpx.HTTPError,
-        httpx.InvalidURL,
-    ) as error:
-        return Attempt(None, outbound.failure_reason(error))
-
-
-def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds a `Retry-After` header asks for (a number or an HTTP date), within [1 s, 1 h]."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            at = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if at.tzinfo is None:
-            return None
-        seconds = (at - (now or utcnow())).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 1.0), BACKOFF_MAX_SECONDS)
-
-
-def backoff(failures: int) -> float:
-    """Seconds before the next attempt after `failures` failed ones: 30 s doubling, with ±20%
-    jitter, at most an hour."""
-    base = BACKOFF_BASE_SECONDS * float(2 ** min(max(failures - 1, 0), 20))
-    return min(base * random.uniform(0.8, 1.2), BACKOFF_MAX_SECONDS)
-
-
-def _outcome(pending: Pending, attempt: Attempt, now: datetime) -> Outcome:
-    if attempt.delivered:
-        return Outcome(attempt.status_code, None, now, None, None)
-    deadline = pending.created_at + GIVE_UP_AFTER
-    if pending.event == TEST_EVENT or now >= deadline:
-        return Outcome(attempt.status_code, attempt.error, None, None, now)
-    delay = attempt.retry_after or backoff(pending.attempts + 1)
-    # The last attempt comes at the deadline itself, so a day of failures is a full day.
-    next_at = min(now + timedelta(seconds=delay), deadline)
-    return Outcome(attempt.status_code, attempt.error, None, next_at, None)

@@ -12,7 +12,7 @@ from tether.deps import CurrentActor, SessionDep, SettingsDep
 from tether.kit.inputs import Cursor, Label, Limit
 from tether.kit.schemas import Counted, ListOf, Schema
 from tether.models import Event, WebhookDelivery, WebhookEndpoint
-from tether.notifications import webhooks
+from tether.notifications import webhook_delivery, webhooks
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 
@@ -195,7 +195,7 @@ async def test_webhook(
     # The delivery writes in transactions of its own; end this one first so it holds no lock.
     await session.commit()
     runtime = request.app.state.runtime
-    await webhooks.deliver(runtime.sessions, runtime.settings, [str(delivery.id)])
+    await webhook_delivery.deliver(runtime.sessions, runtime.settings, [str(delivery.id)])
     return delivery_read(
         await webhooks.get_delivery(
             session, actor=actor, endpoint_id=endpoint_id, delivery_id=delivery.id

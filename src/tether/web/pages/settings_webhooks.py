@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from tether.deps import SessionDep, SettingsDep
 from tether.kit.inputs import VISIBLE_TEXT
 from tether.models import Event, WebhookEndpoint
-from tether.notifications import webhooks
+from tether.notifications import webhook_delivery, webhooks
 from tether.web.auth import PageActor
 from tether.web.pages.notifications import EVENTS
 from tether.web.params import Cursor
@@ -179,7 +179,7 @@ async def send_test(
     # The delivery writes in transactions of its own; end this one first so it holds no lock.
     await session.commit()
     runtime = request.app.state.runtime
-    await webhooks.deliver(runtime.sessions, runtime.settings, [str(delivery.id)])
+    await webhook_delivery.deliver(runtime.sessions, runtime.settings, [str(delivery.id)])
     sent = await webhooks.get_delivery(
         session, actor=actor, endpoint_id=endpoint_id, delivery_id=delivery.id
     )
