@@ -12,7 +12,8 @@ from tests.conftest import Tether
 from tests.fixtures.builders import Org, connect_sandbox
 from tether.db import utcnow
 from tether.models import Authorization
-from tether.worker import leadership, scheduler
+from tether.worker import leadership_repository as leadership
+from tether.worker import scheduler
 
 
 async def _authorizations(tether: Tether) -> list[Authorization]:

@@ -11,14 +11,15 @@ import dramatiq
 import typer
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether import jobs, runtime
 from tether.cli.context import check_providers_file, console, errors
 from tether.config import Settings
 from tether.health import checks
+from tether.health import repository as health_repository
 from tether.kit import logs
-from tether.models import Authorization, Connection, Organization, Status
+from tether.sync import repository as sync_repository
 from tether.sync import service as sync_service
 from tether.worker import actor, broker, scheduler
 
@@ -67,12 +68,12 @@ def check(
     ] = None,
 ) -> None:
     """Check every authorization now, with a progress bar, and show the statuses found."""
-    stmt = select(Authorization.id)
-    if organization:
-        stmt = stmt.join(Organization).where(Organization.name == organization)
     counts = asyncio.run(
         _with_progress(
-            "Checking authorizations", stmt, 50, lambda rt, ids: checks.check_many(rt.health, ids)
+            "Checking authorizations",
+            lambda session: health_repository.authorization_ids(session, organization),
+            50,
+            lambda rt, ids: checks.check_many(rt.health, ids),
         )
     )
     _print_counts("status", "authorizations", counts)
@@ -84,12 +85,12 @@ def sync(
     ] = None,
 ) -> None:
     """Sync every connection's metrics now, with a progress bar, and show the outcomes."""
-    stmt = select(Connection.id).where(Connection.status != Status.DISCONNECTED)
-    if organization:
-        stmt = stmt.join(Organization).where(Organization.name == organization)
     counts = asyncio.run(
         _with_progress(
-            "Syncing connections", stmt, 20, lambda rt, ids: sync_service.sync_many(rt.health, ids)
+            "Syncing connections",
+            lambda session: sync_repository.connection_ids(session, organization),
+            20,
+            lambda rt, ids: sync_service.sync_many(rt.health, ids),
         )
     )
     _print_counts("outcome", "connections", counts)
@@ -97,16 +98,16 @@ def sync(
 
 async def _with_progress(
     label: str,
-    stmt: Select[uuid.UUID],
+    find: Callable[[AsyncSession], Awaitable[list[uuid.UUID]]],
     batch: int,
     run: Callable[[runtime.Runtime, list[uuid.UUID]], Awaitable[Mapping[str, int]]],
 ) -> Counter[str]:
-    """Run `run` over the ids `stmt` selects, a batch at a time, behind a progress bar."""
+    """Run `run` over the ids `find` finds, a batch at a time, behind a progress bar."""
     settings = Settings()
     check_providers_file(settings)
     async with runtime.opened(settings) as opened:
         async with opened.sessions() as session:
-            ids = list((await session.scalars(stmt)).all())
+            ids = await find(session)
         totals: Counter[str] = Counter()
         with Progress(console=console) as progress:
             bar = progress.add_task(label, total=len(ids))

@@ -16,6 +16,7 @@ from tether.models import (
     Connection,
     Incident,
     IncidentClient,
+    Organization,
     Status,
 )
 from tether.providers.base import Reason
@@ -338,4 +339,12 @@ async def open_connection_incident_keys(
     )
     if active_only:
         stmt = stmt.where(Connection.status == Status.ACTIVE)
+    return list((await session.scalars(stmt)).all())
+
+
+async def authorization_ids(session: AsyncSession, organization: str | None) -> list[uuid.UUID]:
+    """Every authorization, or those of the organization of this name."""
+    stmt = select(Authorization.id)
+    if organization:
+        stmt = stmt.join(Organization).where(Organization.name == organization)
     return list((await session.scalars(stmt)).all())

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether.kit.due_rows import DueRows
+from tether.kit.due_repository import DueRows
 from tether.models import Invitation, Member, Organization
 
 EMAIL = DueRows(

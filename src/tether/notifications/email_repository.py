@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether.kit.due_rows import DueRows
+from tether.kit.due_repository import DueRows
 from tether.kit.pagination import Sort, keyset
 from tether.models import Authorization, EmailDelivery, Member
 

@@ -5,10 +5,9 @@ oldest first); after a switch to another account, the connection's history start
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether.models import Incident, IncidentScope, LostDay, MetricDay
+from tether.models import Incident, IncidentScope
 from tether.sync import repository
 
 # How an incident ends when access is back.
@@ -30,8 +29,7 @@ async def start_over(session: AsyncSession, connection_id: uuid.UUID) -> None:
     another account's. The caller makes the connection due, so its initial load runs again.
 
     Call it after the connection's own row was updated in the same transaction: a sync storing
-    days holds that row while it writes (`sync/store.py`), so it either finishes first (and its
-    days are deleted here) or waits and then finds the connection switched (and writes
-    nothing)."""
-    for model in (MetricDay, LostDay):
-        await session.execute(delete(model).where(model.connection_id == connection_id))
+    days holds that row while it writes (`sync/store_repository.py`), so it either finishes
+    first (and its days are deleted here) or waits and then finds the connection switched (and
+    writes nothing)."""
+    await repository.forget_days(session, connection_id)

@@ -10,13 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.authorizations.service import credentials_of
 from tether.config import Settings
 from tether.errors import TetherError
-from tether.models import Account, Authorization, Connection, LostDay, MetricDay, Status
+from tether.models import Authorization, LostDay, MetricDay, Status
 from tether.providers.base import Credentials
 from tether.providers.catalog import name_of
 from tether.providers.definition import Reports
@@ -67,23 +66,7 @@ async def plan_many(
 ) -> dict[uuid.UUID, Plan | Skip]:
     """Each connection's plan: the given range, or whatever its history window lacks, within
     what its provider's report serves (`reports_of`: None for a provider without one)."""
-    stmt = (
-        select(
-            Connection.id,
-            Connection.provider,
-            Connection.status,
-            Connection.account_id,
-            Connection.account_external_id,
-            Connection.sync_interval_hours,
-            Account.currency,
-            Account.manager_external_id,
-            Authorization,
-        )
-        .join(Authorization, Authorization.id == Connection.authorization_id)
-        .join(Account, Account.id == Connection.account_id)
-        .where(Connection.id.in_(ids))
-    )
-    rows = (await session.execute(stmt)).all()
+    rows = await repository.plan_rows(session, ids)
     gone = "The connection no longer exists."
     plans: dict[uuid.UUID, Plan | Skip] = {i: Skip(i, gone) for i in ids}
     last = today(now)
@@ -100,12 +83,7 @@ async def plan_many(
         why = _skipped(r.status, a.status)
         if why is not None or reports is None:
             # Nothing to load until someone reconnects; the backfill makes it due again then.
-            await session.execute(
-                update(Connection)
-                .where(Connection.id == r.id)
-                .values(next_sync_at=now + interval)
-                .execution_options(synchronize_session=False)
-            )
+            await repository.postpone(session, [r.id], now + interval)
             plans[r.id] = Skip(r.id, f"The connection is {why}." if why else _unloaded(r.provider))
             continue
         assert reports is not None
@@ -164,11 +142,7 @@ async def _loaded(
     initial load none), so only the few with part of it have their days read."""
     if not ids:
         return {}
-    counted = select(MetricDay.connection_id, func.count()).where(
-        MetricDay.connection_id.in_(ids), MetricDay.day >= window.start, MetricDay.day <= window.end
-    )
-    grouped = await session.execute(counted.group_by(MetricDay.connection_id))
-    counts: dict[uuid.UUID, int] = {connection_id: n for connection_id, n in grouped}
+    counts = await repository.days_counted(session, ids, window.start, window.end)
     found: dict[uuid.UUID, set[date] | None] = {i: set() for i in ids}
     partial = []
     for connection_id, n in counts.items():

@@ -20,6 +20,7 @@ from tether.models import (
     IncidentScope,
     LostDay,
     MetricDay,
+    Organization,
     Status,
 )
 
@@ -253,3 +254,49 @@ async def incidents_over(
     if until is not None:
         stmt = stmt.where(Incident.opened_at < until)
     return (await session.scalars(stmt.order_by(Incident.opened_at, Incident.id))).all()
+
+
+async def plan_rows(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Any]:
+    """What planning a sync reads of each connection: its account and its authorization."""
+    stmt = (
+        select(
+            Connection.id,
+            Connection.provider,
+            Connection.status,
+            Connection.account_id,
+            Connection.account_external_id,
+            Connection.sync_interval_hours,
+            Account.currency,
+            Account.manager_external_id,
+            Authorization,
+        )
+        .join(Authorization, Authorization.id == Connection.authorization_id)
+        .join(Account, Account.id == Connection.account_id)
+        .where(Connection.id.in_(ids))
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def days_counted(
+    session: AsyncSession, ids: Sequence[uuid.UUID], start: date, end: date
+) -> dict[uuid.UUID, int]:
+    """How many days of [start, end] each connection has loaded (none: left out)."""
+    counted = select(MetricDay.connection_id, func.count()).where(
+        MetricDay.connection_id.in_(ids), MetricDay.day >= start, MetricDay.day <= end
+    )
+    grouped = await session.execute(counted.group_by(MetricDay.connection_id))
+    return {connection_id: n for connection_id, n in grouped}
+
+
+async def forget_days(session: AsyncSession, connection_id: uuid.UUID) -> None:
+    """Delete every day loaded and every day recorded lost of the connection."""
+    for model in (MetricDay, LostDay):
+        await session.execute(delete(model).where(model.connection_id == connection_id))
+
+
+async def connection_ids(session: AsyncSession, organization: str | None) -> list[uuid.UUID]:
+    """Every connection not switched off, or those of the organization of this name."""
+    stmt = select(Connection.id).where(Connection.status != Status.DISCONNECTED)
+    if organization:
+        stmt = stmt.join(Organization).where(Organization.name == organization)
+    return list((await session.scalars(stmt)).all())

@@ -16,7 +16,8 @@ from tether.health.checks import Engine
 from tether.health.classify import Verdict, backoff, observe
 from tether.providers.base import ProviderCallError, Reason
 from tether.sync import limits as sync_limits
-from tether.sync import repository, store
+from tether.sync import repository
+from tether.sync import store_repository as store
 from tether.sync.days import calls, today
 from tether.sync.plan import Plan, Skip, plan_many, sealed_of
 

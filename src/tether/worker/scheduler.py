@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tether.config import Settings
 from tether.db import utcnow
-from tether.worker import actor, due, leadership
+from tether.worker import actor, due
+from tether.worker import leadership_repository as leadership
 
 log = logging.getLogger(__name__)
 HOLDER = f"{socket.gethostname()}:{os.getpid()}"
