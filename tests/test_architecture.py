@@ -2,6 +2,7 @@
 
 import ast
 import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -146,14 +147,36 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def test_domains_depend_on_each_other_without_a_cycle() -> None:
-    graph = _domain_graph()
-    cycle = _cycle(graph)
-    table = "\n".join(f"  {d:<15} -> {', '.join(sorted(graph[d])) or '-'}" for d in sorted(graph))
-    assert cycle is None, (
-        f"Domains import each other in a circle: {' -> '.join(cycle or [])}.\n"
-        "A domain tells others what happened by publishing an event (tether/events.py); who "
-        "reacts is in tether/reactions.py. The domains import today:\n" + table
+ARCHITECTURE = SOURCE.parents[1] / "docs" / "architecture.md"
+
+
+def _allowed() -> dict[str, set[str]]:
+    """The table of docs/architecture.md: each domain and the domains it may import."""
+    allowed = {}
+    for line in ARCHITECTURE.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0].startswith("`") and cells[0].strip("`") in ALL_DOMAINS:
+            allowed[cells[0].strip("`")] = set(re.findall(r"`(\w+)`", cells[1]))
+    return allowed
+
+
+def _table(graph: dict[str, set[str]]) -> str:
+    return "\n".join(f"  {d:<15} -> {', '.join(sorted(graph[d])) or '-'}" for d in sorted(graph))
+
+
+def test_the_allowed_dependencies_name_every_domain_and_form_no_cycle() -> None:
+    allowed = _allowed()
+    assert set(allowed) == set(ALL_DOMAINS)
+    assert _cycle(allowed) is None, "docs/architecture.md allows a cycle:\n" + _table(allowed)
+
+
+def test_domains_import_only_what_docs_architecture_allows() -> None:
+    graph, allowed = _domain_graph(), _allowed()
+    beyond = {d: sorted(graph[d] - allowed[d]) for d in graph if graph[d] - allowed[d]}
+    assert beyond == {}, (
+        "A domain imports one its row in docs/architecture.md does not allow. A domain tells "
+        "others what happened by publishing an event (tether/events.py); who reacts is in "
+        "tether/reactions.py. The allowed dependencies:\n" + _table(allowed)
     )
 
 
