@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from tether.config import Settings
+from tether.kit.backoff import Backoff
 from tether.providers.base import ProviderCallError, Reason
 
 
@@ -50,11 +51,12 @@ def observe(error: ProviderCallError) -> Observation:
 
 def backoff(failures: int, settings: Settings, retry_after: float | None = None) -> timedelta:
     """Exponential back-off with jitter (50-100% of the step), never sooner than Retry-After."""
-    step = min(
-        settings.backoff_max_seconds, settings.backoff_base_seconds * 2 ** max(0, failures - 1)
-    )
-    delay = step * random.uniform(0.5, 1.0)
-    return timedelta(seconds=max(delay, retry_after or 0.0))
+    delay = Backoff(
+        base=timedelta(seconds=settings.backoff_base_seconds),
+        cap=timedelta(seconds=settings.backoff_max_seconds),
+        jitter=(0.5, 1.0),
+    ).after(failures)
+    return max(delay, timedelta(seconds=retry_after or 0.0))
 
 
 def next_check(now: datetime, settings: Settings) -> datetime:

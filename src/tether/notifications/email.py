@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tether.config import Settings
 from tether.db import utcnow
+from tether.kit.backoff import Backoff
 from tether.models import Authorization, EmailDelivery, Event, Incident, Member
 from tether.notifications import email_repository, repository
 from tether.notifications.email_repository import DIGEST
@@ -192,8 +193,7 @@ async def _failed(
 def retry_delay(attempts: int, settings: Settings) -> timedelta:
     """The wait after the n-th failed attempt: the retry setting, doubling, up to 15 minutes."""
     base = timedelta(seconds=settings.email_retry_seconds)
-    doublings = min(max(0, attempts - 1), 20)
-    return min(base * (1 << doublings), max(base, RETRY_CAP))
+    return Backoff(base=base, cap=max(base, RETRY_CAP)).after(attempts)
 
 
 async def _drafts(session: AsyncSession, settings: Settings, ids: set[uuid.UUID]) -> list[Draft]:

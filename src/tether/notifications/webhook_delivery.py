@@ -25,7 +25,6 @@ timeout, shared with the health engine, and whether private targets are allowed.
 import asyncio
 import json
 import logging
-import random
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -39,6 +38,7 @@ from tether import vault
 from tether.config import Settings
 from tether.db import utcnow
 from tether.kit import outbound
+from tether.kit.backoff import Backoff
 from tether.kit.crypto import Sealed
 from tether.models import WebhookDelivery
 from tether.notifications import webhook_signing
@@ -61,6 +61,11 @@ GIVE_UP_AFTER = timedelta(days=1)
 CLAIM_WINDOW = timedelta(minutes=15)
 CLAIM_LEASE = CLAIM_WINDOW + timedelta(minutes=2)
 USER_AGENT = "Tether-Webhooks/1"
+_BACKOFF = Backoff(
+    base=timedelta(seconds=BACKOFF_BASE_SECONDS),
+    cap=timedelta(seconds=BACKOFF_MAX_SECONDS),
+    jitter=(0.8, 1.2),
+)
 
 
 def body_of(delivery: WebhookDelivery) -> bytes:
@@ -236,8 +241,7 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
 def backoff(failures: int) -> float:
     """Seconds before the next attempt after `failures` failed ones: 30 s doubling, with ±20%
     jitter, at most an hour."""
-    base = BACKOFF_BASE_SECONDS * float(2 ** min(max(failures - 1, 0), 20))
-    return min(base * random.uniform(0.8, 1.2), BACKOFF_MAX_SECONDS)
+    return _BACKOFF.after(failures).total_seconds()
 
 
 def _outcome(pending: Pending, attempt: Attempt, now: datetime) -> Outcome:
