@@ -255,7 +255,9 @@ async def test_bad_invitations_are_refused_and_only_admins_invite(org: Org) -> N
     assert client.json()["error"]["code"] == "unknown_client"
     assert by_staff.status_code == listing.status_code == 403
     assert by_staff.json()["error"]["message"] == "Only admins can invite members."
-    assert old_way.status_code == 405
+    assert old_way.status_code == 410
+    assert old_way.json()["error"]["code"] == "use_invitations"
+    assert "POST /api/v1/invitations" in old_way.json()["error"]["message"]
     assert await listed(org) == []
 
 

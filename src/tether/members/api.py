@@ -5,6 +5,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from tether.deps import CurrentActor, SessionDep
+from tether.errors import TetherError
 from tether.kit.schemas import Counted
 from tether.members import service
 from tether.members.schemas import (
@@ -36,6 +37,18 @@ def _read(member: Member, client_ids: list[uuid.UUID] | None) -> MemberRead:
 async def list_members(session: SessionDep, actor: CurrentActor) -> Counted[MemberRead]:
     members, access = await service.list_members(session, actor=actor)
     return Counted(data=[_read(m, access.get(m.id)) for m in members], total=len(members))
+
+
+@router.post("/members", include_in_schema=False)
+async def add_member_moved() -> None:
+    """Adding a member with a password the admin chose gave way to invitations (decision 007):
+    a script still calling this is told where to go, not just that the method is wrong."""
+    raise TetherError(
+        "Members join by invitation now: POST /api/v1/invitations with their email and role, "
+        "and Tether emails them a link to choose their password.",
+        code="use_invitations",
+        status=410,
+    )
 
 
 @router.get("/members/me")
