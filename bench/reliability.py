@@ -97,6 +97,21 @@ def _elapsed(started: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.1f} s"
 
 
+@contextlib.contextmanager
+def _scenario(kind: str) -> Iterator[tuple[str, str, str, Path]]:
+    """What every scenario starts from: a migrated throwaway PostgreSQL database (its plain and
+    Tether URLs), a new key ring, and a data folder; all gone afterwards."""
+    name = f"tether_bench_{kind}_{os.getpid()}"
+    plain_url, url = database_urls(name)
+    secret_keys = new_keyring()
+    with (
+        throwaway_database(name, retry_drop=True),
+        tempfile.TemporaryDirectory(prefix=f"tether-{kind}-") as folder,
+    ):
+        migrate.upgrade(url)
+        yield plain_url, url, secret_keys, Path(folder)
+
+
 # ---------------------------------------------------------------------------------------------
 # crash: a thousand kills of a worker refreshing with rotation.
 
@@ -109,16 +124,9 @@ def run_crash(args: argparse.Namespace) -> Verdict:
         f"seed {seed}",
         flush=True,
     )
-    name = f"tether_bench_crash_{os.getpid()}"
-    _, url = database_urls(name)
-    secret_keys = new_keyring()
     started = time.perf_counter()
-    with (
-        throwaway_database(name, retry_drop=True),
-        tempfile.TemporaryDirectory(prefix="tether-crash-") as folder,
-    ):
-        migrate.upgrade(url)
-        tally, final = asyncio.run(_crash(args.kills, url, secret_keys, Path(folder), seed))
+    with _scenario("crash") as (_, url, secret_keys, folder):
+        tally, final = asyncio.run(_crash(args.kills, url, secret_keys, folder, seed))
     wall = time.perf_counter() - started
     lost = final["revoked"] + tally.stale
     false_lapses = tally.not_active + final["not_active"]
@@ -195,16 +203,9 @@ def run_outage(args: argparse.Namespace) -> Verdict:
         f"{args.fleet:,} authorizations checked every minute, on PostgreSQL",
         flush=True,
     )
-    name = f"tether_bench_outage_{os.getpid()}"
-    plain_url, url = database_urls(name)
-    secret_keys = new_keyring()
     started = time.perf_counter()
-    with (
-        throwaway_database(name, retry_drop=True),
-        tempfile.TemporaryDirectory(prefix="tether-outage-") as folder,
-    ):
-        migrate.upgrade(url)
-        seen = asyncio.run(_outage(args, url, plain_url, secret_keys, Path(folder)))
+    with _scenario("outage") as (plain_url, url, secret_keys, folder):
+        seen = asyncio.run(_outage(args, url, plain_url, secret_keys, folder))
     print(f"  wall time {_elapsed(started)} for {seen.checks:,} checks")
     for label, count in (
         ("needs_reconnect at any minute (most seen)", seen.most_needs_reconnect),
@@ -419,17 +420,13 @@ def run_broker(args: argparse.Namespace) -> Verdict:
         settle=args.settle,
         timeout=args.outage_seconds + args.recovery_timeout,
     )
-    name = f"tether_bench_broker_{os.getpid()}"
-    plain_url, url = database_urls(name)
-    secret_keys = new_keyring()
     started = time.perf_counter()
     mail, hooks = StoppableMail(), lapse_storm.HookReceiver()
     with (
-        throwaway_database(name, retry_drop=True),
-        tempfile.TemporaryDirectory(prefix="tether-broker-") as folder,
+        _scenario("broker") as (plain_url, url, secret_keys, folder),
         contextlib.ExitStack() as cleanup,
     ):
-        own = OwnRedis(Path(folder))
+        own = OwnRedis(folder)
         own.start()
         cleanup.enter_context(_cleanup_redis(own))
         cleanup.callback(mail.stop)
@@ -439,7 +436,6 @@ def run_broker(args: argparse.Namespace) -> Verdict:
             # The receiver listens on 127.0.0.1, a private address webhooks refuse by default.
             "TETHER_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
         }
-        migrate.upgrade(url)
         mail.start()
         hooks.start()
         with lapse_storm.sandbox_serving(n, 3) as sandbox:
@@ -454,7 +450,17 @@ def run_broker(args: argparse.Namespace) -> Verdict:
             )
             print(f"  seeded in {_elapsed(started)}; the storm...", flush=True)
             result = _storm_with_outage(
-                args, storm, url, plain_url, secret_keys, sandbox, seeded, mail, hooks, own, folder
+                args,
+                storm,
+                url,
+                plain_url,
+                secret_keys,
+                sandbox,
+                seeded,
+                mail,
+                hooks,
+                own,
+                str(folder),
             )
     print(f"  wall time {_elapsed(started)}")
     return _broker_report(args, result)

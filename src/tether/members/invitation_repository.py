@@ -29,11 +29,6 @@ async def get(
     return await session.scalar(stmt)
 
 
-async def get_any(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation | None:
-    """An invitation by id alone: for a link, whose signature already names it."""
-    return await session.get(Invitation, invitation_id)
-
-
 async def by_email(
     session: AsyncSession, organization_id: uuid.UUID, email: str
 ) -> Invitation | None:

@@ -188,21 +188,19 @@ async def open_link(session: AsyncSession, token: str) -> Opened:
         ) from None
     except (BadSignature, ValueError):
         raise _gone() from None
-    invitation = await repository.get_any(session, invitation_id)
-    if invitation is None or not secrets.compare_digest(
-        invitation.link_nonce, str(payload.get("nonce", ""))
+    found = await repository.with_senders(session, [invitation_id])
+    if not found or not secrets.compare_digest(
+        found[0][0].link_nonce, str(payload.get("nonce", ""))
     ):
         raise _gone()
-    found = await repository.with_senders(session, [invitation.id])
-    _, organization, invited_by = found[0]
+    invitation, organization, invited_by = found[0]
     taken = await members_repository.get_by_email(session, invitation.email) is not None
     return Opened(invitation, organization, invited_by, taken)
 
 
-async def accept(session: AsyncSession, token: str, *, name: str, password: str) -> Member:
-    """Join the organization as the invitation says, with this name and password. The link
-    works once: the invitation is gone afterwards."""
-    opened = await open_link(session, token)
+async def accept(session: AsyncSession, opened: Opened, *, name: str, password: str) -> Member:
+    """Join the organization as the opened invitation (`open_link`) says, with this name and
+    password. The link works once: the invitation is gone afterwards."""
     invitation = opened.invitation
     if opened.taken:
         raise Conflict(taken_message(opened), code="email_taken")

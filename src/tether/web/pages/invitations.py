@@ -98,7 +98,7 @@ async def accept_invitation(
         }  # fmt: skip
         return _page(request, context, secure=secure, status_code=409 if taken else 422)
     try:
-        member = await invitations.accept(session, token, name=name, password=password)
+        member = await invitations.accept(session, opened, name=name, password=password)
     except Conflict as taken_meanwhile:
         context = {"opened": opened, "taken": taken_meanwhile.message}
         return _page(request, context, secure=secure, status_code=409)
