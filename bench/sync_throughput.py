@@ -573,6 +573,8 @@ def profile_syncs(setup: Setup, count: int, threads: int, top: int) -> tuple[flo
                 ids = list((await session.scalars(select(Connection.id).limit(count))).all())
             gate = asyncio.Semaphore(threads)
 
+            size = schedule.SYNCS.batch
+
             async def job(batch: list[uuid.UUID]) -> int:
                 async with gate:
                     return (await service.sync_many(opened.health, batch))["synced"]
@@ -583,9 +585,7 @@ def profile_syncs(setup: Setup, count: int, threads: int, top: int) -> tuple[flo
             profiler = cProfile.Profile(time.thread_time)
             started = time.perf_counter()
             profiler.enable()
-            done = await asyncio.gather(
-                *(job(ids[i : i + schedule.BATCH]) for i in range(0, len(ids), schedule.BATCH))
-            )
+            done = await asyncio.gather(*(job(ids[i : i + size]) for i in range(0, len(ids), size)))
             profiler.disable()
             return time.perf_counter() - started, sum(done), profiler
 

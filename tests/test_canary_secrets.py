@@ -319,7 +319,7 @@ class World:
 
 async def run_due_syncs(tether: Tether, engine: Engine) -> None:
     async with tether.sessions() as session:
-        jobs = await schedule.take_due(session, utcnow(), tether.settings)
+        jobs = await schedule.SYNCS.take_due(session, utcnow(), tether.settings)
         await session.commit()
     ids = [i for job in jobs if job.actor == schedule.SYNC_ACTOR for i in ids_of(job)]
     await sync.sync_many(engine, [uuid.UUID(i) for i in ids])
@@ -334,8 +334,8 @@ async def send_notifications(tether: Tether) -> None:
     """The scheduler's pass for emails and webhooks, and their jobs run as a worker would."""
     async with tether.sessions() as session:
         mails = await email.take_due(session, utcnow(), tether.settings)
-        invitations = await invitation_email.take_due(session, utcnow(), tether.settings)
-        hooks = await webhook_delivery.take_due(session, utcnow(), tether.settings)
+        invitations = await invitation_email.EMAILS.take_due(session, utcnow(), tether.settings)
+        hooks = await webhook_delivery.DELIVERIES.take_due(session, utcnow(), tether.settings)
         await session.commit()
     for job in mails:
         await email.send_emails(tether.sessions, tether.settings, ids_of(job))
@@ -569,6 +569,8 @@ async def run_the_loop(world: World, engine: Engine, secrets: dict[str, str]) ->
     await send_notifications(tether)
     await reconnect(world, api_key, secrets["wrong API key"])
     await run_due_syncs(tether, engine)
+    asked = await tether.sync(world.api, sorted(world.ids["connection_id"])[0])
+    world.keep("sync_id", asked["id"])
     await send_notifications(tether)
 
     password, mistyped = secrets["member password"], secrets["mistyped member password"]

@@ -73,8 +73,8 @@ async def test_the_demo_starts_with_a_lapse_whose_days_come_back_on_reconnecting
     async with httpx.AsyncClient(timeout=30) as browser:
         done = await browser.get(callback, headers={"Accept": "application/json"})
     assert done.status_code == 200, done.text
-    loaded = await api.post(f"/api/v1/connections/{connection['id']}/sync")
-    assert loaded.status_code == 200, loaded.text
+    loaded = await tether.sync(api, connection["id"])
+    assert loaded["outcome"] == "synced", loaded
 
     (coverage,) = (await _get(api, "/coverage"))["data"]
     assert (coverage["status"], coverage["missing"]) == ("active", [])

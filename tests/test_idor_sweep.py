@@ -75,6 +75,12 @@ async def _notification(world: Connected) -> str:
     return str(listed[0]["id"])
 
 
+async def _sync(world: Connected) -> str:
+    response = await world.org.api.post(f"/api/v1/connections/{await _connection(world)}/sync")
+    assert response.status_code == 202, response.text
+    return str(response.json()["id"])
+
+
 FACTORIES: dict[str, Factory] = {
     "authorization_id": _authorization,
     "connection_id": _connection,
@@ -86,6 +92,7 @@ FACTORIES: dict[str, Factory] = {
     "endpoint_id": _endpoint,
     "webhook_id": _endpoint,
     "notification_id": _notification,
+    "sync_id": _sync,
 }
 
 

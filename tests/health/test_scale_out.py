@@ -34,11 +34,12 @@ from tests.fixtures.server import serve
 from tether import vault
 from tether.config import Settings
 from tether.db import create_engine, create_sessionmaker, utcnow
-from tether.health.schedule import BATCH, CHECK_ACTOR
+from tether.health.schedule import CHECK_ACTOR
 from tether.kit.crypto import KeyRing
 from tether.models import Authorization, Status
 from tether.sandbox import SandboxState, create_app
 from tether.worker.broker import create_broker
+from tether.worker.queue import BATCH
 
 pytestmark = pytest.mark.postgres
 

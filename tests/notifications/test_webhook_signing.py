@@ -45,7 +45,7 @@ async def test_every_delivery_verifies_with_the_standard_webhooks_library(
     await tether.sandbox("POST", "/users/alice/grants/revoke")
     await connected.check()
     async with tether.sessions() as session:
-        (job,) = await webhook_delivery.take_due(session, utcnow(), tether.settings)
+        (job,) = await webhook_delivery.DELIVERIES.take_due(session, utcnow(), tether.settings)
         await session.commit()
     await webhook_delivery.deliver(tether.sessions, tether.settings, *job.args)
     sent = (await api.post(f"/api/v1/webhooks/{created['id']}/test")).json()

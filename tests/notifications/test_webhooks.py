@@ -34,7 +34,7 @@ async def _deliveries(api: httpx.AsyncClient, endpoint_id: str) -> list[dict[str
 async def _drive(tether: Tether) -> int:
     """One scheduler pass for webhooks, and its jobs run as the worker would run them."""
     async with tether.sessions() as session:
-        jobs = await webhook_delivery.take_due(session, utcnow(), tether.settings)
+        jobs = await webhook_delivery.DELIVERIES.take_due(session, utcnow(), tether.settings)
         await session.commit()
     for job in jobs:
         assert job.actor == "notifications.deliver_webhooks"
@@ -367,7 +367,7 @@ async def test_a_delivery_named_in_several_jobs_at_once_is_attempted_once(
     receiver.answer(answer, delay=0.3)
     await _lapse(connected)
     async with tether.sessions() as session:
-        (job,) = await webhook_delivery.take_due(session, utcnow(), tether.settings)
+        (job,) = await webhook_delivery.DELIVERIES.take_due(session, utcnow(), tether.settings)
         await session.commit()
     (ids,) = job.args
 
@@ -388,7 +388,7 @@ async def test_a_delivered_delivery_is_never_sent_again(
     await _create(connected.org.api, f"{receiver.url}/hooks", ["authorization.lapsed"])
     await _lapse(connected)
     async with tether.sessions() as session:
-        (job,) = await webhook_delivery.take_due(session, utcnow(), tether.settings)
+        (job,) = await webhook_delivery.DELIVERIES.take_due(session, utcnow(), tether.settings)
         await session.commit()
     (ids,) = job.args
 
@@ -433,10 +433,10 @@ async def test_a_delivery_is_abandoned_after_a_day_of_failures(
 
 
 def test_back_off_doubles_from_30_seconds_to_an_hour_and_retry_after_is_honoured() -> None:
-    assert 24 <= webhook_delivery.backoff(1) <= 36
-    assert 48 <= webhook_delivery.backoff(2) <= 72
-    assert webhook_delivery.backoff(10) <= 3600
-    assert webhook_delivery.backoff(1000) <= 3600
+    assert 24 <= webhook_delivery.RETRIES.backoff.after(1).total_seconds() <= 36
+    assert 48 <= webhook_delivery.RETRIES.backoff.after(2).total_seconds() <= 72
+    assert webhook_delivery.RETRIES.backoff.after(10).total_seconds() <= 3600
+    assert webhook_delivery.RETRIES.backoff.after(1000).total_seconds() <= 3600
     now = utcnow()
     assert webhook_delivery.retry_after("120") == 120
     assert webhook_delivery.retry_after("99999") == 3600

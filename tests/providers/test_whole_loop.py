@@ -16,14 +16,14 @@ from tether.db import utcnow
 from tether.health.checks import Engine
 from tether.notifications import email
 from tether.sync import service
-from tether.sync.schedule import SYNC_ACTOR, take_due
+from tether.sync.schedule import SYNC_ACTOR, SYNCS
 
 PLATFORMS = ["google_ads", "google_analytics", "youtube", "meta_ads"]
 
 
 async def _run_due_syncs(tether: Tether, engine: Engine) -> set[str]:
     async with tether.sessions() as session:
-        jobs = await take_due(session, utcnow(), tether.settings)
+        jobs = await SYNCS.take_due(session, utcnow(), tether.settings)
         await session.commit()
     ids = [i for job in jobs if job.actor == SYNC_ACTOR for i in job.args[0]]
     await service.sync_many(engine, [uuid.UUID(i) for i in ids])

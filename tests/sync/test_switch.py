@@ -11,17 +11,13 @@ from tether.db import utcnow
 from tether.health.checks import Engine
 from tether.models import Connection, LostDay, MetricDay
 from tether.sync import service
-from tether.sync.schedule import SYNC_ACTOR, take_due
+from tether.sync.schedule import SYNC_ACTOR, SYNCS
 
 FIGURES = ("day", "impressions", "clicks", "conversions", "spend", "currency")
 
 
 async def _sync(connected: Connected, n: int) -> dict[str, Any]:
-    response = await connected.org.api.post(
-        f"/api/v1/connections/{connected.connections[n]['id']}/sync"
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())
+    return dict(await connected.tether.sync(connected.org.api, connected.connections[n]["id"]))
 
 
 async def _metrics(connected: Connected, n: int) -> list[tuple[Any, ...]]:
@@ -53,7 +49,7 @@ async def _switch(connected: Connected, n: int, account_id: str) -> None:
 async def _run_due(connected: Connected, engine: Engine) -> set[str]:
     """What the scheduler would hand out now, run as the worker's actor runs it."""
     async with connected.tether.sessions() as session:
-        jobs = await take_due(session, utcnow(), connected.tether.settings)
+        jobs = await SYNCS.take_due(session, utcnow(), connected.tether.settings)
         await session.commit()
     ids = [i for job in jobs if job.actor == SYNC_ACTOR for i in job.args[0]]
     await service.sync_many(engine, [uuid.UUID(i) for i in ids])

@@ -15,11 +15,8 @@ from tether.db import utcnow
 
 async def _sync(connected: Connected, n: int, **body: Any) -> None:
     connection_id = connected.connections[n]["id"]
-    response = await connected.org.api.post(
-        f"/api/v1/connections/{connection_id}/sync", json=body or None
-    )
-    assert response.status_code == 200, response.text
-    assert response.json()["outcome"] == "synced", response.text
+    synced = await connected.tether.sync(connected.org.api, connection_id, **body)
+    assert synced["outcome"] == "synced", synced
 
 
 def _label(day: date) -> str:
@@ -85,8 +82,10 @@ async def test_a_lapse_leaves_a_gap_during_an_incident_that_reconnecting_backfil
         await expect(dialog).to_contain_text("(reconnected)")
         await dialog.get_by_role("button", name="Sync now").click()
         await expect(web.page.locator("#flash")).to_contain_text(
-            "Northwind Outfitters: 5 days loaded"
+            "Northwind Outfitters: its missing days will load in a moment"
         )
+        assert await connected.tether.run_queued_syncs() == 1
+        await web.page.reload()
         await expect(north.locator("button.day")).to_have_count(0)
         await expect(north.locator(".day.loaded")).to_have_count(30)
         await expect(north).to_contain_text("30 of 30 days loaded")
@@ -111,6 +110,9 @@ async def test_new_connections_are_backfilled_and_sync_now_loads_their_history(
     await expect(dialog).to_contain_text("Being backfilled")
     await expect(dialog).to_contain_text("No incident covered these days.")
     await dialog.get_by_role("button", name="Sync now").click()
+    await expect(web.page.locator("#flash")).to_contain_text("will load in a moment")
+    assert await connected.tether.run_queued_syncs() == 1
+    await web.page.reload()
     await expect(north.locator(".day.loaded")).to_have_count(30)
     await expect(web.coverage_stat("Connections with gaps")).to_have_text("1")
     await expect(web.coverage_stat("Days missing")).to_have_text("29")

@@ -56,7 +56,7 @@ async def _record(
     actor: str,
 ) -> str | None:
     """Apply what a check saw to the authorization as it is now, in one transaction."""
-    async with engine.sessions() as session:
+    async with engine.sessions.begin() as session:
         a = await repository.get_authorization(session, authorization_id)
         if a is None:
             return None
@@ -64,8 +64,7 @@ async def _record(
         await status.record(session, a, seen, ctx)
         if reachable is not None:
             await status.reconcile_accounts(session, a, reachable, ctx)
-        await session.commit()
-        return a.status
+    return a.status
 
 
 async def _observe(
@@ -225,7 +224,5 @@ async def _record_healthy(engine: Engine, healthy: Sequence[Authorization]) -> s
     """Record the successful checks of plain authorizations in one transaction; returns the
     ones recorded (the others changed since they were read)."""
     ctx = status.Context(engine.settings, utcnow())
-    async with engine.sessions() as session:
-        recorded = await status.record_healthy(session, healthy, ctx)
-        await session.commit()
-    return recorded
+    async with engine.sessions.begin() as session:
+        return await status.record_healthy(session, healthy, ctx)

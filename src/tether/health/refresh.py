@@ -1,6 +1,6 @@
 """Refreshing OAuth access tokens ahead of expiry, one refresh per authorization at a time.
 
-This module owns its transactions on purpose: the lease is committed before the provider is
+This module scopes its transactions on purpose: the lease is committed before the provider is
 called (so racing workers see it), and a rotated refresh token is committed the moment the
 provider returns it, before anything else can fail. A worker killed at any point leaves either
 the old grant (still valid at the provider until its successor is used) or the new one.
@@ -54,21 +54,19 @@ async def refresh(
 ) -> RefreshResult:
     """Refresh if due (or forced), unless another worker is already at it."""
     now = utcnow()
-    async with sessions() as session:
+    async with sessions.begin() as session:
         a = await repository.get_authorization(session, authorization_id)
         if a is None or a.refresh_token is None or not (force or needs_refresh(a, settings)):
             return RefreshResult(Refresh.NOT_NEEDED)
         lease_until = now + timedelta(seconds=settings.refresh_lease_seconds)
         taken = await repository.take_refresh_lease(session, authorization_id, now, lease_until)
-        await session.commit()
     if not taken:
         return RefreshResult(Refresh.BUSY)
     try:
         return await _refresh_holding_lease(sessions, registry, settings, authorization_id, force)
     finally:
-        async with sessions() as session:
+        async with sessions.begin() as session:
             await repository.release_refresh_lease(session, authorization_id)
-            await session.commit()
 
 
 async def _refresh_holding_lease(
@@ -88,7 +86,7 @@ async def _refresh_holding_lease(
         grant = await adapter.refresh(refresh_token=vault.reveal(a.refresh_token))
     except ProviderCallError as error:
         return RefreshResult(Refresh.FAILED, observe(error))
-    async with sessions() as session:
+    async with sessions.begin() as session:
         a = await repository.get_authorization(session, authorization_id)
         if a is None:
             return RefreshResult(Refresh.NOT_NEEDED)
@@ -98,5 +96,4 @@ async def _refresh_holding_lease(
         a.expires_at = grant.expires_at
         if grant.refresh_expires_at is not None:
             a.refresh_expires_at = grant.refresh_expires_at
-        await session.commit()
     return RefreshResult(Refresh.REFRESHED)

@@ -34,11 +34,16 @@ async def due_authorization_ids(
     return (await session.scalars(stmt)).all()
 
 
-async def postpone(session: AsyncSession, ids: Sequence[uuid.UUID], until: datetime) -> None:
-    """Move due work out of the scheduler's sight while a worker has it."""
+async def postpone(
+    session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, until: datetime
+) -> None:
+    """Move due work out of the scheduler's sight until `until`, while a worker has it."""
     if ids:
         await session.execute(
-            update(Authorization).where(Authorization.id.in_(ids)).values(next_check_at=until)
+            update(Authorization)
+            .where(Authorization.id.in_(ids))
+            .values(next_check_at=until)
+            .execution_options(synchronize_session=False)
         )
 
 

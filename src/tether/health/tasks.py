@@ -8,7 +8,7 @@ from tether.health.schedule import CHECK_ACTOR
 from tether.worker import due
 from tether.worker.actor import actor
 
-due.register("health.checks", schedule.take_due)
+due.register("health.checks", schedule.CHECKS.take_due)
 
 
 @actor(CHECK_ACTOR, time_limit=15 * 60 * 1000)

@@ -1,9 +1,10 @@
-"""Rows that are work coming due (an email to send): handing them out, claiming, marking them.
+"""Rows that are work coming due (an email to send, a sync asked for): handing them out,
+claiming, marking them.
 
-A table of such rows has a due time, a count of attempts, and two ends: done (`sent_at`) and
-given up (`abandoned_at`). A row is pending while it has neither. The scheduler hands pending
-rows out by moving their due time ahead, so its next pass does not hand them out again; a
-worker claims them before the attempt, which moves the due time past any second claim. Both
+A table of such rows has a due time, a count of attempts, and two ends: done (`done_at`: sent,
+finished) and given up (`abandoned_at`). A row is pending while it has neither. The scheduler
+hands pending rows out by moving their due time ahead, so its next pass does not hand them out
+again; a worker claims them before the attempt, which moves the due time past any second claim. Both
 are single UPDATEs that return the rows they moved: two schedulers or two workers racing for
 a row never both get it.
 """
@@ -26,12 +27,12 @@ class DueRows:
     model: type[Any]
     due_at: InstrumentedAttribute[Any]
     attempts: InstrumentedAttribute[int]
-    sent_at: InstrumentedAttribute[Any]
+    done_at: InstrumentedAttribute[Any]
     abandoned_at: InstrumentedAttribute[Any]
     last_error: InstrumentedAttribute[Any]
 
     def pending(self) -> ColumnElement[bool]:
-        return and_(self.sent_at.is_(None), self.abandoned_at.is_(None))
+        return and_(self.done_at.is_(None), self.abandoned_at.is_(None))
 
     async def hand_out(
         self, session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, until: datetime
@@ -58,10 +59,12 @@ class DueRows:
         values = {self.due_at.key: until, self.attempts.key: self.attempts + 1}
         return await self._moved(session, ids, self.due_at <= claimable_until, values)
 
-    async def mark_sent(
-        self, session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime
+    async def mark_done(
+        self, session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, **values: Any
     ) -> None:
-        await self._update(session, ids, {self.sent_at.key: now, self.last_error.key: None})
+        """End these rows' work: done at `now`, with any other `values` of the same rows."""
+        changes = {self.done_at.key: now, self.last_error.key: None, **values}
+        await self._update(session, ids, changes)
 
     async def mark_failed(
         self, session: AsyncSession, ids: Sequence[uuid.UUID], error: str, retry_at: datetime

@@ -14,7 +14,7 @@ EMAIL = DueRows(
     Invitation,
     due_at=Invitation.email_due_at,
     attempts=Invitation.email_attempts,
-    sent_at=Invitation.email_sent_at,
+    done_at=Invitation.email_sent_at,
     abandoned_at=Invitation.email_abandoned_at,
     last_error=Invitation.email_last_error,
 )

@@ -23,6 +23,7 @@ from tether.models.notification import (
 from tether.models.oauth_state import OAuthState
 from tether.models.organization import Organization
 from tether.models.status import AuthorizationRole, Status
+from tether.models.sync_request import SyncRequest
 from tether.models.web_session import SignInBrake, WebSession
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "Role",
     "SignInBrake",
     "Status",
+    "SyncRequest",
     "WebSession",
     "WebhookDelivery",
     "WebhookEndpoint",

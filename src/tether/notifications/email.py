@@ -34,12 +34,13 @@ from tether.notifications.mailer import Mailer, classify, compose
 from tether.notifications.outbox import RESTORING
 from tether.notifications.service import LAPSES, reconnect_target
 from tether.providers.catalog import BY_KEY
+from tether.worker import queue
 from tether.worker.job import Job
+from tether.worker.queue import Retries
 
 log = logging.getLogger(__name__)
 
 SEND_ACTOR = "notifications.send_emails"
-BATCH = 50
 RESTORED = (Event.AUTHORIZATION_RESTORED, Event.CONNECTION_RESTORED)
 # Events whose incident message is worth repeating: what the provider said, or what is wrong.
 TOLD_WITH_DETAIL = (*LAPSES, Event.PROVIDER_OUTAGE)
@@ -49,30 +50,26 @@ RETRY_CAP = timedelta(minutes=15)
 
 
 async def take_due(session: AsyncSession, now: datetime, settings: Settings) -> list[Job]:
-    """Due emails, handed out in this transaction: individual emails in jobs of up to BATCH
-    (one claim and one set of queries for all of them), and one job per digest.
-
-    Handing out moves the rows' due time `dispatch_timeout_seconds` ahead, so the next pass does
-    not hand them out again; a job that is lost makes them due again after that."""
+    """Due emails, handed out in this transaction (`worker/queue.py`): individual emails in
+    jobs of up to `queue.BATCH` (one claim and one set of queries for all of them), and one job
+    per digest."""
     window_start = now - timedelta(seconds=settings.email_digest_window_seconds)
     individual = await email_repository.due_individual_ids(session, now, settings.scheduler_batch)
     digests = await email_repository.due_digest_groups(
         session, now, window_start, settings.scheduler_batch
     )
-    until = now + timedelta(seconds=settings.dispatch_timeout_seconds)
-    taken = await email_repository.hand_out(
-        session, [*individual, *(i for group in digests for i in group)], now, until
-    )
-    singles = [str(i) for i in individual if i in taken]
-    jobs = [
-        Job(SEND_ACTOR, (singles[start : start + BATCH],), len(singles[start : start + BATCH]))
-        for start in range(0, len(singles), BATCH)
-    ]
+    due = [*individual, *(i for group in digests for i in group)]
+    taken = set(await queue.hand_out(session, due, email_repository.hand_out, now, settings))
+    jobs = queue.jobs(SEND_ACTOR, [i for i in individual if i in taken])
     for group in digests:
-        ids = [str(i) for i in group if i in taken]
-        if ids:
-            jobs.append(Job(SEND_ACTOR, (ids,), len(ids)))
+        jobs += queue.jobs(SEND_ACTOR, [i for i in group if i in taken], batch=max(1, len(group)))
     return jobs
+
+
+def retries(settings: Settings) -> Retries:
+    """The retry setting, doubling, up to 15 minutes; given up after the setting's tries."""
+    base = timedelta(seconds=settings.email_retry_seconds)
+    return Retries(Backoff(base, max(base, RETRY_CAP)), max_attempts=settings.email_max_attempts)
 
 
 # -- The worker's side ------------------------------------------------------------------------
@@ -112,17 +109,14 @@ async def send_emails(
 
     Rows already sent, or held by another worker sending them right now, are left alone. Each
     email is marked sent in its own commit; a failed one is retried later, with back-off."""
-    now = utcnow()
-    hold = timedelta(seconds=settings.dispatch_timeout_seconds)
-    async with sessions() as session:
-        # Claimable up to one hold beyond a fresh hand-out (clocks differ); held for one more.
+    held = queue.holds(utcnow(), settings)
+    async with sessions.begin() as session:
         claimed = await email_repository.claim(
             session,
             [uuid.UUID(i) for i in ids],
-            claimable_until=now + 2 * hold,
-            until=now + 3 * hold,
+            claimable_until=held.claimable_until,
+            until=held.until,
         )
-        await session.commit()
     if not claimed:
         log.debug("No unsent email among %d outbox rows", len(ids))
         return
@@ -137,9 +131,8 @@ async def send_emails(
             except Exception as error:
                 await _failed(sessions, settings, draft, error)
             else:
-                async with sessions() as session:
+                async with sessions.begin() as session:
                     await email_repository.mark_sent(session, draft.ids, utcnow())
-                    await session.commit()
                 log.info(
                     "Sent email %s (%d events) to member %s",
                     message["Message-ID"],
@@ -160,19 +153,19 @@ async def _failed(
     them on a permanent refusal, else each row that used up its tries (a digest can hold rows
     of different ages)."""
     permanent, reason = classify(error, settings)
-    async with sessions() as session:
+    rule = retries(settings)
+    async with sessions.begin() as session:
         rows = await email_repository.deliveries(session, draft.ids)
-        spent = [r for r in rows if permanent or r.attempts >= settings.email_max_attempts]
-        retried = [r for r in rows if r not in spent]
         now = utcnow()
+        spent = [r for r in rows if permanent or rule.next_try(r.attempts, now) is None]
+        retried = [r for r in rows if r not in spent]
         if spent:
             await email_repository.mark_abandoned(session, [r.id for r in spent], reason, now)
         if retried:
             attempts = max(r.attempts for r in retried)
-            delay = retry_delay(attempts, settings)
+            retry_at = rule.next_try(attempts, now) or now
             ids = [r.id for r in retried]
-            await email_repository.mark_failed(session, ids, reason, now + delay)
-        await session.commit()
+            await email_repository.mark_failed(session, ids, reason, retry_at)
     if spent:
         log.warning(
             "Email to member %s abandoned after %d attempt(s): %s",
@@ -185,15 +178,9 @@ async def _failed(
             "Email to member %s failed (attempt %d), retrying in %ds: %s",
             draft.member.id,
             attempts,
-            delay.total_seconds(),
+            (retry_at - now).total_seconds(),
             reason,
         )
-
-
-def retry_delay(attempts: int, settings: Settings) -> timedelta:
-    """The wait after the n-th failed attempt: the retry setting, doubling, up to 15 minutes."""
-    base = timedelta(seconds=settings.email_retry_seconds)
-    return Backoff(base=base, cap=max(base, RETRY_CAP)).after(attempts)
 
 
 async def _drafts(session: AsyncSession, settings: Settings, ids: set[uuid.UUID]) -> list[Draft]:

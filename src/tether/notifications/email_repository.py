@@ -19,13 +19,13 @@ ROWS = DueRows(
     EmailDelivery,
     due_at=EmailDelivery.due_at,
     attempts=EmailDelivery.attempts,
-    sent_at=EmailDelivery.sent_at,
+    done_at=EmailDelivery.sent_at,
     abandoned_at=EmailDelivery.abandoned_at,
     last_error=EmailDelivery.last_error,
 )
 hand_out = ROWS.hand_out
 claim = ROWS.claim
-mark_sent = ROWS.mark_sent
+mark_sent = ROWS.mark_done
 mark_failed = ROWS.mark_failed
 mark_abandoned = ROWS.mark_abandoned
 

@@ -8,7 +8,6 @@ admin who invited sees which, in the invitation list.
 
 import logging
 import uuid
-from datetime import datetime, timedelta
 from email.message import Message
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,42 +17,30 @@ from tether.db import utcnow
 from tether.members import invitation_repository as repository
 from tether.members.invitations import link_url
 from tether.models import Invitation, Member, Organization
-from tether.notifications.email import retry_delay
+from tether.notifications.email import retries
 from tether.notifications.mailer import Mailer, classify, compose
-from tether.worker.job import Job
+from tether.worker import queue
+from tether.worker.queue import DueWork
 
 log = logging.getLogger(__name__)
 
 SEND_ACTOR = "notifications.send_invitations"
-BATCH = 50
-
-
-async def take_due(session: AsyncSession, now: datetime, settings: Settings) -> list[Job]:
-    """Due invitation emails, handed out in this transaction in jobs of up to BATCH."""
-    due = await repository.due_ids(session, now, settings.scheduler_batch)
-    until = now + timedelta(seconds=settings.dispatch_timeout_seconds)
-    taken = await repository.EMAIL.hand_out(session, due, now, until)
-    ids = [str(i) for i in due if i in taken]
-    return [
-        Job(SEND_ACTOR, (ids[start : start + BATCH],), len(ids[start : start + BATCH]))
-        for start in range(0, len(ids), BATCH)
-    ]
+# The scheduler hands due invitation emails out; a lost job's are due again after the timeout.
+EMAILS = DueWork(SEND_ACTOR, repository.due_ids, repository.EMAIL.hand_out)
 
 
 async def send_invitations(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, ids: list[str]
 ) -> None:
     """Send these invitations' emails that are still unsent; safe to run again."""
-    now = utcnow()
-    hold = timedelta(seconds=settings.dispatch_timeout_seconds)
-    async with sessions() as session:
+    held = queue.holds(utcnow(), settings)
+    async with sessions.begin() as session:
         claimed = await repository.EMAIL.claim(
             session,
             [uuid.UUID(i) for i in ids],
-            claimable_until=now + 2 * hold,
-            until=now + 3 * hold,
+            claimable_until=held.claimable_until,
+            until=held.until,
         )
-        await session.commit()
     if not claimed:
         return
     async with sessions() as session:
@@ -67,9 +54,8 @@ async def send_invitations(
             except Exception as error:
                 await _failed(sessions, settings, invitation, error)
                 continue
-            async with sessions() as session:
-                await repository.EMAIL.mark_sent(session, [invitation.id], utcnow())
-                await session.commit()
+            async with sessions.begin() as session:
+                await repository.EMAIL.mark_done(session, [invitation.id], utcnow())
             log.info("Sent invitation %s as %s", invitation.id, message["Message-ID"])
     finally:
         await mailer.close()
@@ -108,18 +94,17 @@ async def _failed(
     error: Exception,
 ) -> None:
     permanent, reason = classify(error, settings)
-    async with sessions() as session:
+    async with sessions.begin() as session:
         now = utcnow()
-        if permanent or invitation.email_attempts >= settings.email_max_attempts:
+        retry_at = retries(settings).next_try(invitation.email_attempts, now)
+        if permanent or retry_at is None:
             await repository.EMAIL.mark_abandoned(session, [invitation.id], reason, now)
             log.warning("Invitation email %s abandoned: %s", invitation.id, reason)
         else:
-            delay = retry_delay(invitation.email_attempts, settings)
-            await repository.EMAIL.mark_failed(session, [invitation.id], reason, now + delay)
+            await repository.EMAIL.mark_failed(session, [invitation.id], reason, retry_at)
             log.warning(
                 "Invitation email %s failed, retrying in %ds: %s",
                 invitation.id,
-                delay.total_seconds(),
+                (retry_at - now).total_seconds(),
                 reason,
             )
-        await session.commit()

@@ -6,8 +6,8 @@ from tether.worker import due
 from tether.worker.actor import actor
 
 due.register("notifications.emails", email.take_due)
-due.register("notifications.invitations", invitation_email.take_due)
-due.register("notifications.webhooks", webhook_delivery.take_due)
+due.register("notifications.invitations", invitation_email.EMAILS.take_due)
+due.register("notifications.webhooks", webhook_delivery.DELIVERIES.take_due)
 
 
 # Their own queue, so a storm of checks never holds back the news of what they found.

@@ -12,10 +12,10 @@ the target said) and when it was delivered or abandoned.
 Deliveries are sent concurrently, so events can arrive out of order (after an outage of the
 receiver especially): the payload's `occurred_at` tells which came first.
 
-`take_due` (run by the scheduler) hands due deliveries out in batches and moves them out of its
-sight; `deliver` (the worker's job) re-reads each row, so a delivered row is never sent again
-however many jobs name it, and claims it before sending, so two workers never send one delivery
-at once. Deliveries wait in the database for as long as the broker or a receiver is away.
+The scheduler hands due deliveries out in batches (`DELIVERIES`, see `worker/queue.py`);
+`deliver` (the worker's job) re-reads each row, so a delivered row is never sent again however
+many jobs name it, and claims it before sending, so two workers never send one delivery at once.
+Deliveries wait in the database for as long as the broker or a receiver is away.
 Deliveries of a paused (inactive) endpoint wait too, and go out when it is active again.
 
 Settings are module constants for now (see below), except the scheduler's batch and dispatch
@@ -44,12 +44,11 @@ from tether.models import WebhookDelivery
 from tether.notifications import webhook_signing
 from tether.notifications import webhooks_repository as repository
 from tether.notifications.webhooks import TEST_EVENT, target_policy
-from tether.worker.job import Job
+from tether.worker.queue import DueWork, Retries
 
 log = logging.getLogger(__name__)
 
 DELIVER_ACTOR = "notifications.deliver_webhooks"
-BATCH = 50
 CONCURRENCY = 16
 TIMEOUT_SECONDS = 10.0
 BACKOFF_BASE_SECONDS = 30.0
@@ -66,23 +65,15 @@ _BACKOFF = Backoff(
     cap=timedelta(seconds=BACKOFF_MAX_SECONDS),
     jitter=(0.8, 1.2),
 )
+RETRIES = Retries(_BACKOFF, give_up_after=GIVE_UP_AFTER)
+# The scheduler hands due deliveries out; a lost job's are due again after the dispatch timeout.
+DELIVERIES = DueWork(DELIVER_ACTOR, repository.due_delivery_ids, repository.postpone)
 
 
 def body_of(delivery: WebhookDelivery) -> bytes:
     """What is POSTed: the stored payload, with the delivery's id, as compact JSON."""
     document = {**delivery.payload, "delivery_id": str(delivery.id)}
     return json.dumps(document, separators=(",", ":")).encode()
-
-
-async def take_due(session: AsyncSession, now: datetime, settings: Settings) -> list[Job]:
-    """Due deliveries, moved out of sight for the dispatch timeout in this transaction (a lost
-    job is due again after it), in jobs of `BATCH`."""
-    ids = await repository.due_delivery_ids(session, now, settings.scheduler_batch)
-    await repository.postpone(
-        session, ids, now + timedelta(seconds=settings.dispatch_timeout_seconds)
-    )
-    batches = [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
-    return [Job(DELIVER_ACTOR, ([str(i) for i in batch],), len(batch)) for batch in batches]
 
 
 async def deliver(
@@ -94,7 +85,7 @@ async def deliver(
     The batch is read and claimed in one transaction, and the attempts recorded in one more."""
     now = utcnow()
     wanted = [uuid.UUID(raw_id) for raw_id in dict.fromkeys(ids)]
-    async with sessions() as session:
+    async with sessions.begin() as session:
         found = await repository.pending_with_endpoints(session, wanted)
         claimed = await repository.claim_many(
             session,
@@ -115,7 +106,6 @@ async def deliver(
             for delivery, endpoint in found
             if delivery.id in claimed
         ]
-        await session.commit()
     # The rest are delivered, abandoned, gone, paused, or another worker is attempting them.
     if not pendings:
         return
@@ -129,9 +119,8 @@ async def deliver(
 
     async with outbound.client(policy, timeout=TIMEOUT_SECONDS, headers=headers) as http:
         outcomes = await asyncio.gather(*(one(http, p) for p in pendings))
-    async with sessions() as session:
+    async with sessions.begin() as session:
         await repository.record_attempts(session, outcomes)
-        await session.commit()
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,19 +227,12 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     return min(max(seconds, 1.0), BACKOFF_MAX_SECONDS)
 
 
-def backoff(failures: int) -> float:
-    """Seconds before the next attempt after `failures` failed ones: 30 s doubling, with ±20%
-    jitter, at most an hour."""
-    return _BACKOFF.after(failures).total_seconds()
-
-
 def _outcome(pending: Pending, attempt: Attempt, now: datetime) -> Outcome:
     if attempt.delivered:
         return Outcome(attempt.status_code, None, now, None, None)
-    deadline = pending.created_at + GIVE_UP_AFTER
-    if pending.event == TEST_EVENT or now >= deadline:
+    next_at = RETRIES.next_try(
+        pending.attempts + 1, now, since=pending.created_at, retry_after=attempt.retry_after
+    )
+    if pending.event == TEST_EVENT or next_at is None:
         return Outcome(attempt.status_code, attempt.error, None, None, now)
-    delay = attempt.retry_after or backoff(pending.attempts + 1)
-    # The last attempt comes at the deadline itself, so a day of failures is a full day.
-    next_at = min(now + timedelta(seconds=delay), deadline)
     return Outcome(attempt.status_code, attempt.error, None, next_at, None)

@@ -70,8 +70,10 @@ async def due_delivery_ids(session: AsyncSession, now: datetime, limit: int) -> 
     return (await session.scalars(stmt)).all()
 
 
-async def postpone(session: AsyncSession, ids: Sequence[uuid.UUID], until: datetime) -> None:
-    """Move due deliveries out of the scheduler's sight while a worker has them."""
+async def postpone(
+    session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, until: datetime
+) -> None:
+    """Move due work out of the scheduler's sight until `until`, while a worker has it."""
     if ids:
         await session.execute(
             update(WebhookDelivery)

@@ -1,4 +1,5 @@
-"""/api/v1/connections/{id}/sync, /api/v1/connections/{id}/metrics and /api/v1/coverage."""
+"""/api/v1/connections/{id}/sync, /api/v1/syncs/{id}, /api/v1/connections/{id}/metrics and
+/api/v1/coverage."""
 
 import csv
 import io
@@ -7,36 +8,65 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, status
 from fastapi.responses import Response
 
-from tether.connections.service import get_connection
 from tether.deps import CurrentActor, SessionDep, SettingsDep
 from tether.kit.inputs import BodyDay, Cursor, Day, Limit, ProviderFilter
 from tether.kit.schemas import ListOf, Schema
-from tether.sync import coverage, service
+from tether.models import SyncRequest
+from tether.sync import coverage, requests
 from tether.sync.days import DayRange
+from tether.sync.requests import RequestStatus
 
 router = APIRouter(tags=["sync"])
 
 
-class SyncRequest(Schema):
+class SyncAsked(Schema):
     """Load this range (again); without it, whatever the history window lacks."""
 
     start: BodyDay = None
     end: BodyDay = None
 
 
-class SyncRead(Schema):
+class SyncRequestRead(Schema):
+    """A sync someone asked for: queued, running, finished (see `outcome`) or abandoned."""
+
+    id: uuid.UUID
     connection_id: uuid.UUID
-    outcome: str
+    status: RequestStatus
+    start: date | None
+    end: date | None
+    requested_at: datetime
+    finished_at: datetime | None
+    # Once finished: synced, failed (the provider refused; see error and reason) or skipped.
+    outcome: str | None
     days_loaded: int
     rows: int
     lost_days: int
     error: str | None
     reason: str | None
-    last_synced_at: datetime | None
-    next_sync_at: datetime | None
+    # Why the last try did not finish (it is tried again, or was abandoned).
+    last_error: str | None
+
+
+def sync_request_read(request: SyncRequest) -> SyncRequestRead:
+    return SyncRequestRead(
+        id=request.id,
+        connection_id=request.connection_id,
+        status=requests.status_of(request),
+        start=request.start,
+        end=request.end,
+        requested_at=request.requested_at,
+        finished_at=request.finished_at,
+        outcome=request.outcome,
+        days_loaded=request.days_loaded,
+        rows=request.rows,
+        lost_days=request.lost_days,
+        error=request.error,
+        reason=request.reason,
+        last_error=request.last_error,
+    )
 
 
 class MetricDayRead(Schema):
@@ -78,39 +108,39 @@ def _range(r: DayRange) -> RangeRead:
     return RangeRead(start=r.start, end=r.end, days=r.days)
 
 
-@router.post("/connections/{connection_id}/sync")
+@router.post(
+    "/connections/{connection_id}/sync",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={202: {"headers": {"Location": {"description": "Where to follow the sync."}}}},
+)
 async def sync_connection(
-    request: Request,
     session: SessionDep,
     actor: CurrentActor,
+    response: Response,
     connection_id: uuid.UUID,
-    body: SyncRequest | None = None,
-) -> SyncRead:
-    """Load the connection's metrics now and say what was loaded, lost or refused."""
-    actor.require_writer("sync connections")
-    await get_connection(session, actor=actor, connection_id=connection_id)
-    # The sync writes in transactions of its own; end this one first so it holds no lock.
-    await session.commit()
-    result = await service.sync_now(
-        request.app.state.runtime.health,
-        member_id=actor.member_id,
+    body: SyncAsked | None = None,
+) -> SyncRequestRead:
+    """Queue a sync of the connection: the given days, or whatever its history window lacks.
+
+    Answers at once with the queued sync (the one already queued, if it is for the same days);
+    follow it at the `Location` given, until its status is `finished` or `abandoned`."""
+    queued = await requests.request_sync(
+        session,
+        actor=actor,
         connection_id=connection_id,
         start=body.start if body else None,
         end=body.end if body else None,
     )
-    connection = await get_connection(session, actor=actor, connection_id=connection_id)
-    await session.refresh(connection)
-    return SyncRead(
-        connection_id=connection_id,
-        outcome=result.outcome,
-        days_loaded=result.days_loaded,
-        rows=result.rows,
-        lost_days=result.lost_days,
-        error=result.error,
-        reason=result.reason,
-        last_synced_at=connection.last_synced_at,
-        next_sync_at=connection.next_sync_at,
-    )
+    response.headers["Location"] = f"/api/v1/syncs/{queued.id}"
+    return sync_request_read(queued)
+
+
+@router.get("/syncs/{sync_id}")
+async def get_sync_request(
+    session: SessionDep, actor: CurrentActor, sync_id: uuid.UUID
+) -> SyncRequestRead:
+    """A sync someone asked for: how far it got, and what it loaded."""
+    return sync_request_read(await requests.get_request(session, actor=actor, request_id=sync_id))
 
 
 @router.get(

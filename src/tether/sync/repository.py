@@ -40,8 +40,10 @@ async def due_connection_ids(
     return (await session.scalars(stmt)).all()
 
 
-async def postpone(session: AsyncSession, ids: Sequence[uuid.UUID], until: datetime) -> None:
-    """Move due syncs out of the scheduler's sight while a worker has them."""
+async def postpone(
+    session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, until: datetime
+) -> None:
+    """Move due work out of the scheduler's sight until `until`, while a worker has it."""
     if ids:
         await session.execute(
             update(Connection)

@@ -53,7 +53,7 @@ async def sync_connection(
     (`sync/limits.py`); when every worker's slots are taken the connection is due again in a
     few seconds and the days loaded so far are kept."""
     budget = limits or sync_limits.for_settings(engine.settings)
-    async with engine.sessions() as session:
+    async with engine.sessions.begin() as session:
         plans = await plan_many(
             session,
             engine.settings,
@@ -63,7 +63,6 @@ async def sync_connection(
             start,
             end,
         )
-        await session.commit()
     synced: list[tuple[Plan, datetime]] = []
     result = await _load(engine, plans[connection_id], budget, actor, start is None, synced)
     await _mark_synced(engine, synced)
@@ -105,11 +104,10 @@ async def _load(
                 connection_id, "failed", loaded, rows, lost, error.message, error.reason.value
             )
         synced_at = utcnow() if n == len(pieces) - 1 else None
-        async with engine.sessions() as session:
+        async with engine.sessions.begin() as session:
             saved = await store.save(
                 session, plan, piece, served, now, synced_at=synced_at, regular=regular
             )
-            await session.commit()
         if saved is None:  # deleted or switched meanwhile
             return SyncResult(connection_id, "synced", loaded, rows, lost)
         written, newly_lost = saved
@@ -118,24 +116,24 @@ async def _load(
             synced.append((plan, synced_at))
     if not pieces:
         synced_at = utcnow()
-        async with engine.sessions() as session:
+        async with engine.sessions.begin() as session:
             if await store.record(session, plan, synced_at, regular=regular):
                 synced.append((plan, synced_at))
-            await session.commit()
     return SyncResult(connection_id, "synced", loaded, rows, lost)
 
 
 async def _mark_synced(engine: Engine, synced: Sequence[tuple[Plan, datetime]]) -> None:
-    if synced:
-        async with engine.sessions() as session:
-            await store.mark_synced(session, synced)
+    """Each table in a transaction of its own (see `store_repository`'s docstring)."""
+    for model, latest in store.latest_syncs(synced):
+        async with engine.sessions.begin() as session:
+            await store.mark_synced(session, model, latest)
 
 
 async def _failed(engine: Engine, plan: Plan, error: ProviderCallError, actor: str) -> None:
     """Record the provider's refusal. A lapse is a lapse however it was found: recorded on the
     authorization like a check's (incident, notifications); anything else waits and retries."""
     settings = engine.settings
-    async with engine.sessions() as session:
+    async with engine.sessions.begin() as session:
         c = await repository.get_connection(session, plan.connection_id)
         if c is None or c.account_id != plan.account_id:
             return  # deleted or switched meanwhile: the refusal is about what it was
@@ -146,7 +144,6 @@ async def _failed(engine: Engine, plan: Plan, error: ProviderCallError, actor: s
         if seen.verdict == Verdict.LAPSE and sealed_of(a) != plan.sealed:
             # Refreshed or reconnected since the plan was read: try again with what it holds.
             c.next_sync_at = now + timedelta(seconds=sync_limits.BUSY_RETRY_SECONDS)
-            await session.commit()
             return
         c.sync_error, c.sync_failures = error.message, c.sync_failures + 1
         # An access token that ended early is the health engine's to refresh, not a lapse.
@@ -165,16 +162,14 @@ async def _failed(engine: Engine, plan: Plan, error: ProviderCallError, actor: s
             if refreshable:
                 a.next_check_at = now
             c.next_sync_at = now + backoff(c.sync_failures, settings, seen.retry_after)
-        await session.commit()
 
 
 async def _deferred(engine: Engine, connection_id: uuid.UUID) -> None:
     """Every worker's budget for this authorization or provider is taken: try again soon."""
-    async with engine.sessions() as session:
+    async with engine.sessions.begin() as session:
         c = await repository.get_connection(session, connection_id)
         if c is not None:
             c.next_sync_at = utcnow() + timedelta(seconds=sync_limits.BUSY_RETRY_SECONDS)
-            await session.commit()
 
 
 async def sync_many(
@@ -191,11 +186,10 @@ async def sync_many(
     budget = limits or sync_limits.for_settings(engine.settings)
     counts: Counter[str] = Counter()
     try:
-        async with engine.sessions() as session:
+        async with engine.sessions.begin() as session:
             plans = await plan_many(
                 session, engine.settings, engine.registry.reports_of, ids, utcnow()
             )
-            await session.commit()
     except Exception:
         log.error("Could not plan a batch of syncs", exc_info=True)
         counts["error"] += len(ids)
@@ -249,18 +243,3 @@ def check_range(start: date | None, end: date | None, now: datetime) -> None:
         raise Unprocessable(
             f"A range may span at most {MAX_REQUEST_DAYS} days.", code="invalid_range"
         )
-
-
-async def sync_now(
-    engine: Engine,
-    *,
-    member_id: uuid.UUID,
-    connection_id: uuid.UUID,
-    start: date | None = None,
-    end: date | None = None,
-) -> SyncResult:
-    """Sync one connection at once (visibility checked by the caller)."""
-    check_range(start, end, utcnow())
-    return await sync_connection(
-        engine, connection_id, start=start, end=end, actor=f"member:{member_id}"
-    )

@@ -199,9 +199,10 @@ async def record(session: AsyncSession, plan: Plan, synced_at: datetime, *, regu
     return bool(recorded.rowcount)
 
 
-async def mark_synced(session: AsyncSession, synced: Sequence[tuple[Plan, datetime]]) -> None:
-    """Record on the accounts and authorizations of these connections when they were last
-    synced: one UPDATE per table, each committed on its own (see the module's docstring)."""
+def latest_syncs(
+    synced: Sequence[tuple[Plan, datetime]],
+) -> list[tuple[type[Authorization] | type[Account], dict[uuid.UUID, datetime]]]:
+    """The latest sync of each authorization and account among these connections' syncs."""
     by_authorization: dict[uuid.UUID, datetime] = {}
     by_account: dict[uuid.UUID, datetime] = {}
     for plan, at in synced:
@@ -210,16 +211,21 @@ async def mark_synced(session: AsyncSession, synced: Sequence[tuple[Plan, dateti
             (by_account, plan.account_id),
         ):
             latest[owner] = max(at, latest.get(owner, at))
-    for model, latest in ((Authorization, by_authorization), (Account, by_account)):
-        if not latest:
-            continue
-        when = case(
-            {owner: literal(at, UTCDateTime()) for owner, at in latest.items()}, value=model.id
-        )
-        await session.execute(
-            update(model)
-            .where(model.id.in_(sorted(latest)))
-            .values(last_synced_at=when)
-            .execution_options(synchronize_session=False)
-        )
-        await session.commit()
+    tables = ((Authorization, by_authorization), (Account, by_account))
+    return [(model, latest) for model, latest in tables if latest]
+
+
+async def mark_synced(
+    session: AsyncSession,
+    model: type[Authorization] | type[Account],
+    latest: dict[uuid.UUID, datetime],
+) -> None:
+    """Record when these authorizations or accounts were last synced, in one UPDATE: the
+    caller commits each table on its own (see the module's docstring)."""
+    when = case({owner: literal(at, UTCDateTime()) for owner, at in latest.items()}, value=model.id)
+    await session.execute(
+        update(model)
+        .where(model.id.in_(sorted(latest)))
+        .values(last_synced_at=when)
+        .execution_options(synchronize_session=False)
+    )

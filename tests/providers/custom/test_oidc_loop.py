@@ -23,7 +23,7 @@ from tether.health.checks import Engine
 from tether.models import Authorization
 from tether.notifications import email
 from tether.sync import service
-from tether.sync.schedule import SYNC_ACTOR, take_due
+from tether.sync.schedule import SYNC_ACTOR, SYNCS
 
 from .conftest import ADS_CLIENT, REFRESH_TOKEN_TTL
 
@@ -48,7 +48,7 @@ async def _check(api: httpx.AsyncClient, authorization_id: str) -> dict[str, Any
 
 async def _run_due_syncs(tether: Tether, engine: Engine) -> set[str]:
     async with tether.sessions() as session:
-        jobs = await take_due(session, utcnow(), tether.settings)
+        jobs = await SYNCS.take_due(session, utcnow(), tether.settings)
         await session.commit()
     ids = [i for job in jobs if job.actor == SYNC_ACTOR for i in job.args[0]]
     await service.sync_many(engine, [uuid.UUID(i) for i in ids])
@@ -226,11 +226,10 @@ async def test_a_declared_provider_without_a_report_loads_nothing_and_says_so(
     authorization_id = await connect_acme(org.api, "acme_directory")  # client_secret_post
     connection = await connection_of(org, authorization_id, "Northwind Outfitters")
 
-    synced = await org.api.post(f"/api/v1/connections/{connection['id']}/sync")
+    synced = await tether.sync(org.api, connection["id"])
 
-    assert synced.status_code == 200, synced.text
-    assert synced.json()["outcome"] == "skipped"
-    assert "no daily loads" in synced.json()["error"]
+    assert synced["outcome"] == "skipped"
+    assert "no daily loads" in synced["error"]
     assert (await org.api.get(f"/api/v1/connections/{connection['id']}/metrics")).json() == []
     assert (await _check(org.api, authorization_id))["status"] == "active"
 

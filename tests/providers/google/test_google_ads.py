@@ -50,9 +50,7 @@ class Signed:
         return str(response.json()["id"])
 
     async def sync(self, connection_id: str) -> dict[str, Any]:
-        response = await self.org.api.post(f"/api/v1/connections/{connection_id}/sync")
-        assert response.status_code == 200, response.text
-        return dict(response.json())
+        return dict(await self.tether.sync(self.org.api, connection_id))
 
     async def connections(self) -> dict[str, dict[str, Any]]:
         rows = (await self.org.api.get("/api/v1/connections", params={"limit": 200})).json()

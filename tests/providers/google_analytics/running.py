@@ -49,9 +49,7 @@ class Source:
         return dict(response.json())
 
     async def sync(self, connection: dict[str, Any]) -> dict[str, Any]:
-        response = await self.org.api.post(f"/api/v1/connections/{connection['id']}/sync")
-        assert response.status_code == 200, response.text
-        return dict(response.json())
+        return dict(await self.tether.sync(self.org.api, connection["id"]))
 
     async def connection_statuses(self) -> dict[str, tuple[str, str | None]]:
         rows = (await self.get("/api/v1/connections"))["data"]

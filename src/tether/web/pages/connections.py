@@ -22,7 +22,7 @@ from tether.errors import Conflict, NotFound, Unprocessable
 from tether.kit.inputs import VISIBLE_TEXT
 from tether.kit.pagination import parse_sort
 from tether.models import Client, Status
-from tether.sync import service as sync
+from tether.sync import requests as sync_requests
 from tether.web.auth import PageActor
 from tether.web.oauth import reconnect_popup
 from tether.web.params import Cursor, Text
@@ -169,23 +169,14 @@ async def connect_again(
 async def sync_now(
     request: Request, session: SessionDep, actor: PageActor, connection_id: uuid.UUID
 ) -> Response:
-    """Load the connection's missing days now, and say what happened."""
-    actor.require_writer("sync connections")
+    """Queue a load of the connection's missing days; a worker loads them in the background."""
+    queued = await sync_requests.request_sync(session, actor=actor, connection_id=connection_id)
     connection = await service.get_connection(session, actor=actor, connection_id=connection_id)
     name = connection.client_name
-    # The sync writes in transactions of its own; end this one first so it holds no lock.
-    await session.commit()
-    result = await sync.sync_now(
-        request.app.state.runtime.health,
-        member_id=actor.member_id,
-        connection_id=connection_id,
-        start=None,
-        end=None,
-    )
-    if result.error:
-        return changed(request, f"{name}: {result.error}", error=True)
-    days = "day" if result.days_loaded == 1 else "days"
-    return changed(request, f"{name}: {result.days_loaded} {days} loaded.")
+    if sync_requests.status_of(queued) == sync_requests.RequestStatus.RUNNING:
+        return changed(request, f"{name}: its missing days are loading now.")
+    return changed(request, f"{name}: its missing days will load in a moment; "
+                            "reload the page to see them in.")  # fmt: skip
 
 
 @router.get("/connections/{connection_id}/switch")
