@@ -11,10 +11,13 @@ from tether import events
 from tether.events import DomainEvent
 
 SOURCE = Path(__file__).parents[1] / "src" / "tether"
-# Domains whose services never commit. Health, sync and notifications still commit each unit of
-# work of their checks, syncs and deliveries themselves (docs/architecture.md, Transactions).
-COMMIT_FREE = ("members", "clients", "organizations", "authorizations", "connections",
-               "providers", "vault", "audit", "integrations")  # fmt: skip
+# The only modules that call `commit`: the request's transaction, and Alembic's connection.
+# Everything else that must end a transaction scopes it as `async with sessions.begin()`, which
+# commits when the block ends and rolls back if it raises (docs/architecture.md, Transactions).
+TRANSACTION_OWNERS = {
+    "db.py": "db.transaction: a request's session, committed by its dependency",
+    "migrations/env.py": "Alembic's connection: a pragma must be set outside any transaction",
+}
 EDGES = ("api.py", "schemas.py")
 
 # The domain packages. Each may import the shared foundation (config, db, errors, actor, events,
@@ -27,8 +30,8 @@ ALL_DOMAINS = (
 )  # fmt: skip
 
 
-def _modules(*folders: str) -> list[Path]:
-    return sorted(p for folder in folders for p in (SOURCE / folder).rglob("*.py"))
+def _modules(*folders: str, root: Path = SOURCE) -> list[Path]:
+    return sorted(p for folder in folders for p in (root / folder).rglob("*.py"))
 
 
 def _imports(path: Path) -> set[str]:
@@ -92,9 +95,18 @@ def test_sql_lives_only_in_repositories(path: Path) -> None:
         )
 
 
-@pytest.mark.parametrize("path", _modules(*COMMIT_FREE), ids=lambda p: str(p.relative_to(SOURCE)))
-def test_services_never_commit(path: Path) -> None:
-    assert _calls(path, "commit") == []
+@pytest.mark.parametrize(
+    "path", sorted(SOURCE.rglob("*.py")), ids=lambda p: str(p.relative_to(SOURCE))
+)
+def test_only_the_transaction_owners_commit(path: Path) -> None:
+    if str(path.relative_to(SOURCE)) in TRANSACTION_OWNERS:
+        return
+    owners = "\n".join(f"  {m}: {why}" for m, why in TRANSACTION_OWNERS.items())
+    assert _calls(path, "commit") == [], (
+        f"{path.relative_to(SOURCE)} commits. A request's transaction is committed by its "
+        "dependency; work that must end one (a job, a route that waits on a provider) scopes it "
+        "as `async with sessions.begin() as session:`. The owners:\n" + owners
+    )
 
 
 # What the worker (queue, actors, scheduler) may build on: no domain. Domains register their
@@ -114,10 +126,10 @@ def test_the_worker_imports_no_domain(path: Path) -> None:
         )
 
 
-def _domain_graph() -> dict[str, set[str]]:
+def _domain_graph(root: Path = SOURCE) -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {domain: set() for domain in ALL_DOMAINS}
     for domain in ALL_DOMAINS:
-        for path in _modules(domain):
+        for path in _modules(domain, root=root):
             for name in _imports(path):
                 parts = name.split(".")
                 if parts[0] == "tether" and len(parts) > 1 and parts[1] in set(graph) - {domain}:
@@ -208,3 +220,27 @@ def test_no_module_is_over_500_lines() -> None:
         if (n := len(path.read_text().splitlines())) > LONGEST_MODULE
     }
     assert long == {}
+
+
+def test_each_rule_catches_a_planted_breach(tmp_path: Path) -> None:
+    """The checks above, given a module that breaks each rule on purpose, find every breach."""
+    planted = tmp_path / "service.py"
+    planted.write_text(
+        "from sqlalchemy import select, update\n"
+        "from tether.web.pages import connections\n"
+        "from tether.health import checks\n"
+        "async def run(session):\n"
+        "    await session.execute(select(1))\n"
+        "    await session.commit()\n" + "\n" * LONGEST_MODULE
+    )
+
+    assert _calls(planted, "commit") == [6]
+    assert _sql_imports(planted) == ["sqlalchemy: select, update"]
+    assert {"tether.web.pages", "tether.health"} <= _imports(planted)
+    assert len(planted.read_text().splitlines()) > LONGEST_MODULE
+    # Health importing notifications: beyond its row, and a cycle back through notifications.
+    (tmp_path / "health").mkdir()
+    (tmp_path / "health" / "incidents.py").write_text("from tether.notifications import outbox\n")
+    graph, allowed = _domain_graph(tmp_path), _allowed()
+    assert graph["health"] - allowed["health"] == {"notifications"}
+    assert _cycle({d: allowed[d] | graph[d] for d in allowed}) is not None

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tether.actor import Actor
 from tether.config import Settings
@@ -36,6 +36,29 @@ async def _actor(
 
 
 CurrentActor = Annotated[Actor, Depends(_actor)]
+
+
+async def _actor_apart(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Actor:
+    if credentials is None:
+        raise NotAuthenticated("Sign in: send an API token as `Authorization: Bearer <token>`.")
+    async with request.app.state.sessionmaker.begin() as session:
+        return await members.authenticate(session, credentials.credentials)
+
+
+def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return sessionmaker
+
+
+# For a route that waits on a provider or an endpoint: the actor is authenticated in a
+# transaction of its own, committed before the route runs, and the route opens short ones
+# (`async with sessions.begin() as session:`) before and after the wait, so it holds no
+# transaction, lock or snapshot while it waits. Every other route takes `SessionDep`.
+ActorApart = Annotated[Actor, Depends(_actor_apart)]
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
 
 
 def _registry(request: Request) -> Registry:

@@ -31,10 +31,8 @@ def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[
             max_overflow=settings.db_max_overflow,
         )
         try:
-            async with create_sessionmaker(engine)() as session:
-                result = await work(session)
-                await session.commit()
-                return result
+            async with create_sessionmaker(engine).begin() as session:
+                return await work(session)
         finally:
             await engine.dispose()
 

@@ -10,7 +10,7 @@ from tether.authorizations.api import authorization_read
 from tether.authorizations.permissions import require_acting_for_everyone
 from tether.authorizations.schemas import AuthorizationRead
 from tether.authorizations.service import get_authorization
-from tether.deps import CurrentActor, SessionDep
+from tether.deps import ActorApart, CurrentActor, SessionDep, SessionsDep
 from tether.health import service
 from tether.kit.inputs import Cursor, Limit, ProviderFilter
 from tether.kit.schemas import ListOf, Schema
@@ -41,18 +41,18 @@ class IncidentRead(Schema):
 
 @router.post("/authorizations/{authorization_id}/check")
 async def check_authorization(
-    request: Request, session: SessionDep, actor: CurrentActor, authorization_id: uuid.UUID
+    request: Request, sessions: SessionsDep, actor: ActorApart, authorization_id: uuid.UUID
 ) -> AuthorizationRead:
     """Check the authorization now (refreshing its token if due) and return what was found."""
-    a = await get_authorization(session, actor=actor, authorization_id=authorization_id)
-    await require_acting_for_everyone(session, actor, a, "check it now")
-    # The engine writes in transactions of its own; end this one first so it holds no lock.
-    await session.commit()
+    async with sessions.begin() as session:
+        a = await get_authorization(session, actor=actor, authorization_id=authorization_id)
+        await require_acting_for_everyone(session, actor, a, "check it now")
+    # The engine records what it saw in transactions of its own; none is held while it waits.
     await service.check_now(
         request.app.state.runtime.health, actor=actor, authorization_id=authorization_id
     )
-    session.expire(a)  # the engine changed it in its own transaction: read it afresh
-    return await authorization_read(session, actor, authorization_id)
+    async with sessions.begin() as session:
+        return await authorization_read(session, actor, authorization_id)
 
 
 @router.get("/incidents")

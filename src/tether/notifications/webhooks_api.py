@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import Field
 
-from tether.deps import CurrentActor, SessionDep, SettingsDep
+from tether.deps import ActorApart, CurrentActor, SessionDep, SessionsDep, SettingsDep
 from tether.kit.inputs import Cursor, Label, Limit
 from tether.kit.schemas import Counted, ListOf, Schema
 from tether.models import Event, WebhookDelivery, WebhookEndpoint
@@ -188,19 +188,21 @@ async def rotate_secret(
 
 @router.post("/{endpoint_id}/test", status_code=status.HTTP_201_CREATED)
 async def test_webhook(
-    request: Request, session: SessionDep, actor: CurrentActor, endpoint_id: uuid.UUID
+    request: Request, sessions: SessionsDep, actor: ActorApart, endpoint_id: uuid.UUID
 ) -> DeliveryRead:
     """Send a `webhook.test` event now; the answer is its delivery, with what came of it."""
-    delivery = await webhooks.create_test_delivery(session, actor=actor, endpoint_id=endpoint_id)
-    # The delivery writes in transactions of its own; end this one first so it holds no lock.
-    await session.commit()
+    async with sessions.begin() as session:
+        delivery = await webhooks.create_test_delivery(
+            session, actor=actor, endpoint_id=endpoint_id
+        )
+    # The delivery is recorded in a transaction of its own; none is held while it is POSTed.
     runtime = request.app.state.runtime
     await webhook_delivery.deliver(runtime.sessions, runtime.settings, [str(delivery.id)])
-    return delivery_read(
-        await webhooks.get_delivery(
+    async with sessions.begin() as session:
+        sent = await webhooks.get_delivery(
             session, actor=actor, endpoint_id=endpoint_id, delivery_id=delivery.id
         )
-    )
+        return delivery_read(sent)
 
 
 @router.get("/{endpoint_id}/deliveries")

@@ -102,6 +102,15 @@ async def signed_in(request: Request, session: AsyncSession, settings: Settings)
 
 
 async def _page_actor(request: Request, session: SessionDep, settings: SettingsDep) -> Actor:
+    return await _checked_page_actor(request, session, settings)
+
+
+async def _page_actor_apart(request: Request, settings: SettingsDep) -> Actor:
+    async with request.app.state.sessionmaker.begin() as session:
+        return await _checked_page_actor(request, session, settings)
+
+
+async def _checked_page_actor(request: Request, session: AsyncSession, settings: Settings) -> Actor:
     actor = await signed_in(request, session, settings)
     if actor is None:
         raise SignInRequired("Sign in to continue.")
@@ -118,6 +127,9 @@ async def _page_actor(request: Request, session: SessionDep, settings: SettingsD
 
 # The signed-in member of a page or a page action; actions are CSRF-checked too.
 PageActor = Annotated[Actor, Depends(_page_actor)]
+# The same, found in a transaction of its own, committed before the action runs: for actions
+# that wait on a provider or an endpoint, holding no transaction meanwhile (see `SessionsDep`).
+PageActorApart = Annotated[Actor, Depends(_page_actor_apart)]
 
 
 def sign_in_url(request: Request) -> str:

@@ -22,7 +22,9 @@ async def tick(sessions: async_sessionmaker[AsyncSession], settings: Settings) -
     """One pass: if this process leads, hand out everything due. Returns how many items."""
     now = utcnow()
     ttl = timedelta(seconds=max(10.0, settings.scheduler_tick_seconds * 5))
-    async with sessions() as session:
+    # One transaction: what is handed out commits together, and on PostgreSQL the lock that
+    # makes this process the leader is held until it ends.
+    async with sessions.begin() as session:
         if not await leadership.try_lead(
             session, name="scheduler", holder=HOLDER, now=now, ttl=ttl
         ):
@@ -32,7 +34,6 @@ async def tick(sessions: async_sessionmaker[AsyncSession], settings: Settings) -
             for take_due in due.sources().values()
             for job in await take_due(session, now, settings)
         ]
-        await session.commit()
     for job in jobs:
         actor.send(job.actor, *job.args)
     return sum(job.size for job in jobs)

@@ -16,20 +16,20 @@ from urllib.parse import quote
 import httpx
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tether import vault
 from tether.actor import Actor
 from tether.authorizations import service as authorizations
 from tether.authorizations.service import AccountRow, AuthorizationRow
 from tether.db import utcnow
-from tether.deps import SessionDep
+from tether.deps import SessionDep, SessionsDep
 from tether.errors import Conflict, TetherError, Unprocessable
 from tether.health import service as health
 from tether.kit.pagination import Sort
 from tether.models import Authorization
 from tether.providers.catalog import name_of
-from tether.web.auth import PageActor
+from tether.web.auth import PageActor, PageActorApart
 from tether.web.params import Cursor
 from tether.web.responses import CHANGED
 from tether.web.templating import STATUS_LABELS, render
@@ -336,43 +336,47 @@ async def set_fault(
 
 
 @router.post("/settings/sandbox/check")
-async def check_all(request: Request, session: SessionDep, actor: PageActor) -> Response:
+async def check_all(request: Request, sessions: SessionsDep, actor: PageActorApart) -> Response:
     """Check the organization's sandbox authorizations now (the first page of them)."""
     actor.require_admin("check authorizations from Settings")
-    page = await authorizations.list_authorizations_page(
-        session, actor=actor, provider=sandbox_providers(request), status=None, cursor=None,
-        limit=AUTHORIZATIONS_SHOWN,
-    )  # fmt: skip
+    async with sessions.begin() as session:
+        page = await authorizations.list_authorizations_page(
+            session, actor=actor, provider=sandbox_providers(request), status=None, cursor=None,
+            limit=AUTHORIZATIONS_SHOWN,
+        )  # fmt: skip
     ids = [row.authorization.id for row in page.items]
     if not ids:
         raise Conflict("Connect Sandbox Ads first, in Data sources.", code="nothing_to_check")
-    return await _checked(request, session, actor, ids)
+    return await _checked(request, sessions, actor, ids)
 
 
 @router.post("/settings/sandbox/authorizations/{authorization_id}/check")
 async def check_one(
-    request: Request, session: SessionDep, actor: PageActor, authorization_id: uuid.UUID
+    request: Request, sessions: SessionsDep, actor: PageActorApart, authorization_id: uuid.UUID
 ) -> Response:
     """Check one authorization now, its accounts included."""
     actor.require_admin("check authorizations from Settings")
-    await authorizations.get_authorization(session, actor=actor, authorization_id=authorization_id)
-    return await _checked(request, session, actor, [authorization_id])
+    async with sessions.begin() as session:
+        await authorizations.get_authorization(
+            session, actor=actor, authorization_id=authorization_id
+        )
+    return await _checked(request, sessions, actor, [authorization_id])
 
 
 async def _checked(
-    request: Request, session: AsyncSession, actor: Actor, ids: list[uuid.UUID]
+    request: Request, sessions: async_sessionmaker[AsyncSession], actor: Actor, ids: list[uuid.UUID]
 ) -> Response:
-    # The engine writes in transactions of its own; end this one first so it holds no lock.
-    await session.commit()
+    # The engine records what it saw in transactions of its own; none is held while it waits.
     engine = request.app.state.runtime.health
     for authorization_id in ids:
         await health.check_now(engine, actor=actor, authorization_id=authorization_id)
-    session.expire_all()
+    async with sessions.begin() as session:
+        checked = [
+            await authorizations.get_authorization(session, actor=actor, authorization_id=i)
+            for i in ids
+        ]
     found = []
-    for authorization_id in ids:
-        a = await authorizations.get_authorization(
-            session, actor=actor, authorization_id=authorization_id
-        )
+    for a in checked:
         said = f" {a.message}" if a.message and a.status != "active" else ""
         found.append(f"{a.external_user_name}: {STATUS_LABELS.get(a.status, a.status)}.{said}")
     message = "Checked now. " + " ".join(found)

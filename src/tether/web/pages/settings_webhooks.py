@@ -10,11 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tether.deps import SessionDep, SettingsDep
+from tether.deps import SessionDep, SessionsDep, SettingsDep
 from tether.kit.inputs import VISIBLE_TEXT
 from tether.models import Event, WebhookEndpoint
 from tether.notifications import webhook_delivery, webhooks
-from tether.web.auth import PageActor
+from tether.web.auth import PageActor, PageActorApart
 from tether.web.pages.notifications import EVENTS
 from tether.web.params import Cursor
 from tether.web.responses import CHANGED, changed
@@ -172,17 +172,20 @@ async def delete_webhook(
 
 @router.post("/settings/webhooks/{endpoint_id}/test")
 async def send_test(
-    request: Request, session: SessionDep, actor: PageActor, endpoint_id: uuid.UUID
+    request: Request, sessions: SessionsDep, actor: PageActorApart, endpoint_id: uuid.UUID
 ) -> Response:
     """Send a `webhook.test` event now, and say what came of it."""
-    delivery = await webhooks.create_test_delivery(session, actor=actor, endpoint_id=endpoint_id)
-    # The delivery writes in transactions of its own; end this one first so it holds no lock.
-    await session.commit()
+    async with sessions.begin() as session:
+        delivery = await webhooks.create_test_delivery(
+            session, actor=actor, endpoint_id=endpoint_id
+        )
+    # The delivery is recorded in a transaction of its own; none is held while it is POSTed.
     runtime = request.app.state.runtime
     await webhook_delivery.deliver(runtime.sessions, runtime.settings, [str(delivery.id)])
-    sent = await webhooks.get_delivery(
-        session, actor=actor, endpoint_id=endpoint_id, delivery_id=delivery.id
-    )
+    async with sessions.begin() as session:
+        sent = await webhooks.get_delivery(
+            session, actor=actor, endpoint_id=endpoint_id, delivery_id=delivery.id
+        )
     if webhooks.delivery_status(sent) == "delivered":
         return changed(request, f"The test event was delivered: the endpoint answered HTTP "
                                 f"{sent.last_status_code}.")  # fmt: skip
