@@ -16,7 +16,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, Field
 
-from tether.deps import CurrentActor, RegistryDep
+from tether.deps import ActorApart, CurrentActor, RegistryDep
 
 _ERROR = "Error"
 _FASTAPI_VALIDATION = ("HTTPValidationError", "ValidationError")
@@ -77,7 +77,7 @@ def statuses(route: APIRoute, method: str) -> set[int]:
     has_input = path or body or any(d.query_params for d in every)
     # What the route itself declares, such as a link's 410.
     found = {int(code) for code in route.responses if int(code) in _MEANINGS}
-    if _call_of(CurrentActor) in calls:
+    if calls & {_call_of(CurrentActor), _call_of(ActorApart)}:
         found |= {401, 403}
     if path or body or names_by_query:
         found.add(404)

@@ -3,12 +3,12 @@
 import uuid
 from datetime import timedelta
 
-import dramatiq
 import time_machine
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import select
 
 from tests.conftest import Tether
+from tests.fixtures.broker import run_queued_jobs
 from tests.fixtures.builders import Org, connect_sandbox
 from tether.db import utcnow
 from tether.models import Authorization
@@ -29,13 +29,7 @@ async def test_due_checks_are_handed_out_once_and_run_by_a_worker(
 
     first = await scheduler.tick(tether.sessions, tether.settings)
     second = await scheduler.tick(tether.sessions, tether.settings)
-    worker = dramatiq.Worker(stub_broker, worker_threads=2, worker_timeout=100)
-    worker.start()
-    try:
-        stub_broker.join("default", fail_fast=True)
-        worker.join()
-    finally:
-        worker.stop()
+    run_queued_jobs(stub_broker)
 
     assert (first, second) == (3, 0)
     checked = await _authorizations(tether)

@@ -5,10 +5,10 @@ import asyncio
 import uuid
 from datetime import timedelta
 
-import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import select
 
+from tests.fixtures.broker import run_queued_jobs
 from tests.fixtures.builders import Org
 from tests.fixtures.connected import Connected
 from tether.db import utcnow
@@ -152,13 +152,7 @@ async def test_the_scheduler_hands_asked_syncs_to_their_actor(
     location, _ = await _ask(connected)
 
     await scheduler.tick(tether.sessions, tether.settings)
-    worker = dramatiq.Worker(stub_broker, worker_threads=2, worker_timeout=100)
-    worker.start()
-    try:
-        stub_broker.join("default", fail_fast=True)
-        worker.join()
-    finally:
-        worker.stop()
+    run_queued_jobs(stub_broker)
 
     followed = (await connected.org.api.get(location)).json()
     assert (followed["status"], followed["outcome"]) == ("finished", "synced")

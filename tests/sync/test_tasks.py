@@ -1,10 +1,10 @@
 """The scheduler hands due syncs to the `sync.sync_connections` actor; a recovery makes the
 connections it covered due again at once."""
 
-import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import select
 
+from tests.fixtures.broker import run_queued_jobs
 from tests.fixtures.connected import Connected
 from tests.fixtures.running import Tether
 from tether.db import utcnow
@@ -24,13 +24,7 @@ async def test_the_scheduler_hands_new_connections_to_the_sync_actor(
 
     handed_out = await scheduler.tick(tether.sessions, tether.settings)
     again = await scheduler.tick(tether.sessions, tether.settings)
-    worker = dramatiq.Worker(stub_broker, worker_threads=2, worker_timeout=100)
-    worker.start()
-    try:
-        stub_broker.join("default", fail_fast=True)
-        worker.join()
-    finally:
-        worker.stop()
+    run_queued_jobs(stub_broker)
 
     assert handed_out >= 2  # the two syncs (and the grant's first check, if due)
     assert again == 0

@@ -44,6 +44,7 @@ from tether.models import WebhookDelivery
 from tether.notifications import webhook_signing
 from tether.notifications import webhooks_repository as repository
 from tether.notifications.webhooks import TEST_EVENT, target_policy
+from tether.worker import queue
 from tether.worker.queue import DueWork, Retries
 
 log = logging.getLogger(__name__)
@@ -54,11 +55,6 @@ TIMEOUT_SECONDS = 10.0
 BACKOFF_BASE_SECONDS = 30.0
 BACKOFF_MAX_SECONDS = 3600.0
 GIVE_UP_AFTER = timedelta(days=1)
-# A worker takes a delivery only if its next attempt is due within CLAIM_WINDOW (which must be
-# at least the scheduler's dispatch timeout), and holds it for CLAIM_LEASE, which is longer:
-# a second worker cannot take it while the first one's attempt runs.
-CLAIM_WINDOW = timedelta(minutes=15)
-CLAIM_LEASE = CLAIM_WINDOW + timedelta(minutes=2)
 USER_AGENT = "Tether-Webhooks/1"
 _BACKOFF = Backoff(
     base=timedelta(seconds=BACKOFF_BASE_SECONDS),
@@ -83,15 +79,15 @@ async def deliver(
     targets the settings allow.
 
     The batch is read and claimed in one transaction, and the attempts recorded in one more."""
-    now = utcnow()
+    held = queue.holds(utcnow(), settings)
     wanted = [uuid.UUID(raw_id) for raw_id in dict.fromkeys(ids)]
     async with sessions.begin() as session:
         found = await repository.pending_with_endpoints(session, wanted)
         claimed = await repository.claim_many(
             session,
             [delivery.id for delivery, _ in found],
-            unless_after=now + CLAIM_WINDOW,
-            until=now + CLAIM_LEASE,
+            unless_after=held.claimable_until,
+            until=held.until,
         )
         pendings = [
             Pending(
