@@ -176,7 +176,7 @@ async def sync_now(
     if sync_requests.status_of(queued) == sync_requests.RequestStatus.RUNNING:
         return changed(request, f"{name}: its missing days are loading now.")
     return changed(request, f"{name}: its missing days will load in a moment; "
-                            "reload the page to see them in.")  # fmt: skip
+                            "reload the page to see them.")  # fmt: skip
 
 
 @router.get("/connections/{connection_id}/switch")
