@@ -97,7 +97,7 @@ SPANS = (
     ("tether.authorizations.repository", "accounts_of", "load accounts (ORM)", 2),
     ("tether.authorizations.repository", "set_accounts_status", "UPDATE accounts", 2),
     ("tether.authorizations.repository", "restore_connections", "UPDATE connections", 2),
-    ("tether.authorizations.restore", "_close_restored_incidents", "close incidents+outbox", 2),
+    ("tether.health.reactions", "close_restored", "close incidents+outbox", 2),
     ("tether.sync.repository", "make_due", "UPDATE connections (sync due)", 3),
     ("sqlalchemy.ext.asyncio", "AsyncSession.commit", "commit", 1),
 )
@@ -526,7 +526,7 @@ async def reconnect(
         if finished > DEADLINE_SECONDS:
             raise AssertionError(f"{DEADLINE_SECONDS:.0f} s after the callback: {seen}")
         await asyncio.sleep(0.005)
-    if f"{n} connections restored" not in done.json()["message"]:
+    if f"{n:,} connections restored" not in done.json()["message"]:
         raise AssertionError(f"callback message: {done.json()['message']}")
     named = sum(v for label, v in measured.items() if _depth(label) == 1)
     spans_out = {**measured, OTHER: max(0.0, answered - named)}
