@@ -1,9 +1,28 @@
 """Each sandbox switch, driven over HTTP, and what Tether records for it."""
 
+import uuid
+from datetime import timedelta
+
 import time_machine
 
 from tests.fixtures.connected import Connected
 from tether.db import utcnow
+from tether.models import Authorization
+
+
+async def _stored(connected: Connected) -> Authorization:
+    async with connected.tether.sessions() as session:
+        stored = await session.get(Authorization, uuid.UUID(connected.id))
+    assert stored is not None
+    return stored
+
+
+async def _token_ended(connected: Connected) -> None:
+    """The access token ended an hour ago, so the next check must refresh (or finds it dead)."""
+    async with connected.tether.sessions.begin() as session:
+        stored = await session.get(Authorization, uuid.UUID(connected.id))
+        assert stored is not None
+        stored.expires_at = utcnow() - timedelta(hours=1)
 
 
 async def test_a_healthy_grant_stays_active_and_opens_nothing(connected: Connected) -> None:
@@ -116,11 +135,7 @@ async def test_throttling_is_failing_and_waits_for_retry_after(connected: Connec
 
     assert checked["status"] == "failing"
     assert checked["reason"] == "rate_limited"
-    async with connected.tether.sessions() as session:
-        from tether.models import Authorization
-
-        stored = await session.get(Authorization, __import__("uuid").UUID(connected.id))
-    assert stored is not None
+    stored = await _stored(connected)
     assert stored.next_check_at is not None
     assert (stored.next_check_at - utcnow()).total_seconds() >= 115
 
@@ -156,3 +171,36 @@ async def test_failing_that_lasts_raises_an_alarm_once(connected: Connected) -> 
 
     (alarm,) = await connected.incidents(kind="failing")
     assert alarm["reason"] == "provider_outage"
+
+
+async def test_a_grant_whose_refresh_is_refused_waits_for_its_regular_check(
+    connected: Connected,
+) -> None:
+    """Found dead by a refused refresh: checked again at the regular interval, not at every
+    scheduler pass, which would ask the provider for a dead grant's token every few seconds."""
+    await connected.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
+    await _token_ended(connected)
+
+    checked = await connected.check()
+
+    assert checked["status"] == "needs_reconnect"
+    stored = await _stored(connected)
+    assert stored.next_check_at is not None
+    interval = connected.tether.settings.check_interval_seconds
+    assert (stored.next_check_at - utcnow()).total_seconds() >= 0.85 * interval
+
+
+async def test_a_dead_grant_without_refresh_waits_for_its_regular_check(
+    org_with_meta_like_grant: Connected,
+) -> None:
+    connected = org_with_meta_like_grant
+    await connected.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
+    await _token_ended(connected)
+
+    checked = await connected.check()
+
+    assert checked["status"] == "needs_reconnect"
+    stored = await _stored(connected)
+    assert stored.next_check_at is not None
+    interval = connected.tether.settings.check_interval_seconds
+    assert (stored.next_check_at - utcnow()).total_seconds() >= 0.85 * interval

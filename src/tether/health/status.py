@@ -237,14 +237,17 @@ def _expiring_soon(a: Authorization, ctx: Context) -> bool:
 
 
 def _next_regular(a: Authorization, ctx: Context) -> datetime:
-    """The next check: the regular one, or sooner when the token must be refreshed first."""
+    """The next check: the regular one, or sooner when the token must be refreshed (or ends)
+    before it. A moment already past is no reason to come sooner: that refresh was just tried,
+    or that token has ended, and this check has recorded what came of it. Coming back at once
+    would ask a provider for a dead grant's token at every scheduler pass."""
     regular = next_check(ctx.now, ctx.settings)
     if a.expires_at is None:
         return regular
+    sooner = a.expires_at
     if a.refresh_token is not None:
-        refresh_at = a.expires_at - timedelta(seconds=ctx.settings.refresh_window_seconds)
-        return max(ctx.now, min(regular, refresh_at))
-    return min(regular, max(ctx.now, a.expires_at))
+        sooner -= timedelta(seconds=ctx.settings.refresh_window_seconds)
+    return min(regular, sooner) if sooner > ctx.now else regular
 
 
 async def reconcile_accounts(
