@@ -173,34 +173,31 @@ async def test_failing_that_lasts_raises_an_alarm_once(connected: Connected) -> 
     assert alarm["reason"] == "provider_outage"
 
 
+async def _dead_with_its_token_ended(connected: Connected) -> tuple[str, float]:
+    """Revoke the grant, end its token, check: the status, and seconds to the next check."""
+    await connected.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
+    await _token_ended(connected)
+    checked = await connected.check()
+    stored = await _stored(connected)
+    assert stored.next_check_at is not None
+    return checked["status"], (stored.next_check_at - utcnow()).total_seconds()
+
+
 async def test_a_grant_whose_refresh_is_refused_waits_for_its_regular_check(
     connected: Connected,
 ) -> None:
     """Found dead by a refused refresh: checked again at the regular interval, not at every
     scheduler pass, which would ask the provider for a dead grant's token every few seconds."""
-    await connected.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
-    await _token_ended(connected)
+    status, wait = await _dead_with_its_token_ended(connected)
 
-    checked = await connected.check()
-
-    assert checked["status"] == "needs_reconnect"
-    stored = await _stored(connected)
-    assert stored.next_check_at is not None
-    interval = connected.tether.settings.check_interval_seconds
-    assert (stored.next_check_at - utcnow()).total_seconds() >= 0.85 * interval
+    assert status == "needs_reconnect"
+    assert wait >= 0.85 * connected.tether.settings.check_interval_seconds
 
 
 async def test_a_dead_grant_without_refresh_waits_for_its_regular_check(
     org_with_meta_like_grant: Connected,
 ) -> None:
-    connected = org_with_meta_like_grant
-    await connected.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
-    await _token_ended(connected)
+    status, wait = await _dead_with_its_token_ended(org_with_meta_like_grant)
 
-    checked = await connected.check()
-
-    assert checked["status"] == "needs_reconnect"
-    stored = await _stored(connected)
-    assert stored.next_check_at is not None
-    interval = connected.tether.settings.check_interval_seconds
-    assert (stored.next_check_at - utcnow()).total_seconds() >= 0.85 * interval
+    assert status == "needs_reconnect"
+    assert wait >= 0.85 * org_with_meta_like_grant.tether.settings.check_interval_seconds
