@@ -91,10 +91,11 @@ async def test_row_actions_disconnect_connect_again_switch_and_sync(
 
     await row.get_by_label(re.compile("Actions for Northwind")).click()
     await row.get_by_role("button", name="Sync now").click()
-    await expect(web.page.locator("#flash")).to_contain_text("will load in a moment")
+    await expect(web.page.locator("#flash")).to_contain_text("queued to load its missing days")
     await expect(row.locator("td").nth(5)).to_have_text("—")  # queued: nothing loaded yet
     assert await connected.tether.run_queued_syncs() == 1
-    await web.page.reload()
+    # The flash follows the sync; when it finishes, the page shows what came in by itself.
+    await expect(web.page.locator("#flash")).to_contain_text("days loaded")
     await expect(row.locator("td").nth(5)).not_to_have_text("—")
 
     target = connected.accounts[1]

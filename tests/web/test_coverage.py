@@ -82,10 +82,12 @@ async def test_a_lapse_leaves_a_gap_during_an_incident_that_reconnecting_backfil
         await expect(dialog).to_contain_text("(reconnected)")
         await dialog.get_by_role("button", name="Sync now").click()
         await expect(web.page.locator("#flash")).to_contain_text(
-            "Northwind Outfitters: its missing days will load in a moment"
+            "Northwind Outfitters: queued to load its missing days"
         )
         assert await connected.tether.run_queued_syncs() == 1
-        await web.page.reload()
+        await expect(web.page.locator("#flash")).to_contain_text(
+            "Northwind Outfitters: 5 days loaded"
+        )
         await expect(north.locator("button.day")).to_have_count(0)
         await expect(north.locator(".day.loaded")).to_have_count(30)
         await expect(north).to_contain_text("30 of 30 days loaded")
@@ -110,9 +112,8 @@ async def test_new_connections_are_backfilled_and_sync_now_loads_their_history(
     await expect(dialog).to_contain_text("Being backfilled")
     await expect(dialog).to_contain_text("No incident covered these days.")
     await dialog.get_by_role("button", name="Sync now").click()
-    await expect(web.page.locator("#flash")).to_contain_text("will load in a moment")
+    await expect(web.page.locator("#flash")).to_contain_text("queued to load its missing days")
     assert await connected.tether.run_queued_syncs() == 1
-    await web.page.reload()
     await expect(north.locator(".day.loaded")).to_have_count(30)
     await expect(web.coverage_stat("Connections with gaps")).to_have_text("1")
     await expect(web.coverage_stat("Days missing")).to_have_text("29")

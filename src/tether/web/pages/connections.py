@@ -21,12 +21,12 @@ from tether.deps import RegistryDep, SessionDep, SettingsDep
 from tether.errors import Conflict, NotFound, Unprocessable
 from tether.kit.inputs import VISIBLE_TEXT
 from tether.kit.pagination import parse_sort
-from tether.models import Client, Status
+from tether.models import Client, Status, SyncRequest
 from tether.sync import requests as sync_requests
 from tether.web.auth import PageActor
 from tether.web.oauth import reconnect_popup
 from tether.web.params import Cursor, Text
-from tether.web.responses import changed
+from tether.web.responses import CHANGED, changed
 from tether.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -169,14 +169,50 @@ async def connect_again(
 async def sync_now(
     request: Request, session: SessionDep, actor: PageActor, connection_id: uuid.UUID
 ) -> Response:
-    """Queue a load of the connection's missing days; a worker loads them in the background."""
+    """Queue a load of the connection's missing days, and follow it in the flash: a worker
+    loads them in the background, and the page shows them once they are in."""
     queued = await sync_requests.request_sync(session, actor=actor, connection_id=connection_id)
     connection = await service.get_connection(session, actor=actor, connection_id=connection_id)
+    return _following(request, queued, connection.client_name, oob=True)
+
+
+@router.get("/syncs/{sync_id}/progress")
+async def sync_progress(
+    request: Request, session: SessionDep, actor: PageActor, sync_id: uuid.UUID
+) -> Response:
+    """How a queued sync stands: still the following flash, or what it came to (and every
+    region reloads, since days came in). The flash it replaces is the target, not a swap out
+    of band: the last answer must leave a flash area behind."""
+    try:
+        followed = await sync_requests.get_request(session, actor=actor, request_id=sync_id)
+        connection = await service.get_connection(
+            session, actor=actor, connection_id=followed.connection_id
+        )
+    except NotFound:
+        return _told(request, "That sync is gone: its connection was deleted.", error=True)
     name = connection.client_name
-    if sync_requests.status_of(queued) == sync_requests.RequestStatus.RUNNING:
-        return changed(request, f"{name}: its missing days are loading now.")
-    return changed(request, f"{name}: its missing days will load in a moment; "
-                            "reload the page to see them.")  # fmt: skip
+    status = sync_requests.status_of(followed)
+    if status == sync_requests.RequestStatus.ABANDONED:
+        return _told(request, f"{name}: the sync could not run. {followed.last_error}",
+                     error=True)  # fmt: skip
+    if status != sync_requests.RequestStatus.FINISHED:
+        return _following(request, followed, name, oob=False)
+    if followed.error:
+        return _told(request, f"{name}: {followed.error}", error=True)
+    days = "day" if followed.days_loaded == 1 else "days"
+    return _told(request, f"{name}: {followed.days_loaded:,} {days} loaded.")
+
+
+def _told(request: Request, message: str, *, error: bool = False) -> Response:
+    context = {"message": message, "error": error, "oob": False}
+    return render(request, "partials/flash.html", context, headers=CHANGED)
+
+
+def _following(request: Request, queued: SyncRequest, name: str, *, oob: bool) -> Response:
+    running = sync_requests.status_of(queued) == sync_requests.RequestStatus.RUNNING
+    message = f"{name}: {'loading' if running else 'queued to load'} its missing days…"
+    context = {"sync_id": queued.id, "message": message, "oob": oob}
+    return render(request, "partials/sync_progress.html", context)
 
 
 @router.get("/connections/{connection_id}/switch")
