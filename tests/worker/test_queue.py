@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from tether.config import Settings
 from tether.kit.backoff import Backoff
@@ -18,7 +19,7 @@ def test_due_ids_go_out_in_jobs_of_the_batch_size_and_an_empty_hand_out_sends_no
     jobs = queue.jobs("health.check_authorizations", ids)
 
     assert [job.size for job in jobs] == [50, 50, 20]
-    assert [i for job in jobs for i in job.args[0]] == [str(i) for i in ids]  # type: ignore[attr-defined]
+    assert [i for job in jobs for i in cast(list[str], job.args[0])] == [str(i) for i in ids]
     assert {job.actor for job in jobs} == {"health.check_authorizations"}
     assert queue.jobs("health.check_authorizations", []) == []
 
