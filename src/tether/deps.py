@@ -26,13 +26,17 @@ async def _session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]
 
 
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None:
+        raise NotAuthenticated("Sign in: send an API token as `Authorization: Bearer <token>`.")
+    return credentials.credentials
+
+
 async def _actor(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    if credentials is None:
-        raise NotAuthenticated("Sign in: send an API token as `Authorization: Bearer <token>`.")
-    return await members.authenticate(session, credentials.credentials)
+    return await members.authenticate(session, _token(credentials))
 
 
 CurrentActor = Annotated[Actor, Depends(_actor)]
@@ -42,10 +46,8 @@ async def _actor_apart(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
-    if credentials is None:
-        raise NotAuthenticated("Sign in: send an API token as `Authorization: Bearer <token>`.")
     async with request.app.state.sessionmaker.begin() as session:
-        return await members.authenticate(session, credentials.credentials)
+        return await members.authenticate(session, _token(credentials))
 
 
 def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:

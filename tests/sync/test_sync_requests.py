@@ -4,6 +4,7 @@ the request tells what it loaded. Nobody waits on a provider inside a request.""
 import asyncio
 import uuid
 from datetime import timedelta
+from typing import cast
 
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from tests.fixtures.connected import Connected
 from tether.db import utcnow
 from tether.health.checks import Engine
 from tether.models import MetricDay, SyncRequest
+from tether.providers.registry import Registry
 from tether.sync import requests
 from tether.worker import scheduler
 
@@ -143,6 +145,40 @@ async def test_two_workers_given_one_request_run_it_once(
         row = await session.get(SyncRequest, uuid.UUID(str(queued["id"])))
     assert row is not None
     assert row.attempts == 1
+
+
+class _BrokenRegistry:
+    """Adapters that fail as a bug would, not as a provider refusing: any use raises."""
+
+    def __getattr__(self, name: str) -> object:
+        raise RuntimeError(f"registry.{name} is broken on purpose")
+
+
+async def test_a_run_that_fails_unexpectedly_is_tried_again_then_abandoned(
+    connected: Connected,
+) -> None:
+    tether = connected.tether
+    location, queued = await _ask(connected)
+    broken = Engine(tether.sessions, cast(Registry, _BrokenRegistry()), tether.settings)
+    async with tether.sessions.begin() as session:
+        await requests.REQUESTS.take_due(session, utcnow(), tether.settings)
+    tries = requests.RETRIES.max_attempts
+    assert tries is not None
+
+    seen = []
+    for _ in range(tries):
+        # Each retry falls inside the claim window, so the next run takes it at once.
+        await requests.run_requests(broken, [str(queued["id"])])
+        seen.append((await connected.org.api.get(location)).json())
+
+    first, last = seen[0], seen[-1]
+    assert (first["status"], first["last_error"]) == ("queued", requests.FAILED_UNEXPECTEDLY)
+    assert [s["status"] for s in seen[1:-1]] == ["queued"] * (tries - 2)
+    assert (last["status"], last["outcome"], last["finished_at"]) == ("abandoned", None, None)
+    assert last["last_error"] == requests.FAILED_UNEXPECTEDLY
+    assert "broken on purpose" not in str(seen)  # the cause is in the log, not the answer
+    _, again = await _ask(connected)
+    assert again["id"] != queued["id"]  # an abandoned sync no longer holds the connection's turn
 
 
 async def test_the_scheduler_hands_asked_syncs_to_their_actor(

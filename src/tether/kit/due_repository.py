@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -33,6 +33,16 @@ class DueRows:
 
     def pending(self) -> ColumnElement[bool]:
         return and_(self.done_at.is_(None), self.abandoned_at.is_(None))
+
+    async def due(self, session: AsyncSession, now: datetime, limit: int) -> Sequence[uuid.UUID]:
+        """Pending rows whose time has come, the longest due first, at most `limit`."""
+        stmt = (
+            select(self.model.id)
+            .where(self.pending(), self.due_at <= now)
+            .order_by(self.due_at)
+            .limit(limit)
+        )
+        return (await session.scalars(stmt)).all()
 
     async def hand_out(
         self, session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, until: datetime

@@ -2,7 +2,6 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,17 +42,6 @@ async def list_all(session: AsyncSession, organization_id: uuid.UUID) -> Sequenc
         select(Invitation)
         .where(Invitation.organization_id == organization_id)
         .order_by(Invitation.created_at.desc(), Invitation.id)
-    )
-    return (await session.scalars(stmt)).all()
-
-
-async def due_ids(session: AsyncSession, now: datetime, limit: int) -> Sequence[uuid.UUID]:
-    """Invitations whose email is unsent and due, oldest first."""
-    stmt = (
-        select(Invitation.id)
-        .where(EMAIL.pending(), Invitation.email_due_at <= now)
-        .order_by(Invitation.email_due_at)
-        .limit(limit)
     )
     return (await session.scalars(stmt)).all()
 

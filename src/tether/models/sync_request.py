@@ -10,10 +10,10 @@ from tether.db import Base, IdMixin, utcnow
 class SyncRequest(IdMixin, Base):
     """A sync someone asked for ("sync now"): queued, run by a worker, followed by its id.
 
-    The row is due work like an email: `due_at` is when a worker may next run it (None once
-    finished or abandoned), handed out by the scheduler and claimed before it runs, and a run
-    that failed unexpectedly is retried with back-off up to a limit. What the sync loaded is kept
-    on the row for whoever follows it."""
+    The row is due work like an email (`kit/due_repository.DueRows`): `due_at` is when a worker
+    may next run it, and `finished_at` or `abandoned_at` ends it. The scheduler hands it out and a
+    worker claims it before it runs; a run that failed unexpectedly is retried with back-off up to
+    a limit. What the sync loaded is kept on the row for whoever follows it."""
 
     __tablename__ = "sync_requests"
 

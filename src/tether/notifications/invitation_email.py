@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 SEND_ACTOR = "notifications.send_invitations"
 # The scheduler hands due invitation emails out; a lost job's are due again after the timeout.
-EMAILS = DueWork(SEND_ACTOR, repository.due_ids, repository.EMAIL.hand_out)
+EMAILS = DueWork(SEND_ACTOR, repository.EMAIL.due, repository.EMAIL.hand_out)
 
 
 async def send_invitations(

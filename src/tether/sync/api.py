@@ -51,22 +51,11 @@ class SyncRequestRead(Schema):
 
 
 def sync_request_read(request: SyncRequest) -> SyncRequestRead:
-    return SyncRequestRead(
-        id=request.id,
-        connection_id=request.connection_id,
-        status=requests.status_of(request),
-        start=request.start,
-        end=request.end,
-        requested_at=request.requested_at,
-        finished_at=request.finished_at,
-        outcome=request.outcome,
-        days_loaded=request.days_loaded,
-        rows=request.rows,
-        lost_days=request.lost_days,
-        error=request.error,
-        reason=request.reason,
-        last_error=request.last_error,
-    )
+    """The row as it is, with the status its times and tries make."""
+    stored = {
+        name: getattr(request, name) for name in SyncRequestRead.model_fields if name != "status"
+    }
+    return SyncRequestRead(status=requests.status_of(request), **stored)
 
 
 class MetricDayRead(Schema):
@@ -124,7 +113,7 @@ async def sync_connection(
 
     Answers at once with the queued sync (the one already queued, if it is for the same days);
     follow it at the `Location` given, until its status is `finished` or `abandoned`."""
-    queued = await requests.request_sync(
+    queued, _ = await requests.request_sync(
         session,
         actor=actor,
         connection_id=connection_id,
@@ -140,7 +129,8 @@ async def get_sync_request(
     session: SessionDep, actor: CurrentActor, sync_id: uuid.UUID
 ) -> SyncRequestRead:
     """A sync someone asked for: how far it got, and what it loaded."""
-    return sync_request_read(await requests.get_request(session, actor=actor, request_id=sync_id))
+    asked, _ = await requests.get_request(session, actor=actor, request_id=sync_id)
+    return sync_request_read(asked)
 
 
 @router.get(

@@ -2,7 +2,6 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,17 +17,6 @@ ROWS = DueRows(
     abandoned_at=SyncRequest.abandoned_at,
     last_error=SyncRequest.last_error,
 )
-
-
-async def due_ids(session: AsyncSession, now: datetime, limit: int) -> Sequence[uuid.UUID]:
-    """Requests neither finished nor abandoned whose time has come, oldest first."""
-    stmt = (
-        select(SyncRequest.id)
-        .where(ROWS.pending(), SyncRequest.due_at <= now)
-        .order_by(SyncRequest.due_at)
-        .limit(limit)
-    )
-    return (await session.scalars(stmt)).all()
 
 
 async def pending_for(session: AsyncSession, connection_id: uuid.UUID) -> SyncRequest | None:

@@ -3,7 +3,7 @@
 A sync can take many provider calls (years of history, a provider's rate limits), far longer
 than a request should wait, so asking only queues it: a `SyncRequest` row, due at once, that
 the scheduler hands to `RUN_ACTOR` at its next pass (`worker/queue.py`). The answer names the
-request, and its page (`GET /api/v1/connections/{id}/syncs/{request_id}`) tells how it went.
+request, and `GET /api/v1/syncs/{id}` tells how it went.
 
 A connection has at most one request queued or running: asking again for the same days answers
 with that one, and asking for other days meanwhile is a conflict. A worker claims a request
@@ -16,6 +16,7 @@ import logging
 import uuid
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +26,7 @@ from tether.db import utcnow
 from tether.errors import Conflict, NotFound
 from tether.health.checks import Engine
 from tether.kit.backoff import Backoff
-from tether.models import SyncRequest
+from tether.models import Connection, SyncRequest
 from tether.sync import limits as sync_limits
 from tether.sync import request_repository as repository
 from tether.sync.service import SYNC, check_range, sync_connection
@@ -36,11 +37,18 @@ log = logging.getLogger(__name__)
 
 RUN_ACTOR = "sync.run_requests"
 # A few per job: each may load years of days.
-REQUESTS = DueWork(RUN_ACTOR, repository.due_ids, repository.ROWS.hand_out, batch=5)
+REQUESTS = DueWork(RUN_ACTOR, repository.ROWS.due, repository.ROWS.hand_out, batch=5)
 RETRIES = Retries(
     Backoff(timedelta(seconds=30), timedelta(minutes=10), jitter=(0.8, 1.2)), max_attempts=5
 )
 FAILED_UNEXPECTEDLY = "The sync failed unexpectedly; Tether's log tells why."
+
+
+class Asked(NamedTuple):
+    """A sync someone asked for, and the connection it loads (read for the visibility check)."""
+
+    request: SyncRequest
+    connection: Connection
 
 
 class RequestStatus(StrEnum):
@@ -67,7 +75,7 @@ async def request_sync(
     connection_id: uuid.UUID,
     start: date | None = None,
     end: date | None = None,
-) -> SyncRequest:
+) -> Asked:
     """Queue a sync of these days (without them, whatever the history window lacks), or answer
     with the one already queued for the same days."""
     actor.require_writer("sync connections")
@@ -77,7 +85,7 @@ async def request_sync(
     pending = await repository.pending_for(session, connection.id)
     if pending is not None:
         if (pending.start, pending.end) == (start, end):
-            return pending
+            return Asked(pending, connection)
         raise Conflict(
             "A sync of other days is already queued for this connection; "
             "ask again once it has finished.",
@@ -94,19 +102,19 @@ async def request_sync(
     )
     session.add(request)
     await session.flush()
-    return request
+    return Asked(request, connection)
 
 
-async def get_request(session: AsyncSession, *, actor: Actor, request_id: uuid.UUID) -> SyncRequest:
+async def get_request(session: AsyncSession, *, actor: Actor, request_id: uuid.UUID) -> Asked:
     """A sync asked for on a connection the actor sees."""
     request = await repository.get(session, request_id)
     if request is None or request.organization_id != actor.organization_id:
         raise NotFound("No such sync.")
     try:
-        await get_connection(session, actor=actor, connection_id=request.connection_id)
+        connection = await get_connection(session, actor=actor, connection_id=request.connection_id)
     except NotFound:
         raise NotFound("No such sync.") from None
-    return request
+    return Asked(request, connection)
 
 
 async def run_requests(engine: Engine, ids: list[str]) -> None:

@@ -171,8 +171,9 @@ async def sync_now(
 ) -> Response:
     """Queue a load of the connection's missing days, and follow it in the flash: a worker
     loads them in the background, and the page shows them once they are in."""
-    queued = await sync_requests.request_sync(session, actor=actor, connection_id=connection_id)
-    connection = await service.get_connection(session, actor=actor, connection_id=connection_id)
+    queued, connection = await sync_requests.request_sync(
+        session, actor=actor, connection_id=connection_id
+    )
     return _following(request, queued, connection.client_name, oob=True)
 
 
@@ -184,9 +185,8 @@ async def sync_progress(
     region reloads, since days came in). The flash it replaces is the target, not a swap out
     of band: the last answer must leave a flash area behind."""
     try:
-        followed = await sync_requests.get_request(session, actor=actor, request_id=sync_id)
-        connection = await service.get_connection(
-            session, actor=actor, connection_id=followed.connection_id
+        followed, connection = await sync_requests.get_request(
+            session, actor=actor, request_id=sync_id
         )
     except NotFound:
         return _told(request, "That sync is gone: its connection was deleted.", error=True)
