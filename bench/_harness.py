@@ -41,6 +41,7 @@ from tether.organizations.service import create_organization
 from tether.providers import google_ads, meta_ads
 from tether.providers.definition import ProviderDefinition
 from tether.providers.registry import SANDBOX_DEVELOPER_TOKEN
+from tether.sandbox.tokens import TokenRules
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TETHER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -307,7 +308,7 @@ class Through:
     rows_of: Callable[[Any], list[Any]]  # the day rows of a report page
     next_page_of: Callable[[Any], str | None] = lambda body: None
     external_id: Callable[[str], str] = str  # sandbox account id -> Tether's external id
-    grant_lifetime: int | None = None  # see tests/fixtures/fleet.py's mint_grant
+    grant_rules: TokenRules | None = None  # see tests/fixtures/fleet.py's mint_grant
     page_size: int | None = None  # days per report page, when the report pages
 
     @property
@@ -400,7 +401,7 @@ THROUGH = {
         rows_of=lambda body: list(body.get("data", ())),
         next_page_of=lambda body: (body.get("paging") or {}).get("next"),
         external_id=lambda account_id: f"act_{account_id}",
-        grant_lifetime=meta_ads.LONG_LIVED_SECONDS,  # no refresh token, as Meta's
+        grant_rules=TokenRules(meta_ads.LONG_LIVED_SECONDS, refreshable=False),  # as Meta's
         page_size=int(meta_ads.INSIGHTS_PAGE_SIZE),
     ),
 }

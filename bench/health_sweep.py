@@ -150,7 +150,7 @@ async def _mint_fleet(
             next_check_at=datetime.now(UTC),
             provider=through.key,
             external_id=through.external_id,
-            grant_lifetime=through.grant_lifetime,
+            grant_rules=through.grant_rules,
         )
     finally:
         await engine.dispose()

@@ -159,7 +159,7 @@ async def _mint_fleet(
             count=count,
             provider=through.key,
             external_id=through.external_id,
-            grant_lifetime=through.grant_lifetime,
+            grant_rules=through.grant_rules,
         )
     finally:
         await engine.dispose()

@@ -6,6 +6,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from tether.sandbox.common import OAuthError, SandboxError, SandboxUser, Settings, locked
@@ -13,6 +14,8 @@ from tether.sandbox.tokens import (
     CODE_LIFETIME,
     DEFAULT_CLIENTS,
     DEFAULT_SCOPE,
+    EXPIRED_DESCRIPTION,
+    IDLE_DESCRIPTION,
     KEPT_ACCESS_TOKENS,
     REPLACED_DESCRIPTION,
     REUSE_DETECTED_DESCRIPTION,
@@ -21,6 +24,7 @@ from tether.sandbox.tokens import (
     AuthCode,
     Grant,
     RefreshRecord,
+    TokenRules,
     TokenSet,
     check_code,
 )
@@ -61,7 +65,8 @@ class GrantsMixin:
                 [token, self._access[token].expires_at, self._access[token].generation]
                 for token in self._grant_access[grant.id]
             ]
-            saved = {**vars(grant), "access_tokens": access}
+            rules = asdict(grant.rules) if grant.rules is not None else None
+            saved = {**vars(grant), "rules": rules, "access_tokens": access}
             grants.append({**saved, "refresh_tokens": refresh_tokens[grant.id]})
         return {"clients": dict(self.clients), "grants": grants}
 
@@ -72,7 +77,8 @@ class GrantsMixin:
             fields = dict(saved)
             access_tokens = fields.pop("access_tokens")
             refresh_tokens = fields.pop("refresh_tokens")
-            grant = Grant(**fields)
+            rules = fields.pop("rules", None)
+            grant = Grant(**fields, rules=TokenRules(**rules) if rules is not None else None)
             if grant.user_id not in self.users:
                 raise ValueError("A saved grant belongs to a user who does not exist.")
             self.grants[grant.id] = grant
@@ -130,12 +136,12 @@ class GrantsMixin:
         code: str,
         redirect_uri: str,
         code_verifier: str | None,
-        lifetime: int | None = None,
+        rules: TokenRules | None = None,
     ) -> TokenSet:
         """Redeem an authorization code (any attempt uses it up); raises `OAuthError`.
 
-        With `lifetime`, the grant follows a dialect's own token rules whatever the settings
-        say: no refresh token, and an access token living that many seconds (Meta's)."""
+        With `rules`, the grant follows a dialect's own token rules whatever the settings say
+        (Meta's hour without a refresh token, LinkedIn's 60 days and 365-day refresh)."""
         record = self._codes.get(code)
         if record is None:
             raise OAuthError("invalid_grant", "The authorization code is not recognised.")
@@ -148,18 +154,22 @@ class GrantsMixin:
             )
         record.used = True
         check_code(record, client_id, redirect_uri, code_verifier)
-        grant, tokens = self._new_grant(record.user_id, client_id, record.scope, lifetime)
+        grant, tokens = self._new_grant(record.user_id, client_id, record.scope, rules)
         record.grant_id = grant.id
         return tokens
 
     def _new_grant(
-        self, user_id: str, client_id: str, scope: str, lifetime: int | None = None
+        self, user_id: str, client_id: str, scope: str, rules: TokenRules | None = None
     ) -> tuple[Grant, TokenSet]:
         now, s = time.time(), self.settings
-        refreshable = s.refreshable and lifetime is None
-        refresh_expiry = None
-        if refreshable and s.refresh_token_lifetime is not None:
-            refresh_expiry = now + s.refresh_token_lifetime
+        if rules is None:
+            refreshable, lifetime = s.refreshable, s.access_token_lifetime
+            if not refreshable:
+                lifetime = s.non_refreshable_lifetime
+            refresh_lifetime = s.refresh_token_lifetime if refreshable else None
+        else:
+            refreshable, lifetime = rules.refreshable, rules.access_seconds
+            refresh_lifetime = rules.refresh_fixed_seconds or rules.refresh_idle_seconds
         grant = Grant(
             id=f"g_{secrets.token_hex(8)}",
             user_id=user_id,
@@ -168,14 +178,13 @@ class GrantsMixin:
             access_token="",
             refresh_token=None,
             access_expires_at=now,
-            refresh_expires_at=refresh_expiry,
+            refresh_expires_at=now + refresh_lifetime if refresh_lifetime else None,
             created_at=now,
+            rules=rules,
         )
         self.grants[grant.id] = grant
         self._grant_access[grant.id] = []
         self._user_grants[user_id].append(grant.id)
-        if lifetime is None:
-            lifetime = s.access_token_lifetime if s.refreshable else s.non_refreshable_lifetime
         if refreshable:
             self._issue_refresh(grant)
         return grant, self._issue_access(grant, lifetime)
@@ -235,11 +244,20 @@ class GrantsMixin:
                 self._revoke(grant, "token_revoked")
                 raise OAuthError("invalid_grant", REUSE_DETECTED_DESCRIPTION)
             raise OAuthError("invalid_grant", REPLACED_DESCRIPTION)
-        if grant.refresh_expires_at is not None and time.time() >= grant.refresh_expires_at:
-            raise OAuthError("invalid_grant", "The refresh token has expired.")
-        if self.settings.rotate_refresh_tokens:
+        now, rules = time.time(), grant.rules
+        if grant.refresh_expires_at is not None and now >= grant.refresh_expires_at:
+            idle = rules is not None and rules.refresh_idle_seconds is not None
+            raise OAuthError("invalid_grant", IDLE_DESCRIPTION if idle else EXPIRED_DESCRIPTION)
+        if rules is None:
+            rotate = self.settings.rotate_refresh_tokens
+            lifetime = self.settings.access_token_lifetime
+        else:
+            rotate, lifetime = rules.rotate, rules.access_seconds
+            if rules.refresh_idle_seconds is not None:
+                grant.refresh_expires_at = now + rules.refresh_idle_seconds
+        if rotate:
             self._rotate(grant, refresh_token)
-        return self._issue_access(grant, self.settings.access_token_lifetime)
+        return self._issue_access(grant, lifetime)
 
     @locked
     def exchange_access(self, *, client_id: str, access_token: str, lifetime: int) -> TokenSet:

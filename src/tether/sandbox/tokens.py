@@ -23,10 +23,27 @@ REVOKE_DESCRIPTIONS = {
     "password_changed": "The grant was revoked because the user changed their password.",
     "code_reused": "The grant was revoked because its authorization code was used twice.",
 }
+EXPIRED_DESCRIPTION = "The refresh token has expired."
+IDLE_DESCRIPTION = "The refresh token has expired because it was not used for too long."
 REPLACED_DESCRIPTION = "This refresh token was already rotated and replaced."
 REUSE_DETECTED_DESCRIPTION = (
     f"{REPLACED_DESCRIPTION} Reusing a replaced refresh token revoked the whole grant."
 )
+
+
+@dataclass(frozen=True)
+class TokenRules:
+    """A dialect's own token rules, whatever the world's settings say (a platform's tokens
+    live as that platform's do: Meta's an hour, LinkedIn's 60 days with a 365-day refresh)."""
+
+    access_seconds: int
+    refreshable: bool = True
+    # The refresh token ends this long after the first consent; refreshing does not extend it.
+    refresh_fixed_seconds: int | None = None
+    # The refresh token ends this long after it was last used (Microsoft's 90 days).
+    refresh_idle_seconds: int | None = None
+    # Every refresh hands out a new refresh token.
+    rotate: bool = False
 
 
 @dataclass
@@ -46,6 +63,8 @@ class Grant:
     previous_refresh_token: str | None = field(default=None, repr=False)
     # Bumped whenever a new refresh token is issued; access tokens remember theirs.
     generation: int = 0
+    # A dialect's rules; None follows the world's settings.
+    rules: TokenRules | None = None
 
 
 @dataclass

@@ -35,10 +35,12 @@ from tether.sandbox.faults import (
 )
 from tether.sandbox.oauth import templates, with_query
 from tether.sandbox.state import OAuthError, SandboxError, SandboxState, SandboxUser
+from tether.sandbox.tokens import TokenRules
 
 VERSION = re.compile(r"^v\d+\.\d+$")
 # The code's token lives "an hour or two"; the exchange's lives what Meta answers.
 SHORT_LIVED_SECONDS = 5400
+SHORT_LIVED = TokenRules(SHORT_LIVED_SECONDS, refreshable=False)
 LONG_LIVED_SECONDS = 5183944
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 500
@@ -245,7 +247,7 @@ def _short_lived(state: SandboxState, client_id: str, params: Mapping[str, str])
             code=params["code"],
             redirect_uri=params["redirect_uri"],
             code_verifier=params.get("code_verifier"),
-            lifetime=SHORT_LIVED_SECONDS,
+            rules=SHORT_LIVED,
         )
     except OAuthError as error:
         raise meta_graph.code_refused(error) from None
