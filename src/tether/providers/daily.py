@@ -49,13 +49,13 @@ def metrics_of(
 def _row(
     call: ReportCall, row: Any, day: date, currency: str | None, provider_name: str
 ) -> DailyMetrics:
-    spend = _number(row, call.spend_path, provider_name) / call.spend_divisor
+    spend = figure(row, call.spend_path, provider_name) / call.spend_divisor
     return DailyMetrics(
         day,
-        int(_number(row, call.impressions_path, provider_name)),
-        int(_number(row, call.clicks_path, provider_name)),
+        int(figure(row, call.impressions_path, provider_name)),
+        int(figure(row, call.clicks_path, provider_name)),
         spend,
-        int(_number(row, call.conversions_path, provider_name)),
+        int(figure(row, call.conversions_path, provider_name)),
         currency,
     )
 
@@ -79,7 +79,9 @@ def _day(call: ReportCall, row: Any, provider_name: str) -> date:
         raise _unreadable(provider_name, f"a day written {str(value)[:40]!r}") from None
 
 
-def _number(row: Any, path: str | None, provider_name: str) -> Decimal:
+def figure(row: Any, path: str | None, provider_name: str) -> Decimal:
+    """A figure of a report row, written as a number or a decimal string; absent is zero,
+    and anything else is an answer Tether cannot read (retried, never a lapse)."""
     value = answers.first(row, path)
     if value is None:
         return Decimal(0)

@@ -6,7 +6,8 @@ mechanics, the error mapping, paging) comes from the definition.
 """
 
 from collections.abc import Mapping
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -79,9 +80,10 @@ class DefinedProvider:
     async def exchange_code(
         self, *, code: str, code_verifier: str, redirect_uri: str
     ) -> TokenGrant:
-        return await self._oauth().exchange_code(
+        grant = await self._oauth().exchange_code(
             code=code, code_verifier=code_verifier, redirect_uri=redirect_uri
         )
+        return with_fixed_end(grant, self.definition.lifetimes.refresh_fixed_seconds)
 
     async def refresh(self, *, refresh_token: str) -> TokenGrant:
         return await self._oauth().refresh(refresh_token=refresh_token)
@@ -220,6 +222,15 @@ class DefinedProvider:
         sent: dict[str, Any] = {"json": params} if spec.method == "POST" else {"params": params}
         body = await self.call(spec.method, url, credentials, **sent)
         return daily.metrics_of(spec, body, start=start, end=end, provider_name=self.name)
+
+
+def with_fixed_end(grant: TokenGrant, fixed_seconds: int | None) -> TokenGrant:
+    """A new grant whose refresh token ends a fixed time after consent (LinkedIn's 365
+    days): that end, when the token answer does not say it."""
+    if fixed_seconds is None or grant.refresh_token is None or grant.refresh_expires_at:
+        return grant
+    ends = datetime.now(UTC) + timedelta(seconds=fixed_seconds)
+    return replace(grant, refresh_expires_at=ends)
 
 
 def _json(response: httpx.Response) -> Any:
