@@ -43,8 +43,8 @@ async def test_an_unset_provider_explains_how_to_set_it_up(unconfigured: Web) ->
     await dialog.get_by_role("button", name="Close").last.click()
     await expect(dialog).to_be_hidden()
 
-    linkedin = page.get_by_role("article", name="LinkedIn Ads", exact=True)
-    await expect(linkedin).to_contain_text("Not available yet")
+    planned = page.get_by_role("article", name="X Ads", exact=True)
+    await expect(planned).to_contain_text("Not available yet")
 
 
 async def test_the_api_names_the_settings_a_provider_still_needs(unconfigured: Web) -> None:

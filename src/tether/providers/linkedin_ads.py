@@ -51,6 +51,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 from tether.providers import answers
 from tether.providers.base import (
     AuthKind,
@@ -187,7 +189,7 @@ class LinkedInAdsProvider(DefinedProvider):
     ) -> ProviderCallError:
         """The definition's reading; a throttle without Retry-After waits for LinkedIn's
         daily reset."""
-        error = super().error_of(status, body, headers)
+        error = super().error_of(status, body, httpx.Headers(headers or {}))  # any case
         if error.reason == Reason.RATE_LIMITED and error.retry_after is None:
             error.retry_after = seconds_to_reset(datetime.now(UTC))
         return error

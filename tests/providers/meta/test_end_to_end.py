@@ -39,15 +39,6 @@ async def incidents(org: Org, **params: str) -> list[dict[str, Any]]:
     return list((await org.api.get("/api/v1/incidents", params=params)).json()["data"])
 
 
-async def connection_to(org: Org, account: dict[str, Any]) -> dict[str, Any]:
-    client = await org.client()
-    created = await org.api.post(
-        "/api/v1/connections", json={"client_id": client["id"], "account_id": account["id"]}
-    )
-    assert created.status_code == 201, created.text
-    return dict(created.json())
-
-
 async def test_connecting_meta_keeps_the_60_day_expiry_and_finds_the_ad_accounts(
     org: Org, tether: Tether
 ) -> None:
@@ -138,7 +129,7 @@ async def test_daily_loads_have_metas_figures_and_restate_the_last_8_days(
 ) -> None:
     authorization = await connect_meta(org)
     account = (await accounts_of(org, authorization))[0]
-    connection_id = uuid.UUID((await connection_to(org, account))["id"])
+    connection_id = uuid.UUID((await org.connection(account))["id"])
 
     first = await service.sync_connection(engine, connection_id)
     with time_machine.travel(utcnow() + timedelta(days=1), tick=True):
@@ -168,7 +159,7 @@ async def test_a_lost_ad_account_lapses_its_connection_with_metas_words(
 ) -> None:
     authorization = await connect_meta(org)
     account = (await accounts_of(org, authorization))[0]
-    connection = await connection_to(org, account)
+    connection = await org.connection(account)
     number = account["external_id"].removeprefix("act_")
     await tether.sandbox("DELETE", f"/users/alice/accounts/{number}")
 
