@@ -94,3 +94,54 @@ async def test_the_whole_loop_holds_on_each_platform_dialect(
             (90, []),
             (90, []),
         ]
+
+
+# Tools connected with an API key: a replaced key lapses them; entering the new one restores.
+KEYED = ["callrail"]
+
+
+@pytest.mark.parametrize("provider", KEYED)
+async def test_the_whole_loop_holds_for_each_api_key_tool(
+    org: Org, tether: Tether, engine: Engine, smtp: Mailbox, provider: str
+) -> None:
+    alice = await tether.sandbox("GET", "/users/alice")
+    created = await org.api.post(
+        "/api/v1/authorizations", json={"provider": provider, "api_key": alice["api_key"]}
+    )
+    assert created.status_code == 201, created.text
+    authorization_id = created.json()["id"]
+    listed = await org.api.get(f"/api/v1/authorizations/{authorization_id}/accounts")
+    account = listed.json()["data"][0]
+    for name in ("Northwind Outfitters", "Blue Fjord Coffee"):
+        client = await org.client(name)
+        connected = await org.api.post(
+            "/api/v1/connections", json={"client_id": client["id"], "account_id": account["id"]}
+        )
+        assert connected.status_code == 201, connected.text
+    await _run_due_syncs(tether, engine)
+
+    replaced = await tether.sandbox("POST", "/users/alice/api-key")
+    checked = await org.api.post(f"/api/v1/authorizations/{authorization_id}/check")
+    assert (checked.json()["status"], checked.json()["reason"]) == (
+        "needs_reconnect",
+        "invalid_api_key",
+    )
+    counts = (await org.api.get("/api/v1/connections/counts")).json()
+    assert counts["needs_reconnect"] == 2
+
+    with time_machine.travel(utcnow() + timedelta(days=5), tick=True):
+        await _deliver_emails(tether)
+        assert any("reconnect" in m.text.lower() for m in smtp.received)
+        assert await _run_due_syncs(tether, engine) == set()
+        again = await org.api.put(
+            f"/api/v1/authorizations/{authorization_id}/api-key",
+            json={"api_key": replaced["api_key"]},
+        )
+        assert again.status_code == 200, again.text
+        counts = (await org.api.get("/api/v1/connections/counts")).json()
+        assert (counts["active"], counts["needs_reconnect"]) == (2, 0)
+        await _run_due_syncs(tether, engine)
+        assert [(row["days_loaded"], row["missing"]) for row in await _coverage(org.api)] == [
+            (90, []),
+            (90, []),
+        ]

@@ -4,6 +4,7 @@ operator, and the adapter class that runs each built-in definition."""
 from dataclasses import dataclass
 
 from tether.providers.base import AuthKind
+from tether.providers.callrail import CALLRAIL, CallRailProvider
 from tether.providers.defined import DefinedProvider
 from tether.providers.definition import ProviderDefinition
 from tether.providers.google_ads import GOOGLE_ADS, GoogleAdsProvider
@@ -44,6 +45,7 @@ BUILTIN: tuple[tuple[ProviderDefinition, type[DefinedProvider]], ...] = (
     (META_ADS, MetaAdsProvider),
     (META_ADS_SYSTEM_USER, MetaAdsProvider),
     (LINKEDIN_ADS, LinkedInAdsProvider),
+    (CALLRAIL, CallRailProvider),
 )
 
 # In the catalog, but without a definition yet: their cards say they are coming.
@@ -52,7 +54,6 @@ PLANNED: tuple[ProviderInfo, ...] = (
     ProviderInfo("snapchat_ads", "Snapchat Ads", AuthKind.OAUTH2, email_grouping="digest"),
     ProviderInfo("x_ads", "X Ads", AuthKind.OAUTH2, email_grouping="digest"),
     ProviderInfo("microsoft_ads", "Microsoft Advertising", AuthKind.OAUTH2),
-    ProviderInfo("callrail", "CallRail", AuthKind.API_KEY),
     ProviderInfo("semrush", "Semrush", AuthKind.API_KEY),
 )
 

@@ -119,6 +119,13 @@ async def get_user(request: Request, username: str) -> dict[str, Any]:
     return _user_json(state, state.user(username))
 
 
+@router.post("/users/{username}/api-key")
+async def regenerate_api_key(request: Request, username: str) -> dict[str, Any]:
+    """The user replaces their API key: every tool speaking it refuses the old one."""
+    state = sandbox_state(request)
+    return _user_json(state, state.regenerate_api_key(username))
+
+
 @router.post("/users", status_code=201)
 async def create_users(request: Request, body: list[UserBody]) -> list[dict[str, Any]]:
     """Bulk-create users, all or nothing."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import secrets
 import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
@@ -389,6 +390,15 @@ class SandboxState(GrantsMixin, TrafficMixin, ManagersMixin):
         if found is None:
             raise SandboxError("invalid_api_key", "The API key is not recognised.")
         return found
+
+    @locked
+    def regenerate_api_key(self, username: str) -> SandboxUser:
+        """The user replaces their API key, as in a tool's settings: the old one stops working."""
+        user = self.user(username)
+        del self._by_api_key[user.api_key]
+        user.api_key = f"sbx_{secrets.token_hex(16)}"
+        self._by_api_key[user.api_key] = user
+        return user
 
     # -- saving and restoring (the file they go to: see `store`) ------------------------
 
