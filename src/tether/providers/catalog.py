@@ -10,6 +10,7 @@ from tether.providers.google_ads import GOOGLE_ADS, GoogleAdsProvider
 from tether.providers.google_analytics import GOOGLE_ANALYTICS, GoogleAnalyticsProvider
 from tether.providers.meta_ads import META_ADS, META_ADS_SYSTEM_USER, MetaAdsProvider
 from tether.providers.sandbox import SANDBOX, SANDBOX_API_KEY, SandboxProvider
+from tether.providers.tiktok_ads import TIKTOK_ADS, TikTokAdsProvider
 from tether.providers.youtube import YOUTUBE, YouTubeProvider
 
 
@@ -42,12 +43,12 @@ BUILTIN: tuple[tuple[ProviderDefinition, type[DefinedProvider]], ...] = (
     (YOUTUBE, YouTubeProvider),
     (META_ADS, MetaAdsProvider),
     (META_ADS_SYSTEM_USER, MetaAdsProvider),
+    (TIKTOK_ADS, TikTokAdsProvider),
 )
 
 # In the catalog, but without a definition yet: their cards say they are coming.
 PLANNED: tuple[ProviderInfo, ...] = (
     ProviderInfo("linkedin_ads", "LinkedIn Ads", AuthKind.OAUTH2),
-    ProviderInfo("tiktok_ads", "TikTok Ads", AuthKind.OAUTH2),
     ProviderInfo("snapchat_ads", "Snapchat Ads", AuthKind.OAUTH2, email_grouping="digest"),
     ProviderInfo("x_ads", "X Ads", AuthKind.OAUTH2, email_grouping="digest"),
     ProviderInfo("microsoft_ads", "Microsoft Advertising", AuthKind.OAUTH2),
