@@ -48,6 +48,11 @@ class OAuthClient:
         self._client_secret = client_secret
         self._http = http
 
+    def app_credentials(self) -> tuple[str, str]:
+        """The app's id and secret, for a platform whose token calls are not OAuth 2.0 and take
+        them in the request itself (TikTok); for that request only, never a log or a message."""
+        return self._client_id, self._client_secret
+
     def _client(self) -> AsyncOAuth2Client:
         # The shared transport keeps the pool; these small clients are never closed, since
         # closing one would close the transport under every other.

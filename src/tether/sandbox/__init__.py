@@ -20,10 +20,11 @@ _HOME = """<!doctype html>
 <body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 3rem auto">
 <h1>Sandbox Ads</h1>
 <p>A fake advertising platform that ships with Tether, so you can try every connection flow
-without a real Google or Meta account. Mounted in Tether (<code>tether serve</code>), its users,
-accounts, grants and switches are saved in Tether's data folder (<code>sandbox.json</code>) and
-survive a restart; run on its own (<code>tether sandbox</code>), it lives in memory and is
-re-seeded on restart. <code>POST {base}control/reset</code> re-seeds it either way.</p>
+without a real Google, Meta or TikTok account. Mounted in Tether (<code>tether serve</code>),
+its users, accounts, grants and switches are saved in Tether's data folder
+(<code>sandbox.json</code>) and survive a restart; run on its own (<code>tether sandbox</code>),
+it lives in memory and is re-seeded on restart. <code>POST {base}control/reset</code> re-seeds
+it either way.</p>
 <ul>
 <li>OAuth 2.0 with PKCE: <code>{base}oauth/authorize</code>, <code>{base}oauth/token</code>,
 <code>{base}oauth/revoke</code> (client <code>tether</code>)</li>

@@ -65,6 +65,8 @@ async def oauth_callback(
     settings: SettingsDep,
     state: Param = None,
     code: Param = None,
+    # TikTok names its code `auth_code` (and is said to send it as `code` too).
+    auth_code: Param = None,
     error: Param = None,
     error_description: Param = None,
 ) -> Response:
@@ -73,7 +75,7 @@ async def oauth_callback(
         session,
         registry=registry,
         state=state,
-        code=code,
+        code=code or auth_code,
         error=error_description or error,
         redirect_uri=settings.oauth_redirect_uri,
     )

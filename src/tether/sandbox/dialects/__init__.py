@@ -7,13 +7,14 @@ provider definition (`/google/ads/...` stands for `https://googleads.googleapis.
 
 from fastapi import FastAPI
 
-from tether.sandbox.dialects import callrail, google, linkedin, meta
+from tether.sandbox.dialects import callrail, google, linkedin, meta, tiktok
 from tether.sandbox.state import SandboxState
 
 DIALECTS = {
     "google": google.create_app,
     "meta": meta.create_app,
     "linkedin": linkedin.create_app,
+    "tiktok": tiktok.create_app,
     "callrail": callrail.create_app,
 }
 
