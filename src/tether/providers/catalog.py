@@ -9,6 +9,7 @@ from tether.providers.definition import ProviderDefinition
 from tether.providers.google_ads import GOOGLE_ADS, GoogleAdsProvider
 from tether.providers.google_analytics import GOOGLE_ANALYTICS, GoogleAnalyticsProvider
 from tether.providers.meta_ads import META_ADS, META_ADS_SYSTEM_USER, MetaAdsProvider
+from tether.providers.pinterest_ads import PINTEREST_ADS, PinterestAdsProvider
 from tether.providers.sandbox import SANDBOX, SANDBOX_API_KEY, SandboxProvider
 from tether.providers.youtube import YOUTUBE, YouTubeProvider
 
@@ -42,6 +43,7 @@ BUILTIN: tuple[tuple[ProviderDefinition, type[DefinedProvider]], ...] = (
     (YOUTUBE, YouTubeProvider),
     (META_ADS, MetaAdsProvider),
     (META_ADS_SYSTEM_USER, MetaAdsProvider),
+    (PINTEREST_ADS, PinterestAdsProvider),
 )
 
 # In the catalog, but without a definition yet: their cards say they are coming.
