@@ -7,10 +7,14 @@ provider definition (`/google/ads/...` stands for `https://googleads.googleapis.
 
 from fastapi import FastAPI
 
-from tether.sandbox.dialects import google, meta
+from tether.sandbox.dialects import google, meta, pinterest
 from tether.sandbox.state import SandboxState
 
-DIALECTS = {"google": google.create_app, "meta": meta.create_app}
+DIALECTS = {
+    "google": google.create_app,
+    "meta": meta.create_app,
+    "pinterest": pinterest.create_app,
+}
 
 
 def mount(app: FastAPI, state: SandboxState) -> None:
