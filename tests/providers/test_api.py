@@ -15,8 +15,8 @@ async def test_the_catalog_lists_the_sandbox_and_the_real_platforms(org: Org) ->
     assert by_key["sandbox"]["auth_kind"] == "oauth2"
     assert by_key["sandbox"]["available"]
     assert by_key["sandbox_api_key"]["auth_kind"] == "api_key"
-    # The tests let the sandbox stand in for Google and Meta, in their dialects.
-    for key in ("google_ads", "google_analytics", "youtube", "meta_ads"):
+    # The tests let the sandbox stand in for Google, Meta and Pinterest, in their dialects.
+    for key in ("google_ads", "google_analytics", "youtube", "meta_ads", "pinterest_ads"):
         assert (by_key[key]["auth_kind"], by_key[key]["available"]) == ("oauth2", True)
         assert by_key[key]["daily_loads"] is True
     assert by_key["meta_ads_system_user"]["auth_kind"] == "api_key"

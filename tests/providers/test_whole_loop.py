@@ -18,7 +18,7 @@ from tether.notifications import email
 from tether.sync import service
 from tether.sync.schedule import SYNC_ACTOR, SYNCS
 
-PLATFORMS = ["google_ads", "google_analytics", "youtube", "meta_ads"]
+PLATFORMS = ["google_ads", "google_analytics", "youtube", "meta_ads", "pinterest_ads"]
 
 
 async def _run_due_syncs(tether: Tether, engine: Engine) -> set[str]:

@@ -195,8 +195,8 @@ async def test_history_reaches_back_90_days_and_no_further(
     oldest = today() - timedelta(days=89)
 
     kept = await pinterest.fetch_daily(credentials, account_id=account_id, start=oldest, end=oldest)
+    too_old = oldest - timedelta(days=2)
     with pytest.raises(ProviderCallError) as refused:
-        too_old = oldest - timedelta(days=2)
         await pinterest.fetch_daily(credentials, account_id=account_id, start=too_old, end=oldest)
 
     assert kept[0].impressions > 0
