@@ -261,12 +261,8 @@ def _token_body(tokens: TokenSet, grant_type: str) -> dict[str, Any]:
         ends_in = tokens.refresh_token_expires_in
         body["refresh_token"] = tokens.refresh_token
         body["refresh_token_expires_in"] = ends_in
-        body["refresh_token_expires_at"] = _now() + ends_in
+        body["refresh_token_expires_at"] = int(time.time()) + ends_in
     return body
-
-
-def _now() -> int:
-    return int(time.time())
 
 
 @api.post("/v5/oauth/token")
