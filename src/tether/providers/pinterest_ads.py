@@ -115,7 +115,7 @@ ACCOUNTS_PAGE_SIZE = "250"
 # `X-RateLimit-Reset` beyond this many seconds names a moment, not a wait.
 _A_YEAR = 366 * 86400
 _RETRY_AFTER = re.compile(r"retry after\s+(\d+(?:\.\d+)?)\s*s", re.IGNORECASE)
-# Refusals that mean something else at the token endpoint than at the API.
+# What a refused sign-in stays: passing faults. Any other refusal of a code is no lapse.
 _SIGN_IN_PASSES = frozenset({Reason.RATE_LIMITED, Reason.PROVIDER_OUTAGE})
 
 ERRORS = Errors(
