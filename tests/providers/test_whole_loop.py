@@ -25,6 +25,7 @@ PLATFORMS = [
     "meta_ads",
     "linkedin_ads",
     "tiktok_ads",
+    "pinterest_ads",
 ]
 
 

@@ -11,6 +11,7 @@ from tether.providers.google_ads import GOOGLE_ADS, GoogleAdsProvider
 from tether.providers.google_analytics import GOOGLE_ANALYTICS, GoogleAnalyticsProvider
 from tether.providers.linkedin_ads import LINKEDIN_ADS, LinkedInAdsProvider
 from tether.providers.meta_ads import META_ADS, META_ADS_SYSTEM_USER, MetaAdsProvider
+from tether.providers.pinterest_ads import PINTEREST_ADS, PinterestAdsProvider
 from tether.providers.sandbox import SANDBOX, SANDBOX_API_KEY, SandboxProvider
 from tether.providers.tiktok_ads import TIKTOK_ADS, TikTokAdsProvider
 from tether.providers.youtube import YOUTUBE, YouTubeProvider
@@ -47,6 +48,7 @@ BUILTIN: tuple[tuple[ProviderDefinition, type[DefinedProvider]], ...] = (
     (META_ADS_SYSTEM_USER, MetaAdsProvider),
     (LINKEDIN_ADS, LinkedInAdsProvider),
     (TIKTOK_ADS, TikTokAdsProvider),
+    (PINTEREST_ADS, PinterestAdsProvider),
     (CALLRAIL, CallRailProvider),
 )
 

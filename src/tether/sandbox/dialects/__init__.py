@@ -7,7 +7,7 @@ provider definition (`/google/ads/...` stands for `https://googleads.googleapis.
 
 from fastapi import FastAPI
 
-from tether.sandbox.dialects import callrail, google, linkedin, meta, tiktok
+from tether.sandbox.dialects import callrail, google, linkedin, meta, pinterest, tiktok
 from tether.sandbox.state import SandboxState
 
 DIALECTS = {
@@ -15,6 +15,7 @@ DIALECTS = {
     "meta": meta.create_app,
     "linkedin": linkedin.create_app,
     "tiktok": tiktok.create_app,
+    "pinterest": pinterest.create_app,
     "callrail": callrail.create_app,
 }
 
