@@ -11,6 +11,7 @@ from tether.providers.google_analytics import GOOGLE_ANALYTICS, GoogleAnalyticsP
 from tether.providers.linkedin_ads import LINKEDIN_ADS, LinkedInAdsProvider
 from tether.providers.meta_ads import META_ADS, META_ADS_SYSTEM_USER, MetaAdsProvider
 from tether.providers.sandbox import SANDBOX, SANDBOX_API_KEY, SandboxProvider
+from tether.providers.snapchat_ads import SNAPCHAT_ADS, SnapchatAdsProvider
 from tether.providers.youtube import YOUTUBE, YouTubeProvider
 
 
@@ -44,12 +45,12 @@ BUILTIN: tuple[tuple[ProviderDefinition, type[DefinedProvider]], ...] = (
     (META_ADS, MetaAdsProvider),
     (META_ADS_SYSTEM_USER, MetaAdsProvider),
     (LINKEDIN_ADS, LinkedInAdsProvider),
+    (SNAPCHAT_ADS, SnapchatAdsProvider),
 )
 
 # In the catalog, but without a definition yet: their cards say they are coming.
 PLANNED: tuple[ProviderInfo, ...] = (
     ProviderInfo("tiktok_ads", "TikTok Ads", AuthKind.OAUTH2),
-    ProviderInfo("snapchat_ads", "Snapchat Ads", AuthKind.OAUTH2, email_grouping="digest"),
     ProviderInfo("x_ads", "X Ads", AuthKind.OAUTH2, email_grouping="digest"),
     ProviderInfo("microsoft_ads", "Microsoft Advertising", AuthKind.OAUTH2),
     ProviderInfo("callrail", "CallRail", AuthKind.API_KEY),

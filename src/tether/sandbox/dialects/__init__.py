@@ -7,13 +7,14 @@ provider definition (`/google/ads/...` stands for `https://googleads.googleapis.
 
 from fastapi import FastAPI
 
-from tether.sandbox.dialects import google, linkedin, meta
+from tether.sandbox.dialects import google, linkedin, meta, snapchat
 from tether.sandbox.state import SandboxState
 
 DIALECTS = {
     "google": google.create_app,
     "meta": meta.create_app,
     "linkedin": linkedin.create_app,
+    "snapchat": snapchat.create_app,
 }
 
 
