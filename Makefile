@@ -35,9 +35,10 @@ browser: ## Install Debian's Chromium for the web tests, when it is missing
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
-# The demo puts the sandbox behind Google and Meta too, in their own dialects: their real cards,
-# consent flows and error texts, with no real account. Set it empty to see them unset.
-DEMO_STAND_INS ?= google_ads,google_analytics,youtube,meta_ads,meta_ads_system_user,linkedin_ads
+# The demo puts the sandbox behind Google, Meta, LinkedIn and Snapchat too, in their own dialects:
+# their real cards, consent flows and error texts, with no real account. Set it empty to see
+# them unset.
+DEMO_STAND_INS ?= google_ads,google_analytics,youtube,meta_ads,meta_ads_system_user,linkedin_ads,snapchat_ads
 
 run: $(STAMP) ## Run Tether embedded (SQLite in ./.tether, demo organization, sandbox)
 	TETHER_SANDBOX_STANDS_IN_FOR="$${TETHER_SANDBOX_STANDS_IN_FOR-$(DEMO_STAND_INS)}" $(BIN)/tether serve

@@ -15,12 +15,14 @@ async def test_the_catalog_lists_the_sandbox_and_the_real_platforms(org: Org) ->
     assert by_key["sandbox"]["auth_kind"] == "oauth2"
     assert by_key["sandbox"]["available"]
     assert by_key["sandbox_api_key"]["auth_kind"] == "api_key"
-    # The tests let the sandbox stand in for Google, Meta and LinkedIn, in their dialects.
-    for key in ("google_ads", "google_analytics", "youtube", "meta_ads", "linkedin_ads"):
+    # The tests let the sandbox stand in for Google, Meta, LinkedIn and Snapchat, in their
+    # dialects.
+    stand_ins = ("google_ads", "google_analytics", "youtube", "meta_ads", "linkedin_ads")
+    for key in (*stand_ins, "snapchat_ads"):
         assert (by_key[key]["auth_kind"], by_key[key]["available"]) == ("oauth2", True)
         assert by_key[key]["daily_loads"] is True
     assert by_key["meta_ads_system_user"]["auth_kind"] == "api_key"
-    for key in ("tiktok_ads", "snapchat_ads", "x_ads", "microsoft_ads"):
+    for key in ("tiktok_ads", "x_ads", "microsoft_ads"):
         assert (by_key[key]["auth_kind"], by_key[key]["available"]) == ("oauth2", False)
     assert by_key["snapchat_ads"]["email_grouping"] == "digest"
     assert by_key["youtube"]["email_grouping"] == "digest"

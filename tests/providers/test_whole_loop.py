@@ -18,7 +18,14 @@ from tether.notifications import email
 from tether.sync import service
 from tether.sync.schedule import SYNC_ACTOR, SYNCS
 
-PLATFORMS = ["google_ads", "google_analytics", "youtube", "meta_ads", "linkedin_ads"]
+PLATFORMS = [
+    "google_ads",
+    "google_analytics",
+    "youtube",
+    "meta_ads",
+    "linkedin_ads",
+    "snapchat_ads",
+]
 
 
 async def _run_due_syncs(tether: Tether, engine: Engine) -> set[str]:
