@@ -20,8 +20,10 @@ Facts (see the research notes, S2, S3, and the sources named):
   (developers.snap.com, "Measurement"); spend is in micro-currency. A DAY query must start
   (and end) at midnight in the ad account's time zone, written with its UTC offset, or Snap
   refuses it ("Unsupported Stats Query: Timeseries queries with DAY granularity must have a
-  start time that is the start of day (00:00:00) for the account's timezone", E1008; 3P,
-  sixfootfour.net and Singer's `streams.py`). Clicks are swipes (`swipes`).
+  start time that is the start of day (00:00:00) for the account's timezone"; 3P,
+  sixfootfour.net; Singer's `streams.py` names E1008 for an unsupported stats query).
+  Clicks are swipes (`swipes`); purchases and sign-ups are `conversion_purchases` and
+  `conversion_sign_ups` (Singer's `streams.py`).
 - Errors come as `{"request_status": "ERROR", "request_id", "debug_message",
   "display_message", "error_code"}` (research notes, S-rows; Singer's `client.py`: E3003
   "Resource can not be found"). A member without permission on an ad account gets 403 E3002
@@ -48,12 +50,14 @@ Decisions where Snap does not say (or says it elsewhere):
 - The ad account's stats are assumed to answer every field Tether asks for (Snap's older
   reference allowed only `spend` at this level; current clients ask for impressions, swipes
   and conversions there).
-- Conversions are purchases and sign-ups (`conversion_purchases`, `conversion_sign_ups`),
-  added. Tether asks Snap's usual windows explicitly, 28 days after a swipe and 1 after a view,
-  so a day's conversions may still grow for 28 days: the last 28 are loaded again each sync.
-- A DAY query spans at most 31 days here (unconfirmed: without a window, Snap answers the
-  last 31 days; Singer asks 30 at a time). History: Snap's limit is unknown; Tether asks for
-  no more than its usual three years.
+- Conversions are purchases and sign-ups, added. Snap's default attribution windows are told
+  differently by its clients (Singer: 28 days after a swipe, 7 after a view; Airbyte: 1 and
+  28), so Tether asks for its own explicitly: 28 days after a swipe, the longest Snap offers,
+  and 1 after a view. A day's conversions may grow for 28 days: the last 28 are loaded again
+  on each sync. Days Snap leaves out are loaded as zeros.
+- A DAY query spans at most 31 days here (unconfirmed: without a window, Snap answers the last
+  31 days, per CData's Snapchat driver; Singer asks 30 days at a time, Keboola 28). History:
+  Snap's limit is unknown; Tether asks for no more than its usual three years.
 """
 
 from collections.abc import AsyncIterator, Mapping

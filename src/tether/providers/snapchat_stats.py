@@ -16,7 +16,7 @@ MAX_DAYS_PER_CALL = 31
 STATS_FIELDS = ("impressions", "swipes", "spend", "conversion_purchases", "conversion_sign_ups")
 CONVERSION_FIELDS = ("conversion_purchases", "conversion_sign_ups")
 MICROS = Decimal(1_000_000)
-# Snap's usual attribution, asked for explicitly so the restatement window always holds.
+# Asked for explicitly (Snap's defaults are unclear), so the 28-day restatement always holds.
 ATTRIBUTION = {"swipe_up_attribution_window": "28_DAY", "view_attribution_window": "1_DAY"}
 
 
