@@ -84,9 +84,9 @@ def link_token(text: str) -> str:
     return found.group(1)
 
 
-# Snapchat Ads groups its emails in a digest (the catalog says so); the sandbox cannot play
-# Snapchat, so its grants are written as rows and their checks recorded by the health engine's
-# own `record`, which opens and closes incidents, and so writes the outbox, as a real check does.
+# Snapchat Ads groups its emails in a digest (the catalog says so). Its grants are written as
+# rows and their checks recorded by the health engine's own `record`, which opens and closes
+# incidents, and so writes the outbox, as a real check does: many grants lapse at set minutes.
 
 
 async def snapchat_grant(tether: Tether, org: Org, client: dict[str, Any], user: str) -> uuid.UUID:

@@ -26,6 +26,7 @@ PLATFORMS = [
     "linkedin_ads",
     "tiktok_ads",
     "pinterest_ads",
+    "snapchat_ads",
 ]
 
 

@@ -7,7 +7,7 @@ provider definition (`/google/ads/...` stands for `https://googleads.googleapis.
 
 from fastapi import FastAPI
 
-from tether.sandbox.dialects import callrail, google, linkedin, meta, pinterest, tiktok
+from tether.sandbox.dialects import callrail, google, linkedin, meta, pinterest, snapchat, tiktok
 from tether.sandbox.state import SandboxState
 
 DIALECTS = {
@@ -16,6 +16,7 @@ DIALECTS = {
     "linkedin": linkedin.create_app,
     "tiktok": tiktok.create_app,
     "pinterest": pinterest.create_app,
+    "snapchat": snapchat.create_app,
     "callrail": callrail.create_app,
 }
 
