@@ -52,15 +52,12 @@ async def test_a_provider_not_yet_built_says_so(org: Org) -> None:
 
 async def test_the_sandbox_can_stand_in_for_catalog_providers() -> None:
     async with httpx.AsyncClient() as http:
-        registry = build_registry(
-            Settings(sandbox_stands_in_for="meta_ads, callrail, semrush"), http
-        )
+        registry = build_registry(Settings(sandbox_stands_in_for="meta_ads, callrail, x_ads"), http)
 
     assert registry.available("meta_ads")
     assert "meta_ads" in registry.oauth
-    assert registry.available("semrush")  # no dialect yet: the sandbox's own, by that name
-    assert "semrush" not in registry.oauth
-    assert registry.providers["semrush"].bases == {"sandbox": "http://127.0.0.1:8000/sandbox"}
+    assert registry.available("x_ads")  # no dialect yet: the sandbox's own, by that name
+    assert registry.providers["x_ads"].bases == {"sandbox": "http://127.0.0.1:8000/sandbox"}
     assert not registry.available("google_ads")
     meta = registry.providers["meta_ads"]
     assert meta.bases["graph"] == "http://127.0.0.1:8000/sandbox/meta/graph"

@@ -106,7 +106,7 @@ async def test_the_whole_loop_holds_on_each_platform_dialect(
 
 
 # Tools connected with an API key: a replaced key lapses them; entering the new one restores.
-KEYED = ["callrail"]
+KEYED = ["callrail", "semrush"]
 
 
 @pytest.mark.parametrize("provider", KEYED)

@@ -7,7 +7,7 @@ _PATTERNS = (
     # OAuth parameters in URLs and form bodies (access logs print query strings).
     re.compile(
         r"(?i)\b(code|auth_code|state|code_verifier|access_token|refresh_token|token|client_secret"
-        r"|secret|api_key)"
+        r"|secret|api_key|key)"
         r"=[^&\s\"']+"
     ),
     re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"),

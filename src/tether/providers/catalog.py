@@ -13,6 +13,7 @@ from tether.providers.linkedin_ads import LINKEDIN_ADS, LinkedInAdsProvider
 from tether.providers.meta_ads import META_ADS, META_ADS_SYSTEM_USER, MetaAdsProvider
 from tether.providers.pinterest_ads import PINTEREST_ADS, PinterestAdsProvider
 from tether.providers.sandbox import SANDBOX, SANDBOX_API_KEY, SandboxProvider
+from tether.providers.semrush import SEMRUSH, SemrushProvider
 from tether.providers.snapchat_ads import SNAPCHAT_ADS, SnapchatAdsProvider
 from tether.providers.tiktok_ads import TIKTOK_ADS, TikTokAdsProvider
 from tether.providers.youtube import YOUTUBE, YouTubeProvider
@@ -52,13 +53,13 @@ BUILTIN: tuple[tuple[ProviderDefinition, type[DefinedProvider]], ...] = (
     (PINTEREST_ADS, PinterestAdsProvider),
     (SNAPCHAT_ADS, SnapchatAdsProvider),
     (CALLRAIL, CallRailProvider),
+    (SEMRUSH, SemrushProvider),
 )
 
 # In the catalog, but without a definition yet: their cards say they are coming.
 PLANNED: tuple[ProviderInfo, ...] = (
     ProviderInfo("x_ads", "X Ads", AuthKind.OAUTH2, email_grouping="digest"),
     ProviderInfo("microsoft_ads", "Microsoft Advertising", AuthKind.OAUTH2),
-    ProviderInfo("semrush", "Semrush", AuthKind.API_KEY),
 )
 
 _DEFINED = {d.key for d, _ in BUILTIN}

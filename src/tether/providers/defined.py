@@ -102,9 +102,19 @@ class DefinedProvider:
         """The headers a call with these credentials carries."""
         if credentials.api_key is not None:
             spec = self.definition.api_key
+            if spec is not None and spec.param is not None:
+                return dict(self._headers)  # the key goes in the query (`auth_params`)
             header, prefix = (spec.header, spec.prefix) if spec else ("Authorization", "Bearer ")
             return {**self._headers, header: f"{prefix}{credentials.api_key}"}
         return {**self._headers, "Authorization": f"Bearer {credentials.access_token}"}
+
+    def auth_params(self, credentials: Credentials) -> dict[str, str]:
+        """The query parameters a call with these credentials carries (a key sent in the
+        query, where the tool takes it no other way)."""
+        spec = self.definition.api_key
+        if credentials.api_key is None or spec is None or spec.param is None:
+            return {}
+        return {spec.param: credentials.api_key}
 
     async def call(
         self,
@@ -119,6 +129,9 @@ class DefinedProvider:
         sent = self.auth_headers(credentials)
         if headers:
             sent.update(headers)
+        keyed = self.auth_params(credentials)
+        if keyed:
+            kwargs["params"] = {**(kwargs.get("params") or {}), **keyed}
         try:
             response = await self._http.request(method, url, headers=sent, **kwargs)
         except httpx.HTTPError as error:

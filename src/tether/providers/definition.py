@@ -168,6 +168,9 @@ class ReportCall:
 class ApiKey:
     header: str = "Authorization"
     prefix: str = "Bearer "
+    # A query parameter that carries the key instead of a header, for a tool that takes it
+    # no other way (Semrush's `key`); Tether's logs mask it.
+    param: str | None = None
     # Where to get one, for the connect dialog.
     hint: str = ""
 

@@ -7,7 +7,16 @@ provider definition (`/google/ads/...` stands for `https://googleads.googleapis.
 
 from fastapi import FastAPI
 
-from tether.sandbox.dialects import callrail, google, linkedin, meta, pinterest, snapchat, tiktok
+from tether.sandbox.dialects import (
+    callrail,
+    google,
+    linkedin,
+    meta,
+    pinterest,
+    semrush,
+    snapchat,
+    tiktok,
+)
 from tether.sandbox.state import SandboxState
 
 DIALECTS = {
@@ -18,6 +27,7 @@ DIALECTS = {
     "pinterest": pinterest.create_app,
     "snapchat": snapchat.create_app,
     "callrail": callrail.create_app,
+    "semrush": semrush.create_app,
 }
 
 
