@@ -3,7 +3,9 @@ token answers (an hour, a refresh token replaced on every refresh) and refusals,
 profile, `/v2/profiles` per region, the asynchronous report with its file behind a presigned
 link, and the Ads API's error bodies for every switch."""
 
+import base64
 import gzip
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -461,3 +463,30 @@ def test_an_unknown_path_is_amazons_not_found(web: httpx.Client) -> None:
         assert missing.status_code == 404
         assert missing.json()["code"] == "NOT_FOUND"
         assert missing.json()["details"].startswith("Could not find resource for full path: http")
+
+
+def test_a_code_asked_for_with_pkce_is_traded_only_with_its_verifier(web: httpx.Client) -> None:
+    verifier = "v" * 64
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    pkce = {"code_challenge": challenge.decode().rstrip("="), "code_challenge_method": "S256"}
+    trade = {**APP, "grant_type": "authorization_code", "redirect_uri": REDIRECT}
+
+    without = web.post(TOKEN, data={**trade, "code": answer(sign_in(web, **pkce))["code"]})
+    code = answer(sign_in(web, **pkce))["code"]
+    with_it = web.post(TOKEN, data={**trade, "code": code, "code_verifier": verifier})
+
+    assert (without.status_code, without.json()["error"]) == (400, "invalid_request")
+    assert with_it.status_code == 200, with_it.text
+
+
+def test_the_profiles_list_has_no_paging_and_stops_at_5000(
+    web: httpx.Client, sandbox: SandboxState
+) -> None:
+    sandbox.create_accounts(5001, users=["carol"], currency="USD")
+    token = tokens(web, "carol")["access_token"]
+
+    listed = web.get("/amazon/na/v2/profiles", headers=ads(token))
+
+    assert listed.status_code == 200
+    assert isinstance(listed.json(), list)
+    assert len(listed.json()) == 5000
