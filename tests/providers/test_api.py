@@ -25,6 +25,7 @@ async def test_the_catalog_lists_the_sandbox_and_the_real_platforms(org: Org) ->
         "tiktok_ads",
         "pinterest_ads",
         "snapchat_ads",
+        "amazon_ads",
     ):
         assert (by_key[key]["auth_kind"], by_key[key]["available"]) == ("oauth2", True)
         assert by_key[key]["daily_loads"] is True

@@ -31,7 +31,7 @@ async def test_an_admin_connects_sandbox_ads_in_a_pop_up_and_sees_its_settings(w
     await web.sign_in(await web.admin_email())
     await web.page.get_by_role("link", name="Data sources").click()
     await expect(web.page.get_by_role("heading", name="Data sources", level=1)).to_be_visible()
-    await expect(web.page.locator(".grid-cards article")).to_have_count(15)
+    await expect(web.page.locator(".grid-cards article")).to_have_count(16)
     sandbox = _card(web.page, "Sandbox Ads")
     await expect(sandbox).to_contain_text("Not connected")
     google = _card(web.page, "Google Ads")  # the sandbox stands in for it in the tests

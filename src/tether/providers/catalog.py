@@ -3,6 +3,7 @@ operator, and the adapter class that runs each built-in definition."""
 
 from dataclasses import dataclass
 
+from tether.providers.amazon_ads import AMAZON_ADS, AmazonAdsProvider
 from tether.providers.base import AuthKind
 from tether.providers.callrail import CALLRAIL, CallRailProvider
 from tether.providers.defined import DefinedProvider
@@ -52,6 +53,7 @@ BUILTIN: tuple[tuple[ProviderDefinition, type[DefinedProvider]], ...] = (
     (TIKTOK_ADS, TikTokAdsProvider),
     (PINTEREST_ADS, PinterestAdsProvider),
     (SNAPCHAT_ADS, SnapchatAdsProvider),
+    (AMAZON_ADS, AmazonAdsProvider),
     (CALLRAIL, CallRailProvider),
     (SEMRUSH, SemrushProvider),
 )

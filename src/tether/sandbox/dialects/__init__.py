@@ -8,6 +8,7 @@ provider definition (`/google/ads/...` stands for `https://googleads.googleapis.
 from fastapi import FastAPI
 
 from tether.sandbox.dialects import (
+    amazon,
     callrail,
     google,
     linkedin,
@@ -26,6 +27,7 @@ DIALECTS = {
     "tiktok": tiktok.create_app,
     "pinterest": pinterest.create_app,
     "snapchat": snapchat.create_app,
+    "amazon": amazon.create_app,
     "callrail": callrail.create_app,
     "semrush": semrush.create_app,
 }
