@@ -15,6 +15,7 @@ from tether.providers.pinterest_ads import PINTEREST_ADS, PinterestAdsProvider
 from tether.providers.sandbox import SANDBOX, SANDBOX_API_KEY, SandboxProvider
 from tether.providers.snapchat_ads import SNAPCHAT_ADS, SnapchatAdsProvider
 from tether.providers.tiktok_ads import TIKTOK_ADS, TikTokAdsProvider
+from tether.providers.x_ads import X_ADS, XAdsProvider
 from tether.providers.youtube import YOUTUBE, YouTubeProvider
 
 
@@ -51,12 +52,12 @@ BUILTIN: tuple[tuple[ProviderDefinition, type[DefinedProvider]], ...] = (
     (TIKTOK_ADS, TikTokAdsProvider),
     (PINTEREST_ADS, PinterestAdsProvider),
     (SNAPCHAT_ADS, SnapchatAdsProvider),
+    (X_ADS, XAdsProvider),
     (CALLRAIL, CallRailProvider),
 )
 
 # In the catalog, but without a definition yet: their cards say they are coming.
 PLANNED: tuple[ProviderInfo, ...] = (
-    ProviderInfo("x_ads", "X Ads", AuthKind.OAUTH2, email_grouping="digest"),
     ProviderInfo("microsoft_ads", "Microsoft Advertising", AuthKind.OAUTH2),
     ProviderInfo("semrush", "Semrush", AuthKind.API_KEY),
 )
