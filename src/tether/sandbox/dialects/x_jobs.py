@@ -132,38 +132,39 @@ def _groups(request: Request, entity: str) -> list[str]:
     return groups
 
 
-def _file(request: Request, account: SandboxAccount, entity: str, ids: list[str]) -> bytes:
+def _file(request: Request, account: SandboxAccount, params: dict[str, Any]) -> bytes:
     """The job's result: the figures of each entity per day (or in total), gzip JSON."""
-    groups = _groups(request, entity)
-    granularity = _one_of(request, "granularity", GRANULARITIES)
-    placement = _one_of(request, "placement", PLACEMENTS)
-    days = days_asked(request, account, granularity == "DAY")
+    daily = params["granularity"] == "DAY"
+    days = days_asked(request, account, daily)
     history = sandbox_state(request).settings.history_days
     served = set(served_days(days[0], days[-1], history))
     data = []
-    for entity_id in ids:
-        per_day = figures(account, entity_id, days, served, placement)
-        if granularity == "TOTAL":
+    for entity_id in params["entity_ids"]:
+        per_day = figures(account, entity_id, days, served, params["placement"])
+        if not daily:
             per_day = [tuple(map(sum, zip(*[d for d in per_day if d], strict=True))) or None]
-        found = metrics(per_day, groups, entity == "ACCOUNT")
+        found = metrics(per_day, params["metric_groups"], params["entity"] == "ACCOUNT")
         data.append({"id": entity_id, "id_data": [{"segment": None, "metrics": found}]})
     body = {
         "data_type": "stats",
-        "time_series_length": 1 if granularity == "TOTAL" else len(days),
+        "time_series_length": len(days) if daily else 1,
         "data": data,
-        "request": {"params": _echo(request, entity, ids, groups)},
+        "request": {"params": params},
     }
     return gzip.compress(json.dumps(body).encode())
 
 
-def _echo(request: Request, entity: str, ids: list[str], groups: list[str]) -> dict[str, Any]:
+def _params(request: Request, account: SandboxAccount, account_id: str) -> dict[str, Any]:
+    """The job's parameters, checked, as X echoes them."""
+    entity, ids = _entities(request, account, account_id)
+    groups = _groups(request, entity)
     return {
-        "start_time": request.query_params["start_time"],
-        "end_time": request.query_params["end_time"],
+        "start_time": request.query_params.get("start_time"),
+        "end_time": request.query_params.get("end_time"),
         "entity": entity,
         "entity_ids": ids,
-        "granularity": request.query_params["granularity"],
-        "placement": request.query_params["placement"],
+        "granularity": _one_of(request, "granularity", GRANULARITIES),
+        "placement": _one_of(request, "placement", PLACEMENTS),
         "metric_groups": groups,
         "segmentation_type": None,
         "country": None,
@@ -171,10 +172,11 @@ def _echo(request: Request, entity: str, ids: list[str], groups: list[str]) -> d
     }
 
 
-def _node(request: Request, job: Job) -> dict[str, Any]:
-    """A job as X describes it; its file's URL once it is done."""
-    finished = done(request, job)
-    created = _utc(job.created_at)
+def _node(request: Request, job: Job, *, created: bool = False) -> dict[str, Any]:
+    """A job as X describes it; its file's URL once it is done (never in the answer that
+    creates it: X has only queued it then)."""
+    finished = not created and done(request, job)
+    made = _utc(job.created_at)
     ended = job.created_at + sandbox_state(request).settings.report_job_seconds
     return {
         **job.params,
@@ -184,8 +186,8 @@ def _node(request: Request, job: Job) -> dict[str, Any]:
         "account_id": job.account_id,
         "status": "SUCCESS" if finished else "PROCESSING",
         "expires_at": _utc(ended + FILE_SECONDS) if finished else None,
-        "created_at": created,
-        "updated_at": _utc(ended) if finished else created,
+        "created_at": made,
+        "updated_at": _utc(ended) if finished else made,
     }
 
 
@@ -211,14 +213,11 @@ def _concurrency(request: Request, account_id: str) -> dict[str, str]:
 async def create_job(request: Request, account_id: str, who: Metrics) -> Response:
     """A stats job of up to 20 entities over up to 90 days; its parameters in the query."""
     account = reachable(request, who, account_id)
-    entity, ids = _entities(request, account, account_id)
-    content = _file(request, account, entity, ids)
-    params = {
-        k: v for k, v in _echo(request, entity, ids, _listed(request, "metric_groups")).items()
-    }
+    params = _params(request, account, account_id)
+    content = _file(request, account, params)
     job = Job(10**18 + secrets.randbelow(9 * 10**17), account_id, params, time.time(), content)
     jobs_of(request).add(job)
-    body = {"request": {"params": params}, "data": _node(request, job)}
+    body = {"request": {"params": params}, "data": _node(request, job, created=True)}
     return JSONResponse(body, headers=_concurrency(request, account_id))
 
 
