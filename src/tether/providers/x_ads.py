@@ -44,7 +44,8 @@ whose pages docs.x.com serves):
   `ACCOUNT_NOT_FOUND`, 429 `TOO_MANY_REQUESTS`, 500 `INTERNAL_ERROR`, 503 `SERVICE_UNAVAILABLE`
   and `OVER_CAPACITY`, 408 `CANCELLED_REQUEST`, 400 `INVALID_PARAMETER`, 404 `NOT_FOUND`);
   api.x.com's are numbers (89 above; 88 "Rate limit exceeded", 130 "Over capacity", 131
-  "Internal error", 32 "Could not authenticate you.", as X's v1.1 response-code list gives them).
+  "Internal error", 32 "Could not authenticate you.": X's v1.1 response codes,
+  developer.twitter.com/en/docs/basics/response-codes, as clients quote them; not re-read).
 - Rate limits (X1; docs `fundamentals/rate-limiting`): per token in `x-rate-limit-limit`,
   `-remaining` and `-reset`, per ad account in `x-account-rate-limit-*`, the reset an epoch in
   seconds; a 429 is retried "only at or after the time indicated", a 503 after its
@@ -62,18 +63,18 @@ Decisions where X does not say (assumptions):
 - A throttle waits until the later of `x-account-rate-limit-reset` and `x-rate-limit-reset`
   (both windows are 15 minutes, so the later costs at most one window), or its `retry-after`.
 - A stats job is looked at once at once, then after 1, 2, 4 and 8 seconds and every 15 seconds,
-  about three minutes in all; one not done by then (or `FAILED`) is a passing outage, asked
-  again at the next sync. The file is downloaded without the grant's signature: the URL is
-  X's own and needs none, and a signature is never sent where a body named it.
+  about three minutes in all; one not done by then is a passing outage, asked again at the next
+  sync (a `FAILED` one is retried as `unknown`). Its file is downloaded without the grant's
+  signature: the docs fetch it so, and a signature is never sent where an answer named it.
 - Placements: each campaign is asked in every placement active entities name for it
   (`ALL_ON_TWITTER` when they name none), so spend outside the timeline is not left out.
-- Restatement: 14 days, X's billing window (conversions attributed within it too). History:
-  X names no limit on how far back stats go; three years are assumed.
+- Restatement: 14 days, X's billing window, which also covers a 14-day post-engagement
+  attribution (Singer's tap-twitter-ads defaults to it; X's default is unconfirmed). History: X
+  names no limit on how far back stats go; three years are assumed.
 - Consent asks for no scope: an X app's permission (Read) is set on the app. X requires the
   callback URL to be registered: Tether's redirect URI is that callback.
-- A connection's currency is its first funding instrument's, read with each report (an account
-  names none, and reading every account's instruments at each accounts check would cost a call
-  per account).
+- A connection's currency is its first funding instrument's, read with each report: an account
+  names none, and reading every account's at each accounts check would cost a call per account.
 """
 
 import asyncio

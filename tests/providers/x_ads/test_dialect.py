@@ -540,3 +540,17 @@ def test_throttled_is_a_429_with_xs_resets_the_accounts_too(
         assert 595 <= int(answer.headers["x-rate-limit-reset"]) - now <= 605
         assert "retry-after" not in answer.headers
     assert 595 <= int(one.headers["x-account-rate-limit-reset"]) - now <= 605
+
+
+def test_a_restarted_sandbox_keeps_xs_tokens_and_their_secrets(
+    web: httpx.Client, sandbox: SandboxState
+) -> None:
+    issued = request_token(web)
+    back = consent(web, issued["oauth_token"])
+    granted = form_of(exchange(web, issued, back["oauth_verifier"]))
+
+    restarted = SandboxState.restored(json.loads(json.dumps(sandbox.snapshot())))
+
+    token = granted["oauth_token"]
+    assert restarted.token_secret_of(token) == granted["oauth_token_secret"]
+    assert restarted.user_for_access_token(token).username == "alice"
