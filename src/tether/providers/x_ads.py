@@ -4,20 +4,18 @@ campaigns' figures per day through asynchronous stats jobs (`x_ads_stats.py`).
 Facts (research notes X1-X5; "docs" is X's own documentation, github.com/xdevplatform/docs,
 whose pages docs.x.com serves):
 - Sign-in is OAuth 1.0a (X1): `POST api.x.com/oauth/request_token` with `oauth_callback`
-  answers `oauth_token`, `oauth_token_secret` and `oauth_callback_confirmed=true`, form-encoded;
+  answers `oauth_token`, `oauth_token_secret` and `oauth_callback_confirmed=true` (form-encoded);
   the member consents at `api.x.com/oauth/authorize?oauth_token=…`; the callback receives
-  `oauth_token` and `oauth_verifier`; `POST api.x.com/oauth/access_token` (signed with the
-  request token, `oauth_verifier` among the OAuth parameters) answers `oauth_token`,
-  `oauth_token_secret`, `user_id` and `screen_name` (docs `fundamentals/authentication`,
-  "Obtaining access tokens" and its API reference). The callback must be registered on the app.
-- "These tokens do not expire but can be revoked by the user at any time" (docs, the same
-  page and `x-ads-api/fundamentals/accessing-ads-accounts`). `POST api.x.com/1.1/oauth/
-  invalidate_token`, signed with the token, revokes it and answers `{"access_token": …}`; the
-  token is then refused with 401 `{"errors": [{"code": 89, "message": "Invalid or expired
-  token."}]}` (X2). Every call is signed (HMAC-SHA1 over the app's consumer secret and the
-  token's secret): Authlib's `OAuth1Auth` signs each one.
-- Who signed in: `GET api.x.com/1.1/account/verify_credentials.json` ("To determine the identity
-  of the user", docs, "Obtaining access tokens"), `id_str` and `name`.
+  `oauth_token` and `oauth_verifier`, and `POST api.x.com/oauth/access_token`, signed with the
+  request token and carrying the verifier, answers `oauth_token`, `oauth_token_secret`, `user_id`
+  and `screen_name`; who signed in is `GET 1.1/account/verify_credentials.json` (docs
+  `fundamentals/authentication`, "Obtaining access tokens" and its API reference). The callback
+  must be registered on the app. Every call is signed (HMAC-SHA1 over the consumer secret and
+  the token's secret): Authlib's `OAuth1Auth` signs each one.
+- "These tokens do not expire but can be revoked by the user at any time" (the same page).
+  `POST api.x.com/1.1/oauth/invalidate_token`, signed with the token, revokes it and answers
+  `{"access_token": …}`; the token is then refused with 401 `{"errors": [{"code": 89,
+  "message": "Invalid or expired token."}]}` (X2).
 - Accounts: `GET ads-api.x.com/12/accounts` lists the ad accounts the member has access to,
   `{"data": [{id, name, timezone, …}], "next_cursor"}`, paged by `cursor` with `count` up to
   1000 (X4; docs `campaign-management/reference`). An account names no currency: its funding
@@ -355,19 +353,24 @@ class XAdsProvider(DefinedProvider):
         manager_id: str | None = None,
     ) -> list[DailyMetrics]:
         """The account's campaigns added up per day of its own time zone: its zone and currency
-        first, then one stats job per placement and 20 active campaigns, their files once done."""
+        first, then for each 30 days a stats job per placement and 20 active campaigns, looked
+        at together until done."""
         account = self.url(ADS) + "/accounts/" + _segment(account_id)
         zone = x_ads_stats.account_zone(await self.call("GET", account, credentials))
         currency = await self._currency(credentials, account)
-        days = x_ads_stats.window(start, end, zone, datetime.now(UTC))
         jobs = self.url(ADS) + "/stats/jobs/accounts/" + _segment(account_id)
-        ids = [
-            x_ads_stats.job_id(await self.call("POST", jobs, credentials, params=params))
-            for params in await self._job_params(credentials, account_id, days)
-        ]
-        urls = await self._finished(credentials, jobs, ids)
-        files = [await self._download(url) for url in urls]
-        return x_ads_stats.daily_metrics(files, days, end, currency)
+        asked: list[tuple[x_ads_stats.Window, list[str]]] = []
+        for first, last in x_ads_stats.spans(start, end):
+            days = x_ads_stats.window(first, last, zone, datetime.now(UTC))
+            params = await self._job_params(credentials, account_id, days)
+            posted = [await self.call("POST", jobs, credentials, params=p) for p in params]
+            asked.append((days, [x_ads_stats.job_id(body) for body in posted]))
+        urls = await self._finished(credentials, jobs, [i for _, ids in asked for i in ids])
+        loaded: list[DailyMetrics] = []
+        for days, ids in asked:
+            files = [await self._download(urls[i]) for i in ids]
+            loaded += x_ads_stats.daily_metrics(files, days, currency)
+        return loaded
 
     async def _currency(self, credentials: Credentials, account: str) -> str | None:
         """The currency the account is billed in: its funding instruments'."""
@@ -386,16 +389,18 @@ class XAdsProvider(DefinedProvider):
         active = await self.call("GET", url, credentials, params={"entity": "CAMPAIGN", **window})
         return [x_ads_stats.job_params(*spec, days) for spec in x_ads_stats.job_specs(active)]
 
-    async def _finished(self, credentials: Credentials, jobs: str, ids: list[str]) -> list[str]:
-        """The jobs' files, once each is done, looked at as `job_waits` says."""
-        pending, urls = set(ids), []
+    async def _finished(
+        self, credentials: Credentials, jobs: str, ids: list[str]
+    ) -> dict[str, str]:
+        """Each job's file, once done, looked at as `job_waits` says."""
+        pending, urls = set(ids), {}
         for wait in self.job_waits:
             if not pending:
                 break
             await asyncio.sleep(wait)
             for job, url in await self._done(credentials, jobs, sorted(pending)):
                 pending.discard(job)
-                urls.append(url)
+                urls[job] = url
         if pending:
             raise ProviderCallError(
                 Reason.PROVIDER_OUTAGE, f"{self.name} did not finish the report in time."

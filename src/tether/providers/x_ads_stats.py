@@ -46,6 +46,21 @@ class Window:
     start_time: str
     end_time: str
 
+    @property
+    def last(self) -> date:
+        return self.first + timedelta(days=self.days - 1)
+
+
+def spans(start: date, end: date) -> list[tuple[date, date]]:
+    """The range in pieces one job covers, oldest first."""
+    pieces = []
+    first = start
+    while first <= end:
+        last = min(end, first + timedelta(days=MAX_DAYS_PER_JOB - 1))
+        pieces.append((first, last))
+        first = last + timedelta(days=1)
+    return pieces
+
 
 def account_zone(account: Any) -> ZoneInfo:
     """The time zone an ad account's days start in (`America/Los_Angeles`)."""
@@ -129,9 +144,7 @@ def unpacked(content: bytes) -> Any:
         raise unreadable(NAME) from None
 
 
-def daily_metrics(
-    files: Iterable[Any], days: Window, end: date, currency: str | None
-) -> list[DailyMetrics]:
+def daily_metrics(files: Iterable[Any], days: Window, currency: str | None) -> list[DailyMetrics]:
     """The files' campaigns added up per day of the window; a day no campaign served is a day
     of zeros."""
     totals = [[Decimal(0)] * 4 for _ in range(days.days)]
@@ -149,7 +162,7 @@ def daily_metrics(
         )
         for n, t in enumerate(totals)
     )
-    return zero_filled(served, days.first, end, currency)
+    return zero_filled(served, days.first, days.last, currency)
 
 
 def _every_metrics(files: Iterable[Any]) -> Iterator[Any]:

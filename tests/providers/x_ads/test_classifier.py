@@ -35,6 +35,7 @@ from tether.providers.x_ads_stats import (
     job_params,
     job_specs,
     job_states,
+    spans,
     unpacked,
     window,
 )
@@ -287,6 +288,17 @@ def test_active_entities_become_one_job_per_placement_and_twenty_campaigns() -> 
     assert job_specs({"data": []}) == []
 
 
+def test_a_range_is_asked_30_days_a_job() -> None:
+    start = date(2024, 1, 1)
+
+    assert spans(start, start + timedelta(days=74)) == [
+        (date(2024, 1, 1), date(2024, 1, 30)),
+        (date(2024, 1, 31), date(2024, 2, 29)),
+        (date(2024, 3, 1), date(2024, 3, 15)),
+    ]
+    assert spans(start, start) == [(start, start)]
+
+
 def test_a_job_asks_for_the_campaigns_figures_per_day() -> None:
     days = window(
         date(2026, 3, 1), date(2026, 3, 30), ZoneInfo("UTC"), datetime(2026, 4, 1, tzinfo=UTC)
@@ -341,7 +353,7 @@ def test_the_documented_result_file_reads_as_its_figures() -> None:
     today = datetime.now(UTC).date()
     one_day = window(today, today, ZoneInfo("UTC"), datetime.now(UTC))
 
-    (day,) = daily_metrics([EXAMPLE_FILE], one_day, today, "USD")
+    (day,) = daily_metrics([EXAMPLE_FILE], one_day, "USD")
 
     assert (day.day, day.impressions, day.clicks, day.spend, day.conversions, day.currency) == (
         today,
@@ -368,7 +380,7 @@ def test_campaigns_and_placements_add_up_per_day_with_spend_in_micros() -> None:
     timeline = {"data": [_campaign([100, 200, None], [1_500_000, 0, 0], [2, 0, 1])]}
     network = {"data": [_campaign([10, None, 5], None, [0, 1, 0])]}
 
-    loaded = daily_metrics([timeline, network], days, first + timedelta(days=2), "EUR")
+    loaded = daily_metrics([timeline, network], days, "EUR")
 
     assert [(d.impressions, d.clicks, d.spend, d.conversions) for d in loaded] == [
         (110, 6, Decimal("1.5"), 2 + 1 + 0 + 1 + 0),
@@ -386,7 +398,7 @@ def test_a_file_of_the_wrong_shape_is_retried_never_a_lapse() -> None:
 
     for body in (too_long, not_a_number):
         with pytest.raises(ProviderCallError) as refused:
-            daily_metrics([body], days, today, None)
+            daily_metrics([body], days, None)
         assert refused.value.reason == Reason.UNKNOWN
 
 

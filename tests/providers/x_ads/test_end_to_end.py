@@ -223,7 +223,7 @@ async def test_daily_loads_have_xs_figures_and_restate_the_last_14_days(
     assert str(row.spend) == expected["spend"]
     assert row.currency == currency  # the funding instrument's
     stats = await tether.sandbox("GET", "/stats")
-    # Three 30-day windows, then one: active entities, a job per placement, one look each.
+    # Three 30-day loads, then one: active entities, a job per placement, one look each.
     assert stats["users"]["alice"]["metrics"] == {"ok": (3 + 1) * 4, "failed": 0}
 
 
