@@ -261,12 +261,13 @@ def test_unknown_paths_answer_like_x(web: httpx.Client) -> None:
 
 
 def _day_window(sandbox: SandboxState, number: str, days: int) -> dict[str, str]:
-    """Midnight to midnight in the account's zone at today's offset (X's rule)."""
+    """The account's last `days` whole days, midnight to midnight in its zone at today's offset
+    (X's rule)."""
     zone = ZoneInfo(account_timezone(sandbox.accounts[number]))
     offset = datetime.now(zone).utcoffset()
     assert offset is not None
     today = datetime.now(zone).date()
-    start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time()) - offset
+    start = datetime.combine(today - timedelta(days=days), datetime.min.time()) - offset
     end = start + timedelta(days=days)
     return {"start_time": f"{start:%Y-%m-%dT%H:%M:%S}Z", "end_time": f"{end:%Y-%m-%dT%H:%M:%S}Z"}
 
@@ -353,7 +354,7 @@ def test_every_campaign_in_every_placement_adds_up_to_the_accounts_figures(
                     totals[n][3] += ((metrics[kind] or {}).get("metric") or [0, 0])[n] or 0
 
     zone = ZoneInfo(account_timezone(found))
-    first = datetime.now(zone).date() - timedelta(days=1)
+    first = datetime.now(zone).date() - timedelta(days=2)
     for n in range(2):
         expected = day_metrics(found, first + timedelta(days=n))
         assert totals[n] == [
