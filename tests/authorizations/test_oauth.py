@@ -140,7 +140,9 @@ async def test_a_code_without_its_verifier_is_refused_by_the_provider(tether: Te
 
 async def test_oauth_start_refuses_unknown_and_unavailable_providers(org: Org) -> None:
     unknown = await org.api.post("/api/v1/authorizations/oauth/start", json={"provider": "myspace"})
-    later = await org.api.post("/api/v1/authorizations/oauth/start", json={"provider": "x_ads"})
+    later = await org.api.post(
+        "/api/v1/authorizations/oauth/start", json={"provider": "microsoft_ads"}
+    )
     api_key = await org.api.post(
         "/api/v1/authorizations/oauth/start", json={"provider": "sandbox_api_key"}
     )

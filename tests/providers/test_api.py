@@ -29,10 +29,13 @@ async def test_the_catalog_lists_the_sandbox_and_the_real_platforms(org: Org) ->
     ):
         assert (by_key[key]["auth_kind"], by_key[key]["available"]) == ("oauth2", True)
         assert by_key[key]["daily_loads"] is True
+    assert (by_key["x_ads"]["auth_kind"], by_key["x_ads"]["available"]) == ("oauth1", True)
+    assert by_key["x_ads"]["daily_loads"] is True
     assert by_key["meta_ads_system_user"]["auth_kind"] == "api_key"
-    for key in ("x_ads", "microsoft_ads"):
-        assert (by_key[key]["auth_kind"], by_key[key]["available"]) == ("oauth2", False)
+    microsoft = by_key["microsoft_ads"]
+    assert (microsoft["auth_kind"], microsoft["available"]) == ("oauth2", False)
     assert by_key["snapchat_ads"]["email_grouping"] == "digest"
+    assert by_key["x_ads"]["email_grouping"] == "digest"
     assert by_key["youtube"]["email_grouping"] == "digest"
 
 
@@ -44,7 +47,7 @@ async def test_an_unknown_provider_is_a_404(org: Org) -> None:
 
 
 async def test_a_provider_not_yet_built_says_so(org: Org) -> None:
-    found = (await org.api.get("/api/v1/providers/x_ads")).json()
+    found = (await org.api.get("/api/v1/providers/microsoft_ads")).json()
 
     assert found["available"] is False
     assert "not part of this release" in found["setup"]["reason"]

@@ -20,7 +20,7 @@ async def test_no_answer_carries_a_token_or_verifier(org: Org, tether: Tether) -
     secrets = [
         vault.reveal(stored.access_token),
         vault.reveal(stored.refresh_token),
-        vault.reveal(attempt.code_verifier),
+        vault.reveal(attempt.secret),
         stored.access_token.token,
     ]
 

@@ -43,7 +43,7 @@ async def test_an_unset_provider_explains_how_to_set_it_up(unconfigured: Web) ->
     await dialog.get_by_role("button", name="Close").last.click()
     await expect(dialog).to_be_hidden()
 
-    planned = page.get_by_role("article", name="X Ads", exact=True)
+    planned = page.get_by_role("article", name="Microsoft Advertising", exact=True)
     await expect(planned).to_contain_text("Not available yet")
 
 

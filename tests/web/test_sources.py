@@ -37,7 +37,7 @@ async def test_an_admin_connects_sandbox_ads_in_a_pop_up_and_sees_its_settings(w
     google = _card(web.page, "Google Ads")  # the sandbox stands in for it in the tests
     await expect(google).to_contain_text("The sandbox answers as Google Ads")
     await expect(google.get_by_role("button", name="Connect Google Ads")).to_be_visible()
-    planned = _card(web.page, "X Ads")
+    planned = _card(web.page, "Microsoft Advertising")
     await expect(planned).to_contain_text("Not available yet")
     await expect(planned.get_by_role("button")).to_have_count(0)
 

@@ -176,8 +176,12 @@ async def _revoke_at_provider(registry: Registry, a: Authorization) -> None:
         return
     token = a.refresh_token or a.access_token
     assert token is not None
+    # OAuth 1.0a signs the revocation with the access token's secret.
+    secret = a.access_token_secret if a.refresh_token is None else None
     try:
-        await adapter.revoke(token=vault.reveal(token))
+        await adapter.revoke(
+            token=vault.reveal(token), token_secret=vault.reveal(secret) if secret else None
+        )
     except ProviderCallError as error:
         # Deleting must not depend on the provider being up; the secret is destroyed anyway.
         log.warning("Could not revoke a %s token at the provider: %s", a.provider, error.reason)

@@ -1,4 +1,10 @@
-"""The OAuth2 authorization-code flow with `state` and PKCE (RFC 6749, RFC 7636)."""
+"""Signing in to a provider: OAuth 2.0's authorization-code flow with `state` and PKCE (RFC 6749,
+RFC 7636), and OAuth 1.0a's three legs (RFC 5849), whose request token names the attempt.
+
+Either way one attempt row binds what the callback brings back (its SHA-256) to the member who
+started, keeps the one secret the callback needs sealed (the PKCE verifier, or the request
+token's secret), expires, and is spent at its first callback whatever happens.
+"""
 
 import hashlib
 import secrets
@@ -18,7 +24,7 @@ from tether.kit.words import plural
 from tether.members import repository as members
 from tether.members.service import actor_for
 from tether.models import Authorization, OAuthState
-from tether.providers.base import Credentials, ProviderCallError
+from tether.providers.base import Consent, Credentials, ProviderCallError
 from tether.providers.registry import Registry
 
 
@@ -54,17 +60,15 @@ async def start(
     """Record a new attempt (to add a data source, or to reconnect one) and return the
     provider's consent URL for it."""
     actor.require_writer("connect data sources")
-    adapter = registry.oauth_adapter(provider)
-    state = secrets.token_urlsafe(32)
-    verifier = secrets.token_urlsafe(64)
+    consent = await _consent(registry, provider, redirect_uri)
     expires_at = utcnow() + lifetime
     session.add(
         OAuthState(
-            state_hash=_digest(state),
+            state_hash=_digest(consent.handle),
             organization_id=actor.organization_id,
             member_id=actor.member_id,
             provider=provider,
-            code_verifier=vault.seal(verifier),
+            secret=vault.seal(consent.secret),
             return_to=return_to,
             expires_at=expires_at,
             authorization_id=authorization_id,
@@ -72,8 +76,23 @@ async def start(
         )
     )
     await session.flush()
-    url = adapter.authorize_url(state=state, code_verifier=verifier, redirect_uri=redirect_uri)
-    return OAuthStart(url, expires_at)
+    return OAuthStart(consent.url, expires_at)
+
+
+async def _consent(registry: Registry, provider: str, redirect_uri: str) -> Consent:
+    """The provider's consent for a new attempt (OAuth 1.0a asks the provider for it first)."""
+    adapter = registry.oauth_adapter(provider)
+    try:
+        return await adapter.start_consent(
+            state=secrets.token_urlsafe(32),
+            code_verifier=secrets.token_urlsafe(64),
+            redirect_uri=redirect_uri,
+        )
+    except ProviderCallError as failure:
+        name = registry.info(provider).name
+        raise ProviderError(
+            f"{name} did not let the sign-in start: {failure.message}", reason=failure.reason
+        ) from None
 
 
 async def complete(
@@ -85,9 +104,11 @@ async def complete(
     error: str | None,
     redirect_uri: str,
 ) -> OAuthOutcome:
-    """Finish a consent. The state is spent whatever happens, so it can never be replayed."""
+    """Finish a consent: `state` is what names the attempt (OAuth 1.0a's request token), `code`
+    what proves the consent (its verifier). The attempt is spent whatever happens, so it can
+    never be replayed."""
     attempt = await repository.state_by_hash(session, _digest(state)) if state else None
-    if attempt is None:
+    if attempt is None or state is None:
         return _refused(
             None, "This sign-in link is not one Tether started. Start connecting again."
         )
@@ -105,7 +126,7 @@ async def complete(
     if not code:
         return _refused(attempt, f"{name} sent no authorization code; nothing was connected.")
     try:
-        new = await _exchange(registry, attempt, code, redirect_uri)
+        new = await _exchange(registry, attempt, state, code, redirect_uri)
         authorization, message = await _apply(session, attempt, new, name)
     except TetherError as failure:
         return _refused(attempt, failure.message, status=failure.status)
@@ -113,14 +134,18 @@ async def complete(
 
 
 async def _exchange(
-    registry: Registry, attempt: OAuthState, code: str, redirect_uri: str
+    registry: Registry, attempt: OAuthState, handle: str, code: str, redirect_uri: str
 ) -> restore.Credentials:
-    """Trade the code for a grant, then learn whose it is and what it reaches."""
+    """Trade the code (OAuth 1.0a's verifier) for a grant, then learn whose it is and what it
+    reaches."""
     adapter = registry.oauth_adapter(attempt.provider)
     name = registry.info(attempt.provider).name
     try:
-        grant = await adapter.exchange_code(
-            code=code, code_verifier=vault.reveal(attempt.code_verifier), redirect_uri=redirect_uri
+        grant = await adapter.finish_consent(
+            handle=handle,
+            secret=vault.reveal(attempt.secret),
+            code=code,
+            redirect_uri=redirect_uri,
         )
     except ProviderCallError as failure:
         raise ProviderError(
@@ -128,7 +153,7 @@ async def _exchange(
             reason=failure.reason,
             status=400,
         ) from None
-    credentials = Credentials(access_token=grant.access_token)
+    credentials = Credentials(access_token=grant.access_token, token_secret=grant.token_secret)
     identity, accounts = await discover(registry.adapter(attempt.provider), credentials, name)
     return restore.Credentials(identity, accounts, grant=grant)
 

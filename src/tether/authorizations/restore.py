@@ -14,7 +14,7 @@ from tether.actor import Actor
 from tether.audit import service as audit
 from tether.authorizations import repository
 from tether.authorizations.events import AccountLost, AuthorizationRestored, ConnectionsReconnected
-from tether.authorizations.service import store_authorization
+from tether.authorizations.service import seal_if_any, store_authorization
 from tether.db import utcnow
 from tether.errors import Conflict
 from tether.events import publish
@@ -120,7 +120,8 @@ def _replace_credentials(a: Authorization, new: Credentials) -> None:
     now = utcnow()
     if new.grant is not None:
         a.access_token = vault.seal(new.grant.access_token)
-        a.refresh_token = vault.seal(new.grant.refresh_token) if new.grant.refresh_token else None
+        a.access_token_secret = seal_if_any(new.grant.token_secret)
+        a.refresh_token = seal_if_any(new.grant.refresh_token)
         a.expires_at = new.grant.expires_at
         a.refresh_expires_at = new.grant.refresh_expires_at
         a.scope = new.grant.scope

@@ -12,6 +12,7 @@ from tether.actor import Actor
 from tether.authorizations import repository
 from tether.db import utcnow
 from tether.errors import BadRequest, NotFound, ProviderError, Unprocessable
+from tether.kit.crypto import Sealed
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate
 from tether.models import Account, Authorization, Member
 from tether.models.status import AuthorizationRole
@@ -113,7 +114,8 @@ async def store_authorization(
         external_user_name=identity.name,
         scope=grant.scope if grant else None,
         access_token=vault.seal(grant.access_token) if grant else None,
-        refresh_token=vault.seal(grant.refresh_token) if grant and grant.refresh_token else None,
+        access_token_secret=seal_if_any(grant.token_secret if grant else None),
+        refresh_token=seal_if_any(grant.refresh_token if grant else None),
         expires_at=grant.expires_at if grant else None,
         refresh_expires_at=grant.refresh_expires_at if grant else None,
         api_key=vault.seal(api_key) if api_key else None,
@@ -194,7 +196,16 @@ def credentials_of(authorization: Authorization) -> Credentials:
         return Credentials(api_key=vault.reveal(authorization.api_key))
     if authorization.access_token is None:
         raise BadRequest("This authorization holds no credentials.", code="no_credentials")
-    return Credentials(access_token=vault.reveal(authorization.access_token))
+    secret = authorization.access_token_secret
+    return Credentials(
+        access_token=vault.reveal(authorization.access_token),
+        token_secret=vault.reveal(secret) if secret is not None else None,
+    )
+
+
+def seal_if_any(secret: str | None) -> Sealed | None:
+    """A secret a grant may not have (a refresh token, a token secret), sealed when it has."""
+    return vault.seal(secret) if secret else None
 
 
 async def accounts_of_provider(

@@ -7,9 +7,11 @@ _PATTERNS = (
     # OAuth parameters in URLs and form bodies (access logs print query strings).
     re.compile(
         r"(?i)\b(code|auth_code|state|code_verifier|access_token|refresh_token|token|client_secret"
-        r"|secret|api_key|key)"
+        r"|secret|api_key|key|oauth_token|oauth_token_secret|oauth_verifier|denied)"
         r"=[^&\s\"']+"
     ),
+    # OAuth 1.0a's Authorization header: `oauth_token="…"`, quoted.
+    re.compile(r'(?i)\b(oauth_token|oauth_verifier|oauth_signature)="[^"]*"'),
     re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"),
     re.compile(r"\b(tth)_[A-Za-z0-9_-]+"),
 )

@@ -31,6 +31,8 @@ class Authorization(IdMixin, TimestampMixin, Base):
     external_user_name: Mapped[str] = mapped_column(String(200))
     scope: Mapped[str | None] = mapped_column(String(500), default=None)
     access_token: Mapped[Sealed | None] = mapped_column(default=None)
+    # OAuth 1.0a's token secret (X): every call signs with it, so it is sealed like the token.
+    access_token_secret: Mapped[Sealed | None] = mapped_column(default=None)
     refresh_token: Mapped[Sealed | None] = mapped_column(default=None)
     api_key: Mapped[Sealed | None] = mapped_column(default=None)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)

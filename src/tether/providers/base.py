@@ -9,6 +9,8 @@ from typing import Protocol
 
 class AuthKind(StrEnum):
     OAUTH2 = "oauth2"
+    # Signing in too, with OAuth 1.0a's request token and signed calls (X).
+    OAUTH1 = "oauth1"
     API_KEY = "api_key"
 
 
@@ -36,14 +38,18 @@ class TokenGrant:
     scope: str | None = None
     # When the refresh token itself ends, whatever Tether does (e.g. LinkedIn's 365 days).
     refresh_expires_at: datetime | None = None
+    # OAuth 1.0a: the secret every call signs with, beside the token (X).
+    token_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """What a call to the provider presents: an access token or an API key."""
+    """What a call to the provider presents: an access token (with its secret, for OAuth 1.0a's
+    signed calls) or an API key."""
 
     access_token: str | None = field(default=None, repr=False)
     api_key: str | None = field(default=None, repr=False)
+    token_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,19 @@ class ProviderCallError(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """A started sign-in: where the member's browser goes, and what the attempt keeps for the
+    callback. OAuth 2.0 names the attempt with Tether's own `state` and keeps the PKCE verifier;
+    OAuth 1.0a names it with the request token the platform issued (the callback brings it back
+    as `oauth_token`) and keeps that token's secret."""
+
+    url: str
+    handle: str = field(repr=False)
+    # Sealed with the attempt until the callback; never in a URL.
+    secret: str = field(repr=False)
+
+
 class OAuthAdapter(Protocol):
     def authorize_url(self, *, state: str, code_verifier: str, redirect_uri: str) -> str: ...
 
@@ -99,9 +118,17 @@ class OAuthAdapter(Protocol):
         self, *, code: str, code_verifier: str, redirect_uri: str
     ) -> TokenGrant: ...
 
+    async def start_consent(
+        self, *, state: str, code_verifier: str, redirect_uri: str
+    ) -> Consent: ...
+
+    async def finish_consent(
+        self, *, handle: str, secret: str, code: str, redirect_uri: str
+    ) -> TokenGrant: ...
+
     async def refresh(self, *, refresh_token: str) -> TokenGrant: ...
 
-    async def revoke(self, *, token: str) -> None: ...
+    async def revoke(self, *, token: str, token_secret: str | None = None) -> None: ...
 
 
 class ProviderAdapter(Protocol):

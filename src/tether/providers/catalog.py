@@ -17,6 +17,7 @@ from tether.providers.sandbox import SANDBOX, SANDBOX_API_KEY, SandboxProvider
 from tether.providers.semrush import SEMRUSH, SemrushProvider
 from tether.providers.snapchat_ads import SNAPCHAT_ADS, SnapchatAdsProvider
 from tether.providers.tiktok_ads import TIKTOK_ADS, TikTokAdsProvider
+from tether.providers.x_ads import X_ADS, XAdsProvider
 from tether.providers.youtube import YOUTUBE, YouTubeProvider
 
 
@@ -54,13 +55,13 @@ BUILTIN: tuple[tuple[ProviderDefinition, type[DefinedProvider]], ...] = (
     (PINTEREST_ADS, PinterestAdsProvider),
     (SNAPCHAT_ADS, SnapchatAdsProvider),
     (AMAZON_ADS, AmazonAdsProvider),
+    (X_ADS, XAdsProvider),
     (CALLRAIL, CallRailProvider),
     (SEMRUSH, SemrushProvider),
 )
 
 # In the catalog, but without a definition yet: their cards say they are coming.
 PLANNED: tuple[ProviderInfo, ...] = (
-    ProviderInfo("x_ads", "X Ads", AuthKind.OAUTH2, email_grouping="digest"),
     ProviderInfo("microsoft_ads", "Microsoft Advertising", AuthKind.OAUTH2),
 )
 

@@ -15,6 +15,7 @@ import httpx
 from tether.config import ProviderSettings
 from tether.providers import answers, daily
 from tether.providers.base import (
+    Consent,
     Credentials,
     DailyMetrics,
     ExternalAccount,
@@ -85,10 +86,24 @@ class DefinedProvider:
         )
         return with_fixed_end(grant, self.definition.lifetimes.refresh_fixed_seconds)
 
+    async def start_consent(self, *, state: str, code_verifier: str, redirect_uri: str) -> Consent:
+        """OAuth 2.0's consent URL, which carries Tether's own state; the verifier waits for the
+        callback. A platform whose consent needs a call first (OAuth 1.0a) overrides this."""
+        url = self.authorize_url(
+            state=state, code_verifier=code_verifier, redirect_uri=redirect_uri
+        )
+        return Consent(url, handle=state, secret=code_verifier)
+
+    async def finish_consent(
+        self, *, handle: str, secret: str, code: str, redirect_uri: str
+    ) -> TokenGrant:
+        """The callback's code for a grant, with what `start_consent` kept."""
+        return await self.exchange_code(code=code, code_verifier=secret, redirect_uri=redirect_uri)
+
     async def refresh(self, *, refresh_token: str) -> TokenGrant:
         return await self._oauth().refresh(refresh_token=refresh_token)
 
-    async def revoke(self, *, token: str) -> None:
+    async def revoke(self, *, token: str, token_secret: str | None = None) -> None:
         await self._oauth().revoke(token=token)
 
     def _oauth(self) -> OAuthClient:

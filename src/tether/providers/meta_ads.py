@@ -259,7 +259,7 @@ class MetaAdsProvider(DefinedProvider):
         expires_at = grant.expires_at or datetime.now(UTC) + timedelta(seconds=LONG_LIVED_SECONDS)
         return TokenGrant(grant.access_token, None, expires_at, grant.scope or short.scope)
 
-    async def revoke(self, *, token: str) -> None:
+    async def revoke(self, *, token: str, token_secret: str | None = None) -> None:
         """Meta has no RFC 7009 endpoint: deleting the grant's permissions removes the app."""
         await self.call(
             "DELETE", self.url(GRAPH + "/me/permissions"), Credentials(access_token=token)

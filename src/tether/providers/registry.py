@@ -116,7 +116,7 @@ def build_registry(
     planned = [info for info in catalog.PLANNED if info.key not in known]
     for info in planned:
         if info.key in stand_ins:  # no dialect yet: the sandbox's own, under this name
-            base = SANDBOX if info.auth_kind == AuthKind.OAUTH2 else SANDBOX_API_KEY
+            base = SANDBOX_API_KEY if info.auth_kind == AuthKind.API_KEY else SANDBOX
             stand_in = replace(base, key=info.key, name=info.name, description=info.description)
             stand_in = replace(stand_in, email_grouping=info.email_grouping, dialect="")
             definitions.append(stand_in)

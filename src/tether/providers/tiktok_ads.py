@@ -208,7 +208,7 @@ class TikTokAdsProvider(DefinedProvider):
         """Never needed: a long-term token has no refresh token (refreshing one gives 40107)."""
         raise ProviderCallError(Reason.UNKNOWN, f"{self.name} tokens cannot be refreshed.")
 
-    async def revoke(self, *, token: str) -> None:
+    async def revoke(self, *, token: str, token_secret: str | None = None) -> None:
         """The app gives the token up at TikTok (`/oauth2/revoke_token/`)."""
         app_id, secret = self._app()
         payload = {"app_id": app_id, "secret": secret, "access_token": token}

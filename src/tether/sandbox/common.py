@@ -51,6 +51,8 @@ class Settings:
     refresh_token_lifetime: int | None = None
     # With rotation: presenting a refresh token that was already replaced revokes the grant.
     reuse_detection: bool = False
+    # Seconds an asynchronous report (X's stats jobs) takes before it is done; 0: at once.
+    report_job_seconds: int = 0
 
 
 class _Lockable(Protocol):

@@ -271,6 +271,21 @@ class GrantsMixin:
         return self._issue_access(grant, lifetime)
 
     @locked
+    def sign_grant(self, grant_id: str) -> str:
+        """OAuth 1.0a: the secret the grant's access token signs with, made at the grant's first
+        ask and kept with it (X's dialect answers it with the token)."""
+        grant = self.grant(grant_id)
+        if grant.token_secret is None:
+            grant.token_secret = secrets.token_urlsafe(30)
+        return grant.token_secret
+
+    @locked
+    def token_secret_of(self, access_token: str) -> str | None:
+        """The secret an access token signs with (OAuth 1.0a), if it was ever issued one."""
+        record = self._access.get(access_token)
+        return None if record is None else self.grants[record.grant_id].token_secret
+
+    @locked
     def revoke_access_token(self, access_token: str) -> Grant:
         """Revoke the grant behind a live access token, as when the user removes the app from
         their settings (Meta's `DELETE /me/permissions`); raises like `user_for_access_token`."""

@@ -65,6 +65,8 @@ class Grant:
     generation: int = 0
     # A dialect's rules; None follows the world's settings.
     rules: TokenRules | None = None
+    # OAuth 1.0a (X's dialect): the secret the grant's access token signs every call with.
+    token_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass

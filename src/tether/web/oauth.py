@@ -69,20 +69,26 @@ async def oauth_callback(
     auth_code: Param = None,
     error: Param = None,
     error_description: Param = None,
+    # OAuth 1.0a (X): the request token names the attempt, the verifier proves the consent, and
+    # a refusal comes back as `denied` (naming the request token) instead.
+    oauth_token: Param = None,
+    oauth_verifier: Param = None,
+    denied: Param = None,
 ) -> Response:
     """Finish connecting: exchange the code, store the grant, discover its accounts."""
+    refused = error_description or error or ("denied" if denied else None)
     outcome = await oauth.complete(
         session,
         registry=registry,
-        state=state,
-        code=code or auth_code,
-        error=error_description or error,
+        state=state or oauth_token or denied,
+        code=code or auth_code or oauth_verifier,
+        error=refused,
         redirect_uri=settings.oauth_redirect_uri,
     )
     authorization = outcome.authorization
     if "application/json" in request.headers.get("accept", ""):
         if authorization is None:
-            code_name = "oauth_denied" if error else "oauth_failed"
+            code_name = "oauth_denied" if refused else "oauth_failed"
             body = {"error": {"code": code_name, "message": outcome.message}}
             return JSONResponse(body, status_code=outcome.status)
         return JSONResponse({"authorization_id": str(authorization.id), "message": outcome.message})

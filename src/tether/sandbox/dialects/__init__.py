@@ -17,6 +17,7 @@ from tether.sandbox.dialects import (
     semrush,
     snapchat,
     tiktok,
+    x,
 )
 from tether.sandbox.state import SandboxState
 
@@ -28,6 +29,7 @@ DIALECTS = {
     "pinterest": pinterest.create_app,
     "snapchat": snapchat.create_app,
     "amazon": amazon.create_app,
+    "x": x.create_app,
     "callrail": callrail.create_app,
     "semrush": semrush.create_app,
 }
