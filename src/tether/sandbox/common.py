@@ -51,6 +51,9 @@ class Settings:
     refresh_token_lifetime: int | None = None
     # With rotation: presenting a refresh token that was already replaced revokes the grant.
     reuse_detection: bool = False
+    # Reports made asynchronously (Microsoft's) answer "Pending" to this many polls before
+    # they are ready: a slow report, or (with a large number) one that never finishes.
+    report_pending_polls: int = 0
 
 
 class _Lockable(Protocol):

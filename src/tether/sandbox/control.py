@@ -57,6 +57,7 @@ class SettingsBody(BaseModel):
     history_days: int | None = Field(default=None, ge=0)
     refresh_token_lifetime: int | None = Field(default=None, ge=1)
     reuse_detection: bool | None = None
+    report_pending_polls: int | None = Field(default=None, ge=0)
 
 
 def _iso(timestamp: float | None) -> str | None:

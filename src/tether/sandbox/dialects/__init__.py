@@ -7,7 +7,16 @@ provider definition (`/google/ads/...` stands for `https://googleads.googleapis.
 
 from fastapi import FastAPI
 
-from tether.sandbox.dialects import callrail, google, linkedin, meta, pinterest, snapchat, tiktok
+from tether.sandbox.dialects import (
+    callrail,
+    google,
+    linkedin,
+    meta,
+    microsoft,
+    pinterest,
+    snapchat,
+    tiktok,
+)
 from tether.sandbox.state import SandboxState
 
 DIALECTS = {
@@ -17,6 +26,7 @@ DIALECTS = {
     "tiktok": tiktok.create_app,
     "pinterest": pinterest.create_app,
     "snapchat": snapchat.create_app,
+    "microsoft": microsoft.create_app,
     "callrail": callrail.create_app,
 }
 
