@@ -11,6 +11,7 @@ from tether.providers.google_ads import GOOGLE_ADS, GoogleAdsProvider
 from tether.providers.google_analytics import GOOGLE_ANALYTICS, GoogleAnalyticsProvider
 from tether.providers.linkedin_ads import LINKEDIN_ADS, LinkedInAdsProvider
 from tether.providers.meta_ads import META_ADS, META_ADS_SYSTEM_USER, MetaAdsProvider
+from tether.providers.microsoft_ads import MICROSOFT_ADS, MicrosoftAdsProvider
 from tether.providers.pinterest_ads import PINTEREST_ADS, PinterestAdsProvider
 from tether.providers.sandbox import SANDBOX, SANDBOX_API_KEY, SandboxProvider
 from tether.providers.snapchat_ads import SNAPCHAT_ADS, SnapchatAdsProvider
@@ -51,13 +52,13 @@ BUILTIN: tuple[tuple[ProviderDefinition, type[DefinedProvider]], ...] = (
     (TIKTOK_ADS, TikTokAdsProvider),
     (PINTEREST_ADS, PinterestAdsProvider),
     (SNAPCHAT_ADS, SnapchatAdsProvider),
+    (MICROSOFT_ADS, MicrosoftAdsProvider),
     (CALLRAIL, CallRailProvider),
 )
 
 # In the catalog, but without a definition yet: their cards say they are coming.
 PLANNED: tuple[ProviderInfo, ...] = (
     ProviderInfo("x_ads", "X Ads", AuthKind.OAUTH2, email_grouping="digest"),
-    ProviderInfo("microsoft_ads", "Microsoft Advertising", AuthKind.OAUTH2),
     ProviderInfo("semrush", "Semrush", AuthKind.API_KEY),
 )
 
