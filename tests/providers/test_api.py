@@ -25,12 +25,12 @@ async def test_the_catalog_lists_the_sandbox_and_the_real_platforms(org: Org) ->
         "tiktok_ads",
         "pinterest_ads",
         "snapchat_ads",
+        "microsoft_ads",
     ):
         assert (by_key[key]["auth_kind"], by_key[key]["available"]) == ("oauth2", True)
         assert by_key[key]["daily_loads"] is True
     assert by_key["meta_ads_system_user"]["auth_kind"] == "api_key"
-    for key in ("x_ads", "microsoft_ads"):
-        assert (by_key[key]["auth_kind"], by_key[key]["available"]) == ("oauth2", False)
+    assert (by_key["x_ads"]["auth_kind"], by_key["x_ads"]["available"]) == ("oauth2", False)
     assert by_key["snapchat_ads"]["email_grouping"] == "digest"
     assert by_key["youtube"]["email_grouping"] == "digest"
 

@@ -27,6 +27,7 @@ PLATFORMS = [
     "tiktok_ads",
     "pinterest_ads",
     "snapchat_ads",
+    "microsoft_ads",
 ]
 
 
