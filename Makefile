@@ -37,7 +37,7 @@ browser: ## Install Debian's Chromium for the web tests, when it is missing
 
 # The demo puts the sandbox behind every platform it has a dialect of: their real cards,
 # consent flows and error texts, with no real account. Set it empty to see them unset.
-DEMO_STAND_INS ?= google_ads,google_analytics,youtube,meta_ads,meta_ads_system_user,linkedin_ads,tiktok_ads,pinterest_ads,snapchat_ads,amazon_ads,x_ads,callrail,semrush
+DEMO_STAND_INS ?= google_ads,google_analytics,youtube,meta_ads,meta_ads_system_user,linkedin_ads,tiktok_ads,pinterest_ads,snapchat_ads,amazon_ads,microsoft_ads,x_ads,callrail,semrush
 
 run: $(STAMP) ## Run Tether embedded (SQLite in ./.tether, demo organization, sandbox)
 	TETHER_SANDBOX_STANDS_IN_FOR="$${TETHER_SANDBOX_STANDS_IN_FOR-$(DEMO_STAND_INS)}" $(BIN)/tether serve

@@ -14,7 +14,7 @@ class ProviderSettings(BaseModel):
 
     client_id: str | None = None
     client_secret: str | None = Field(default=None, repr=False)
-    # Google Ads only: the developer token of the manager account that owns the API access.
+    # Google Ads and Microsoft Advertising: the developer token that gives the app API access.
     developer_token: str | None = Field(default=None, repr=False)
     # Named bases of the definition (see docs/providers.md), e.g. BASE_URLS__ADS.
     base_urls: dict[str, str] = {}

@@ -26,14 +26,13 @@ async def test_the_catalog_lists_the_sandbox_and_the_real_platforms(org: Org) ->
         "pinterest_ads",
         "snapchat_ads",
         "amazon_ads",
+        "microsoft_ads",
     ):
         assert (by_key[key]["auth_kind"], by_key[key]["available"]) == ("oauth2", True)
         assert by_key[key]["daily_loads"] is True
     assert (by_key["x_ads"]["auth_kind"], by_key["x_ads"]["available"]) == ("oauth1", True)
     assert by_key["x_ads"]["daily_loads"] is True
     assert by_key["meta_ads_system_user"]["auth_kind"] == "api_key"
-    microsoft = by_key["microsoft_ads"]
-    assert (microsoft["auth_kind"], microsoft["available"]) == ("oauth2", False)
     assert by_key["snapchat_ads"]["email_grouping"] == "digest"
     assert by_key["x_ads"]["email_grouping"] == "digest"
     assert by_key["youtube"]["email_grouping"] == "digest"
@@ -46,27 +45,25 @@ async def test_an_unknown_provider_is_a_404(org: Org) -> None:
     assert "myspace" in response.json()["error"]["message"]
 
 
-async def test_a_provider_not_yet_built_says_so(org: Org) -> None:
-    found = (await org.api.get("/api/v1/providers/microsoft_ads")).json()
-
-    assert found["available"] is False
-    assert "not part of this release" in found["setup"]["reason"]
-    assert found["setup"]["missing"] == []
-
-
-async def test_the_sandbox_can_stand_in_for_catalog_providers() -> None:
+async def test_the_sandbox_stands_in_for_the_providers_named_each_in_its_dialect() -> None:
     async with httpx.AsyncClient() as http:
         registry = build_registry(Settings(sandbox_stands_in_for="meta_ads, callrail, x_ads"), http)
 
-    assert registry.available("meta_ads")
+    assert registry.stand_ins == {"meta_ads", "callrail", "x_ads"}
     assert "meta_ads" in registry.oauth
-    assert registry.available("x_ads")  # no dialect yet: the sandbox's own, by that name
-    assert registry.providers["x_ads"].bases == {"sandbox": "http://127.0.0.1:8000/sandbox"}
-    assert not registry.available("google_ads")
-    meta = registry.providers["meta_ads"]
-    assert meta.bases["graph"] == "http://127.0.0.1:8000/sandbox/meta/graph"
+    assert registry.providers["meta_ads"].bases["graph"] == (
+        "http://127.0.0.1:8000/sandbox/meta/graph"
+    )
+    assert registry.providers["x_ads"].bases["api"] == "http://127.0.0.1:8000/sandbox/x/api"
     callrail = registry.providers["callrail"]
     assert callrail.bases["api"] == "http://127.0.0.1:8000/sandbox/callrail/api"
+    assert not registry.available("google_ads")  # not named, and no credentials set
+
+
+async def test_the_sandbox_cannot_stand_in_for_a_provider_tether_does_not_know() -> None:
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(ValueError, match="unknown provider: quora_ads"):
+            build_registry(Settings(sandbox_stands_in_for="meta_ads,quora_ads"), http)
 
 
 async def test_credentials_make_a_provider_reach_the_real_platform() -> None:

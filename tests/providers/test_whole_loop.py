@@ -28,6 +28,7 @@ PLATFORMS = [
     "pinterest_ads",
     "snapchat_ads",
     "amazon_ads",
+    "microsoft_ads",
     "x_ads",
 ]
 

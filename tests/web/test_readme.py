@@ -18,6 +18,7 @@ from playwright.async_api import Browser, Locator, Page, expect
 from tests.fixtures.browser import SCREENSHOTS, consent_in_popup
 from tests.fixtures.embedded import Embedded, serving
 from tether.demo.lapse import LAPSED_DAYS_AGO
+from tether.providers.catalog import CATALOG
 
 README_SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 LAPTOP, PHONE = 1280, 390
@@ -88,8 +89,16 @@ async def _walk_the_web(page: Page, embedded: Embedded, *, shots: str | None) ->
     await expect(lapsed_tab).to_have_attribute("aria-current", "page")
     await expect(page.locator("#connections")).to_contain_text("Lumen Skincare")
 
-    # 1. Data sources → Connect on Sandbox Ads, as alice, in a pop-up.
+    # 1. Data sources: every platform's card connects (the sandbox stands in for each), then
+    # Connect on Sandbox Ads, as alice, in a pop-up.
     await _go(page, "Data sources")
+    await expect(page.locator(".grid-cards article")).to_have_count(len(CATALOG))
+    for info in CATALOG:
+        await expect(
+            page.get_by_role("button", name=f"Connect {info.name}", exact=True)
+        ).to_be_visible()
+    await expect(page.get_by_text("Needs setting up")).to_have_count(0)
+    await shot("data-sources")
     await consent_in_popup(page, page.get_by_role("button", name="Connect Sandbox Ads", exact=True))
     settings = page.get_by_role("button", name="Connection settings for Sandbox Ads")
     await expect(settings).to_be_visible()

@@ -95,7 +95,12 @@ async def _healthy(session: AsyncSession, a: Authorization, ctx: Context) -> Non
     a.check_failures, a.failing_since = 0, None
     a.next_check_at = _next_regular(a, ctx)
     await _set_status(session, a, Status.ACTIVE, Observation(Verdict.OK), ctx)
-    await _close_on(session, a, [IncidentKind.LAPSE, IncidentKind.FAILING], "recovered", ctx)
+    over = [IncidentKind.LAPSE, IncidentKind.FAILING]
+    if a.refresh_token is not None and not _expiring_soon(a, ctx):
+        # A refresh moved the grant's end out of the warning's reach (a refresh token that ends
+        # after days unused, as Microsoft's): the warning given while refreshing failed is over.
+        over.append(IncidentKind.EXPIRING)
+    await _close_on(session, a, over, "recovered", ctx)
     if was_outage:
         await _judge_outage(session, a.provider, ctx, recovering=True)
 
@@ -205,22 +210,29 @@ async def _judge_outage(
 
 
 async def _expiring(session: AsyncSession, a: Authorization, ctx: Context) -> None:
-    """Warn ahead of the end of a grant that cannot be renewed without a person."""
+    """Warn ahead of the end of a grant that cannot be renewed without a person, or that Tether
+    cannot renew now because refreshing it keeps failing."""
     ends = grant_ends_at(a)
     if not _expiring_soon(a, ctx) or ends is None:
         return
     days = max(0, (ends - ctx.now).days)
     name = BY_KEY[a.provider].name if a.provider in BY_KEY else a.provider
-    message = (
+    ending = (
         f"The {name} access of {a.external_user_name} ends on {ends:%Y-%m-%d} "
-        f"({plural(days, 'day')} left) and cannot be renewed without signing in again."
+        f"({plural(days, 'day')} left)"
     )
+    if a.status == Status.FAILING:
+        fails = f" ({a.message})" if a.message else ""
+        message = f"{ending}; {name} fails now{fails}, so Tether cannot renew it."
+    else:
+        message = f"{ending} and cannot be renewed without signing in again."
     await _open_on(session, a, IncidentKind.EXPIRING, "token_expiring", message, ctx)
 
 
 def grant_ends_at(a: Authorization) -> datetime | None:
-    """When the grant ends whatever Tether does: a token that cannot be refreshed ends with
-    its access token; a refreshable one ends when its refresh token has a fixed end."""
+    """When the grant ends unless Tether renews it: a token that cannot be refreshed ends with
+    its access token; a refreshable one when its refresh token ends, at a fixed end (LinkedIn's
+    365 days) or at one each refresh moves (Microsoft's 90 days unused)."""
     if a.api_key is not None:
         return None
     if a.refresh_token is None:
@@ -233,7 +245,9 @@ def _expiring_soon(a: Authorization, ctx: Context) -> bool:
     if ends is None:
         return False
     warning = timedelta(days=ctx.settings.expiring_warning_days)
-    return a.status == Status.ACTIVE and ends - ctx.now <= warning
+    # A passing fault does not stop the clock: a grant whose refreshes keep failing (an outage,
+    # a throttle, the app's own secret) still ends when its refresh token does.
+    return a.status in (Status.ACTIVE, Status.FAILING) and ends - ctx.now <= warning
 
 
 def _next_regular(a: Authorization, ctx: Context) -> datetime:

@@ -12,6 +12,7 @@ from tether.providers.google_ads import GOOGLE_ADS, GoogleAdsProvider
 from tether.providers.google_analytics import GOOGLE_ANALYTICS, GoogleAnalyticsProvider
 from tether.providers.linkedin_ads import LINKEDIN_ADS, LinkedInAdsProvider
 from tether.providers.meta_ads import META_ADS, META_ADS_SYSTEM_USER, MetaAdsProvider
+from tether.providers.microsoft_ads import MICROSOFT_ADS, MicrosoftAdsProvider
 from tether.providers.pinterest_ads import PINTEREST_ADS, PinterestAdsProvider
 from tether.providers.sandbox import SANDBOX, SANDBOX_API_KEY, SandboxProvider
 from tether.providers.semrush import SEMRUSH, SemrushProvider
@@ -55,20 +56,13 @@ BUILTIN: tuple[tuple[ProviderDefinition, type[DefinedProvider]], ...] = (
     (PINTEREST_ADS, PinterestAdsProvider),
     (SNAPCHAT_ADS, SnapchatAdsProvider),
     (AMAZON_ADS, AmazonAdsProvider),
+    (MICROSOFT_ADS, MicrosoftAdsProvider),
     (X_ADS, XAdsProvider),
     (CALLRAIL, CallRailProvider),
     (SEMRUSH, SemrushProvider),
 )
 
-# In the catalog, but without a definition yet: their cards say they are coming.
-PLANNED: tuple[ProviderInfo, ...] = (
-    ProviderInfo("microsoft_ads", "Microsoft Advertising", AuthKind.OAUTH2),
-)
-
-_DEFINED = {d.key for d, _ in BUILTIN}
-CATALOG: tuple[ProviderInfo, ...] = tuple(info_of(d) for d, _ in BUILTIN) + tuple(
-    info for info in PLANNED if info.key not in _DEFINED
-)
+CATALOG: tuple[ProviderInfo, ...] = tuple(info_of(d) for d, _ in BUILTIN)
 
 # Every provider this process knows, by key: the catalog plus the operator's own, which
 # `install` adds when the registry is built (names in emails, audit entries and lists).

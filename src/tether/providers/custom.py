@@ -212,8 +212,8 @@ def _key_at(data: Any, index: int) -> str:
 
 
 def reserved_keys() -> frozenset[str]:
-    """Keys of Tether's own providers (and their families), now or coming."""
-    keys = {info.key for info in catalog.CATALOG} | {info.key for info in catalog.PLANNED}
+    """Keys of Tether's own providers (and their families)."""
+    keys = {info.key for info in catalog.CATALOG}
     return frozenset(keys | {d.family for d, _ in catalog.BUILTIN if d.family})
 
 

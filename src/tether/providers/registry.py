@@ -13,13 +13,12 @@ import httpx
 from tether.config import ProviderSettings, Settings
 from tether.errors import NotFound, Unprocessable
 from tether.providers import catalog
-from tether.providers.base import AuthKind, OAuthAdapter, ProviderAdapter
+from tether.providers.base import OAuthAdapter, ProviderAdapter
 from tether.providers.catalog import ProviderInfo, info_of
 from tether.providers.custom import declared
 from tether.providers.defined import DefinedProvider
 from tether.providers.definition import ProviderDefinition, Reports
 from tether.providers.oauth import OAuthClient
-from tether.providers.sandbox import SANDBOX, SANDBOX_API_KEY, SandboxProvider
 
 # What a stand-in uses when the operator set nothing: the sandbox's own registered client.
 SANDBOX_DEVELOPER_TOKEN = "sandbox-developer-token"
@@ -112,22 +111,12 @@ def build_registry(
     stand_ins = set(stand_ins_of(settings))
     classes: dict[str, type[DefinedProvider]] = {d.key: cls for d, cls in catalog.BUILTIN}
     definitions = [d for d, _ in catalog.BUILTIN] + list(custom)
-    known = {d.key for d in definitions}
-    planned = [info for info in catalog.PLANNED if info.key not in known]
-    for info in planned:
-        if info.key in stand_ins:  # no dialect yet: the sandbox's own, under this name
-            base = SANDBOX_API_KEY if info.auth_kind == AuthKind.API_KEY else SANDBOX
-            stand_in = replace(base, key=info.key, name=info.name, description=info.description)
-            stand_in = replace(stand_in, email_grouping=info.email_grouping, dialect="")
-            definitions.append(stand_in)
-            classes[info.key] = SandboxProvider
     for key in stand_ins:
         if key not in {d.key for d in definitions}:
             raise ValueError(f"TETHER_SANDBOX_STANDS_IN_FOR names an unknown provider: {key}")
     catalog.install(tuple(info_of(d) for d in custom))
     registry = Registry(
-        infos=tuple(info_of(d) for d in definitions)
-        + tuple(i for i in planned if i.key not in stand_ins),
+        infos=tuple(info_of(d) for d in definitions),
         public_url=settings.resolved_public_url,
         stand_ins=frozenset(stand_ins),
     )
@@ -135,11 +124,6 @@ def build_registry(
         registry.definitions[definition.key] = definition
         _add(registry, definition, classes.get(definition.key, DefinedProvider), settings, http,
              stand_in=definition.key in stand_ins)  # fmt: skip
-    for info in planned:
-        if info.key not in stand_ins:
-            registry.unavailable[info.key] = Unavailable(
-                "its adapter is not part of this release yet."
-            )
     return registry
 
 

@@ -53,6 +53,9 @@ class Settings:
     reuse_detection: bool = False
     # Seconds an asynchronous report (X's stats jobs) takes before it is done; 0: at once.
     report_job_seconds: int = 0
+    # Reports made asynchronously (Microsoft's) answer "Pending" to this many polls before
+    # they are ready: a slow report, or (with a large number) one that never finishes.
+    report_pending_polls: int = 0
 
 
 class _Lockable(Protocol):

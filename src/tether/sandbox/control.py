@@ -58,6 +58,7 @@ class SettingsBody(BaseModel):
     refresh_token_lifetime: int | None = Field(default=None, ge=1)
     reuse_detection: bool | None = None
     report_job_seconds: int | None = Field(default=None, ge=0, le=86_400)
+    report_pending_polls: int | None = Field(default=None, ge=0)
 
 
 def _iso(timestamp: float | None) -> str | None:
