@@ -285,6 +285,10 @@ async def running_scene(database: Backend, namespace: str, folder: Path) -> Asyn
                 # Long enough that a round is one round: the next regular check is an hour away.
                 TETHER_CHECK_INTERVAL_SECONDS="3600",
                 TETHER_WORKER_THREADS=str(THREADS),
+                # The suite runs two test processes at once (`pytest -n 2`): ten connections a
+                # worker leave PostgreSQL's hundred room for everything else running meanwhile.
+                TETHER_DB_POOL_SIZE="5",
+                TETHER_DB_MAX_OVERFLOW="5",
                 # Each worker takes only as many jobs as it runs at once, so the two share the
                 # queue instead of the first to look hoarding it (Dramatiq's default is twice).
                 dramatiq_queue_prefetch=str(THREADS),

@@ -106,7 +106,6 @@ from tether.providers.amazon_reports import (
     not_ready,
     report_request,
     rows_of,
-    windows,
 )
 from tether.providers.base import (
     AuthKind,
@@ -116,7 +115,7 @@ from tether.providers.base import (
     ProviderCallError,
     Reason,
 )
-from tether.providers.daily import unreadable
+from tether.providers.daily import unreadable, windows
 from tether.providers.defined import DefinedProvider
 from tether.providers.definition import (
     Accounts,
@@ -281,7 +280,7 @@ class AmazonAdsProvider(DefinedProvider):
         region = region or await self._region_of(credentials, account_id)
         scoped = {SCOPE_HEADER: account_id}
         rows: list[Any] = []
-        for first, last in windows(start, end):
+        for first, last in windows(start, end, MAX_DAYS_PER_CALL):
             location = await self._report(credentials, region, scoped, first, last)
             rows += await self._download(location)
         return daily_metrics(rows, start, end)

@@ -5,7 +5,7 @@ decisions)."""
 import gzip
 import json
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from tether.providers import answers
@@ -39,17 +39,6 @@ UNDER_WAY = frozenset({"PENDING", "PROCESSING"})
 # 425's words: "The Request is a duplicate of : <reportId>".
 _DUPLICATE = re.compile(r"duplicate of\s*:\s*([A-Za-z0-9-]+)")
 _GZIP_MAGIC = b"\x1f\x8b"
-
-
-def windows(start: date, end: date) -> list[tuple[date, date]]:
-    """The range in spans one report covers, oldest first."""
-    spans = []
-    first = start
-    while first <= end:
-        last = min(end, first + timedelta(days=MAX_DAYS_PER_CALL - 1))
-        spans.append((first, last))
-        first = last + timedelta(days=1)
-    return spans
 
 
 def report_request(first: date, last: date) -> dict[str, Any]:

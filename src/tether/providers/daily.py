@@ -110,6 +110,17 @@ def unreadable(provider_name: str) -> ProviderCallError:
     )
 
 
+def windows(start: date, end: date, days: int) -> list[tuple[date, date]]:
+    """The range cut into pieces of at most `days` days, oldest first: what one report call of
+    a provider may ask for."""
+    pieces = []
+    while start <= end:
+        last = min(end, start + timedelta(days=days - 1))
+        pieces.append((start, last))
+        start = last + timedelta(days=1)
+    return pieces
+
+
 def zero_filled(
     served: Iterable[DailyMetrics], start: date, end: date, currency: str | None = None
 ) -> list[DailyMetrics]:

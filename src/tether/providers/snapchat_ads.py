@@ -76,6 +76,7 @@ from tether.providers.base import (
     ProviderCallError,
     Reason,
 )
+from tether.providers.daily import windows
 from tether.providers.defined import DefinedProvider
 from tether.providers.definition import (
     Accounts,
@@ -97,7 +98,6 @@ from tether.providers.snapchat_stats import (
     account_zone,
     daily_metrics,
     stats_params,
-    windows,
 )
 
 NAME = "Snapchat Ads"
@@ -253,7 +253,7 @@ class SnapchatAdsProvider(DefinedProvider):
         zone = account_zone(account, NAME)
         currency = answers.first(account, "currency")
         series: list[Any] = []
-        for first, last in windows(start, end):
+        for first, last in windows(start, end, MAX_DAYS_PER_CALL):
             params = stats_params(first, last, zone)
             stats = await self.call("GET", url + "/stats", credentials, params=params)
             series += answers.found(stats, "timeseries_stats.*.timeseries_stat.timeseries.*")

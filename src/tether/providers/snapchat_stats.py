@@ -38,17 +38,6 @@ def midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone)
 
 
-def windows(start: date, end: date) -> list[tuple[date, date]]:
-    """The range in spans Snap answers at once, oldest first."""
-    spans = []
-    first = start
-    while first <= end:
-        last = min(end, first + timedelta(days=MAX_DAYS_PER_CALL - 1))
-        spans.append((first, last))
-        first = last + timedelta(days=1)
-    return spans
-
-
 def stats_params(first: date, last: date, zone: ZoneInfo) -> dict[str, str]:
     """A DAY query from the first day's midnight to the midnight after the last, in the
     account's zone (Snap refuses any other start)."""

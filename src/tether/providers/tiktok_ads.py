@@ -57,9 +57,9 @@ Decisions where TikTok does not say (assumptions):
 """
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
@@ -74,7 +74,7 @@ from tether.providers.base import (
     Reason,
     TokenGrant,
 )
-from tether.providers.daily import unreadable, zero_filled
+from tether.providers.daily import unreadable, windows, zero_filled
 from tether.providers.defined import DefinedProvider
 from tether.providers.definition import (
     Accounts,
@@ -306,14 +306,6 @@ class TikTokAdsProvider(DefinedProvider):
 
 def _json_list(items: list[str]) -> str:
     return json.dumps(items, separators=(",", ":"))
-
-
-def windows(start: date, end: date, days: int) -> Iterator[tuple[date, date]]:
-    """The range cut into pieces of at most `days` days, oldest first."""
-    while start <= end:
-        last = min(end, start + timedelta(days=days - 1))
-        yield start, last
-        start = last + timedelta(days=1)
 
 
 def report_params(account_id: str, start: date, end: date, page: int) -> dict[str, str]:

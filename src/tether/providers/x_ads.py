@@ -101,6 +101,7 @@ from tether.providers.base import (
     Reason,
     TokenGrant,
 )
+from tether.providers.daily import windows
 from tether.providers.defined import DefinedProvider
 from tether.providers.definition import (
     Accounts,
@@ -360,7 +361,7 @@ class XAdsProvider(DefinedProvider):
         currency = await self._currency(credentials, account)
         jobs = self.url(ADS) + "/stats/jobs/accounts/" + _segment(account_id)
         asked: list[tuple[x_ads_stats.Window, list[str]]] = []
-        for first, last in x_ads_stats.spans(start, end):
+        for first, last in windows(start, end, x_ads_stats.MAX_DAYS_PER_JOB):
             days = x_ads_stats.window(first, last, zone, datetime.now(UTC))
             params = await self._job_params(credentials, account_id, days)
             posted = [await self.call("POST", jobs, credentials, params=p) for p in params]

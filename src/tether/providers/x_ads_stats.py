@@ -51,17 +51,6 @@ class Window:
         return self.first + timedelta(days=self.days - 1)
 
 
-def spans(start: date, end: date) -> list[tuple[date, date]]:
-    """The range in pieces one job covers, oldest first."""
-    pieces = []
-    first = start
-    while first <= end:
-        last = min(end, first + timedelta(days=MAX_DAYS_PER_JOB - 1))
-        pieces.append((first, last))
-        first = last + timedelta(days=1)
-    return pieces
-
-
 def account_zone(account: Any) -> ZoneInfo:
     """The time zone an ad account's days start in (`America/Los_Angeles`)."""
     name = answers.first(account, "data.timezone")

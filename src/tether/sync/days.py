@@ -4,6 +4,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from tether.providers.daily import windows
+
 # The longest range one provider call may ask for (the sandbox's limit; real APIs are similar).
 MAX_CALL_DAYS = 366
 
@@ -48,11 +50,8 @@ def runs(days: Iterable[date]) -> list[DayRange]:
 
 def calls(ranges: Iterable[DayRange], size: int = MAX_CALL_DAYS) -> list[DayRange]:
     """Ranges cut into pieces one provider call can ask for, oldest first."""
-    pieces: list[DayRange] = []
-    for r in sorted(ranges, key=lambda r: r.start):
-        start = r.start
-        while start <= r.end:
-            end = min(r.end, start + timedelta(days=size - 1))
-            pieces.append(DayRange(start, end))
-            start = end + timedelta(days=1)
-    return pieces
+    return [
+        DayRange(first, last)
+        for r in sorted(ranges, key=lambda r: r.start)
+        for first, last in windows(r.start, r.end, size)
+    ]

@@ -20,7 +20,6 @@ from tether.providers.amazon_reports import (
     duplicate_of,
     report_request,
     rows_of,
-    windows,
 )
 from tether.providers.base import Credentials, ProviderCallError, Reason
 from tether.providers.registry import build_registry
@@ -197,12 +196,9 @@ def test_a_duplicate_names_the_report_to_wait_for() -> None:
     assert duplicate_of(ProviderCallError(Reason.UNKNOWN, "Too early", status=425)) is None
 
 
-def test_a_long_range_is_asked_31_days_at_a_time() -> None:
-    assert windows(date(2026, 1, 1), date(2026, 3, 31)) == [
-        (date(2026, 1, 1), date(2026, 1, 31)),
-        (date(2026, 2, 1), date(2026, 3, 3)),
-        (date(2026, 3, 4), date(2026, 3, 31)),
-    ]
+def test_a_report_spans_at_most_31_days_and_reaches_95_back() -> None:
+    assert AMAZON_ADS.reports is not None
+    assert (AMAZON_ADS.reports.max_days_per_call, AMAZON_ADS.reports.history_days) == (31, 95)
 
 
 def test_the_report_asked_for_is_sponsored_products_by_campaign_per_day() -> None:

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 
 from tests.fixtures.builders import Org
+from tests.fixtures.platforms import accounts_of, check
 from tests.fixtures.running import Tether
 from tether.db import utcnow
 from tether.health.checks import Engine
@@ -27,17 +28,6 @@ async def connect_callrail(org: Org, tether: Tether, username: str = "alice") ->
     return dict(created.json())
 
 
-async def check(org: Org, authorization: dict[str, Any]) -> dict[str, Any]:
-    checked = await org.api.post(f"/api/v1/authorizations/{authorization['id']}/check")
-    assert checked.status_code == 200, checked.text
-    return dict(checked.json())
-
-
-async def companies_of(org: Org, authorization: dict[str, Any]) -> list[dict[str, Any]]:
-    listed = await org.api.get(f"/api/v1/authorizations/{authorization['id']}/accounts")
-    return list(listed.json()["data"])
-
-
 async def test_a_key_connects_and_finds_every_company(org: Org, tether: Tether) -> None:
     authorization = await connect_callrail(org, tether)
 
@@ -45,7 +35,7 @@ async def test_a_key_connects_and_finds_every_company(org: Org, tether: Tether) 
     assert authorization["external_user_name"] == "Alice Martin (agency)"
     assert authorization["expires_at"] is None
     alice = await tether.sandbox("GET", "/users/alice")
-    companies = await companies_of(org, authorization)
+    companies = await accounts_of(org, authorization)
     assert sorted(c["external_id"] for c in companies) == sorted(
         f"COM{n}" for n in alice["accounts"]
     )
@@ -104,7 +94,7 @@ async def test_daily_calls_load_as_conversions_and_a_lost_company_lapses(
     org: Org, tether: Tether, engine: Engine
 ) -> None:
     authorization = await connect_callrail(org, tether)
-    company, other = (await companies_of(org, authorization))[:2]
+    company, other = (await accounts_of(org, authorization))[:2]
     connection_id = uuid.UUID((await org.connection(company))["id"])
     lost_id = uuid.UUID((await org.connection(other))["id"])
 

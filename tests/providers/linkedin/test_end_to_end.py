@@ -3,17 +3,18 @@ the 60-day token refreshed ahead of its end, the warning ahead of the refresh to
 day, the fault matrix, the daily reset of a throttle, daily loads, revocation."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
 
 from tests.fixtures.builders import Org, connect_provider
+from tests.fixtures.platforms import accounts_of, check, incidents, seconds_after_now, stored
 from tests.fixtures.running import Tether
 from tether.db import utcnow
 from tether.health.checks import Engine
-from tether.models import Authorization, MetricDay
+from tether.models import MetricDay
 from tether.providers.linkedin_ads import ACCESS_SECONDS, REFRESH_SECONDS, seconds_to_reset
 from tether.sandbox.metrics import day_metrics
 from tether.sandbox.state import SandboxAccount
@@ -23,34 +24,6 @@ from tether.sync import service
 async def connect_linkedin(org: Org, username: str = "alice") -> dict[str, Any]:
     """Connect LinkedIn Ads through its sign-in page, as a member's browser would."""
     return await connect_provider(org.api, "linkedin_ads", username=username)
-
-
-async def accounts_of(org: Org, authorization: dict[str, Any]) -> list[dict[str, Any]]:
-    listed = await org.api.get(f"/api/v1/authorizations/{authorization['id']}/accounts")
-    return list(listed.json()["data"])
-
-
-async def check(org: Org, authorization: dict[str, Any]) -> dict[str, Any]:
-    checked = await org.api.post(f"/api/v1/authorizations/{authorization['id']}/check")
-    assert checked.status_code == 200, checked.text
-    return dict(checked.json())
-
-
-async def incidents(org: Org, **params: str) -> list[dict[str, Any]]:
-    return list((await org.api.get("/api/v1/incidents", params=params)).json()["data"])
-
-
-async def stored(tether: Tether, authorization: dict[str, Any]) -> Authorization:
-    async with tether.sessions() as session:
-        found = await session.get(Authorization, uuid.UUID(authorization["id"]))
-    assert found is not None
-    return found
-
-
-def seconds_after_now(moment: str | datetime | None) -> float:
-    assert moment is not None
-    when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
-    return (when - utcnow()).total_seconds()
 
 
 async def test_connecting_linkedin_keeps_both_ends_and_finds_the_ad_accounts(

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 
 from tests.fixtures.builders import Org, connect_provider
+from tests.fixtures.platforms import accounts_of, check, incidents
 from tests.fixtures.running import Tether
 from tether.db import utcnow
 from tether.health.checks import Engine
@@ -22,21 +23,6 @@ from tether.sync import service
 async def connect_meta(org: Org, username: str = "alice") -> dict[str, Any]:
     """Connect Meta Ads through its dialog, as a member's browser would."""
     return await connect_provider(org.api, "meta_ads", username=username)
-
-
-async def accounts_of(org: Org, authorization: dict[str, Any]) -> list[dict[str, Any]]:
-    listed = await org.api.get(f"/api/v1/authorizations/{authorization['id']}/accounts")
-    return list(listed.json()["data"])
-
-
-async def check(org: Org, authorization: dict[str, Any]) -> dict[str, Any]:
-    checked = await org.api.post(f"/api/v1/authorizations/{authorization['id']}/check")
-    assert checked.status_code == 200, checked.text
-    return dict(checked.json())
-
-
-async def incidents(org: Org, **params: str) -> list[dict[str, Any]]:
-    return list((await org.api.get("/api/v1/incidents", params=params)).json()["data"])
 
 
 async def test_connecting_meta_keeps_the_60_day_expiry_and_finds_the_ad_accounts(

@@ -13,11 +13,12 @@ import time_machine
 from sqlalchemy import update
 
 from tests.fixtures.builders import Org, connect_provider
+from tests.fixtures.platforms import accounts_of, check, incidents, stored
 from tests.fixtures.running import Tether
 from tether import vault
 from tether.db import utcnow
 from tether.health.checks import Engine
-from tether.models import Authorization, MetricDay
+from tether.models import MetricDay
 from tether.providers.microsoft_ads import ACCESS_SECONDS, IDLE_SECONDS
 from tether.sandbox.dialects.microsoft_api import customer_id
 from tether.sandbox.metrics import day_metrics
@@ -28,28 +29,6 @@ from tether.sync import service
 async def connect_microsoft(org: Org, username: str = "alice") -> dict[str, Any]:
     """Connect Microsoft Advertising through its consent page, as a member's browser would."""
     return await connect_provider(org.api, "microsoft_ads", username=username)
-
-
-async def accounts_of(org: Org, authorization: dict[str, Any]) -> list[dict[str, Any]]:
-    listed = await org.api.get(f"/api/v1/authorizations/{authorization['id']}/accounts")
-    return list(listed.json()["data"])
-
-
-async def check(org: Org, authorization: dict[str, Any]) -> dict[str, Any]:
-    checked = await org.api.post(f"/api/v1/authorizations/{authorization['id']}/check")
-    assert checked.status_code == 200, checked.text
-    return dict(checked.json())
-
-
-async def incidents(org: Org, **params: str) -> list[dict[str, Any]]:
-    return list((await org.api.get("/api/v1/incidents", params=params)).json()["data"])
-
-
-async def stored(tether: Tether, authorization: dict[str, Any]) -> Authorization:
-    async with tether.sessions() as session:
-        found = await session.get(Authorization, uuid.UUID(authorization["id"]))
-    assert found is not None
-    return found
 
 
 def seconds_until(moment: str | datetime | None) -> float:

@@ -11,11 +11,12 @@ import time_machine
 from sqlalchemy import update
 
 from tests.fixtures.builders import Org, connect_provider
+from tests.fixtures.platforms import accounts_of, check, incidents, stored
 from tests.fixtures.running import Tether
 from tether import vault
 from tether.db import utcnow
 from tether.health.checks import Engine
-from tether.models import Authorization, MetricDay
+from tether.models import MetricDay
 from tether.providers.pinterest_ads import ACCESS_SECONDS, REFRESH_SECONDS
 from tether.sandbox.metrics import day_metrics
 from tether.sandbox.state import SandboxAccount
@@ -25,37 +26,6 @@ from tether.sync import service
 async def connect_pinterest(org: Org, username: str = "alice") -> dict[str, Any]:
     """Connect Pinterest Ads through its consent page, as a member's browser would."""
     return await connect_provider(org.api, "pinterest_ads", username=username)
-
-
-async def accounts_of(org: Org, authorization: dict[str, Any]) -> list[dict[str, Any]]:
-    listed = await org.api.get(f"/api/v1/authorizations/{authorization['id']}/accounts")
-    return list(listed.json()["data"])
-
-
-async def check(org: Org, authorization: dict[str, Any]) -> dict[str, Any]:
-    checked = await org.api.post(f"/api/v1/authorizations/{authorization['id']}/check")
-    assert checked.status_code == 200, checked.text
-    return dict(checked.json())
-
-
-async def incidents(org: Org, **params: str) -> list[dict[str, Any]]:
-    return list((await org.api.get("/api/v1/incidents", params=params)).json()["data"])
-
-
-async def connection_to(org: Org, account: dict[str, Any]) -> dict[str, Any]:
-    client = await org.client()
-    created = await org.api.post(
-        "/api/v1/connections", json={"client_id": client["id"], "account_id": account["id"]}
-    )
-    assert created.status_code == 201, created.text
-    return dict(created.json())
-
-
-async def stored(tether: Tether, authorization: dict[str, Any]) -> Authorization:
-    async with tether.sessions() as session:
-        found = await session.get(Authorization, uuid.UUID(authorization["id"]))
-    assert found is not None
-    return found
 
 
 def seconds_until(moment: str | datetime | None) -> float:
@@ -163,7 +133,7 @@ async def test_daily_loads_have_pinterests_figures_and_restate_the_last_30_days(
 ) -> None:
     authorization = await connect_pinterest(org)
     account = (await accounts_of(org, authorization))[0]
-    connection_id = uuid.UUID((await connection_to(org, account))["id"])
+    connection_id = uuid.UUID((await org.connection(account))["id"])
     yesterday = utcnow().date() - timedelta(days=1)
 
     first = await service.sync_connection(engine, connection_id)
@@ -198,7 +168,7 @@ async def test_a_lost_ad_account_lapses_its_connection_with_pinterests_words(
 ) -> None:
     authorization = await connect_pinterest(org)
     account = (await accounts_of(org, authorization))[0]
-    connection = await connection_to(org, account)
+    connection = await org.connection(account)
     await tether.sandbox("DELETE", f"/users/alice/accounts/{account['external_id']}")
 
     result = await service.sync_connection(engine, uuid.UUID(connection["id"]))

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 
 from tests.fixtures.builders import Org
+from tests.fixtures.platforms import accounts_of, check
 from tests.fixtures.running import Tether
 from tether.db import utcnow
 from tether.health.checks import Engine
@@ -27,17 +28,6 @@ async def connect_semrush(org: Org, tether: Tether) -> dict[str, Any]:
     return dict(created.json())
 
 
-async def check(org: Org, authorization: dict[str, Any]) -> dict[str, Any]:
-    checked = await org.api.post(f"/api/v1/authorizations/{authorization['id']}/check")
-    assert checked.status_code == 200, checked.text
-    return dict(checked.json())
-
-
-async def projects_of(org: Org, authorization: dict[str, Any]) -> list[dict[str, Any]]:
-    listed = await org.api.get(f"/api/v1/authorizations/{authorization['id']}/accounts")
-    return list(listed.json()["data"])
-
-
 async def test_a_key_connects_finds_the_tracking_projects_and_never_expires(
     org: Org, tether: Tether
 ) -> None:
@@ -46,7 +36,7 @@ async def test_a_key_connects_finds_the_tracking_projects_and_never_expires(
     assert (authorization["provider"], authorization["status"]) == ("semrush", "active")
     assert authorization["external_user_name"] == "Semrush API key"
     alice = await tether.sandbox("GET", "/users/alice")
-    projects = await projects_of(org, authorization)
+    projects = await accounts_of(org, authorization)
     assert sorted(p["external_id"] for p in projects) == sorted(alice["accounts"])
     assert alice["api_key"] not in str(authorization)
     with time_machine.travel(utcnow() + timedelta(days=400), tick=True):
@@ -96,7 +86,7 @@ async def test_daily_traffic_loads_as_clicks_and_a_lost_project_lapses(
     org: Org, tether: Tether, engine: Engine
 ) -> None:
     authorization = await connect_semrush(org, tether)
-    project, other = (await projects_of(org, authorization))[:2]
+    project, other = (await accounts_of(org, authorization))[:2]
     connection_id = uuid.UUID((await org.connection(project))["id"])
     lost_id = uuid.UUID((await org.connection(other))["id"])
 

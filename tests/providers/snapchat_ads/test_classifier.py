@@ -16,7 +16,7 @@ from tether.config import ProviderSettings, Settings
 from tether.providers.base import Credentials, Reason
 from tether.providers.registry import build_registry
 from tether.providers.snapchat_ads import BASES, SNAPCHAT_ADS, SnapchatAdsProvider
-from tether.providers.snapchat_stats import daily_metrics, stats_params, windows
+from tether.providers.snapchat_stats import daily_metrics, stats_params
 
 NOT_AVAILABLE = "We're sorry, but the requested resource is not available at this time"
 
@@ -153,14 +153,9 @@ def test_a_query_runs_from_midnight_to_midnight_in_the_accounts_zone_across_a_ds
     assert params["fields"] == ("impressions,swipes,spend,conversion_purchases,conversion_sign_ups")
 
 
-def test_a_long_range_is_asked_31_days_at_a_time() -> None:
-    spans = windows(date(2026, 1, 1), date(2026, 3, 31))
-
-    assert spans == [
-        (date(2026, 1, 1), date(2026, 1, 31)),
-        (date(2026, 2, 1), date(2026, 3, 3)),
-        (date(2026, 3, 4), date(2026, 3, 31)),
-    ]
+def test_a_day_query_spans_at_most_31_days() -> None:
+    assert SNAPCHAT_ADS.reports is not None
+    assert SNAPCHAT_ADS.reports.max_days_per_call == 31
 
 
 def test_points_become_the_accounts_days_in_micros_and_a_day_left_out_is_zeros() -> None:

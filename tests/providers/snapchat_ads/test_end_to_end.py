@@ -4,18 +4,19 @@ hour-long token refreshed ahead of its end for as long as the grant lives, the f
 time zone, a lost account, revocation."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
 
 from tests.fixtures.builders import Org, connect_provider
+from tests.fixtures.platforms import accounts_of, check, incidents, seconds_after_now, stored
 from tests.fixtures.running import Tether
 from tether import vault
 from tether.db import utcnow
 from tether.health.checks import Engine
-from tether.models import Authorization, MetricDay
+from tether.models import MetricDay
 from tether.providers.snapchat_ads import ACCESS_SECONDS
 from tether.sandbox.dialects.snapchat_api import snap_id
 from tether.sandbox.metrics import day_metrics
@@ -28,38 +29,10 @@ async def connect_snapchat(org: Org, username: str = "alice") -> dict[str, Any]:
     return await connect_provider(org.api, "snapchat_ads", username=username)
 
 
-async def accounts_of(org: Org, authorization: dict[str, Any]) -> list[dict[str, Any]]:
-    listed = await org.api.get(f"/api/v1/authorizations/{authorization['id']}/accounts")
-    return list(listed.json()["data"])
-
-
-async def check(org: Org, authorization: dict[str, Any]) -> dict[str, Any]:
-    checked = await org.api.post(f"/api/v1/authorizations/{authorization['id']}/check")
-    assert checked.status_code == 200, checked.text
-    return dict(checked.json())
-
-
-async def incidents(org: Org, **params: str) -> list[dict[str, Any]]:
-    return list((await org.api.get("/api/v1/incidents", params=params)).json()["data"])
-
-
-async def stored(tether: Tether, authorization: dict[str, Any]) -> Authorization:
-    async with tether.sessions() as session:
-        found = await session.get(Authorization, uuid.UUID(authorization["id"]))
-    assert found is not None
-    return found
-
-
 async def sandbox_ids(tether: Tether, username: str = "alice") -> dict[str, str]:
     """The sandbox's ids of the user's accounts, by the UUID Snap names each by."""
     user = await tether.sandbox("GET", f"/users/{username}")
     return {snap_id("adaccount", number): number for number in user["accounts"]}
-
-
-def seconds_after_now(moment: str | datetime | None) -> float:
-    assert moment is not None
-    when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
-    return (when - utcnow()).total_seconds()
 
 
 async def test_connecting_snapchat_keeps_the_hour_long_token_and_finds_the_ad_accounts(

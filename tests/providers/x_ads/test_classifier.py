@@ -35,7 +35,6 @@ from tether.providers.x_ads_stats import (
     job_params,
     job_specs,
     job_states,
-    spans,
     unpacked,
     window,
 )
@@ -288,15 +287,9 @@ def test_active_entities_become_one_job_per_placement_and_twenty_campaigns() -> 
     assert job_specs({"data": []}) == []
 
 
-def test_a_range_is_asked_30_days_a_job() -> None:
-    start = date(2024, 1, 1)
-
-    assert spans(start, start + timedelta(days=74)) == [
-        (date(2024, 1, 1), date(2024, 1, 30)),
-        (date(2024, 1, 31), date(2024, 2, 29)),
-        (date(2024, 3, 1), date(2024, 3, 15)),
-    ]
-    assert spans(start, start) == [(start, start)]
+def test_a_job_spans_at_most_30_days() -> None:
+    assert X_ADS.reports is not None
+    assert X_ADS.reports.max_days_per_call == 30
 
 
 def test_a_job_asks_for_the_campaigns_figures_per_day() -> None:

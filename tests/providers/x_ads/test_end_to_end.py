@@ -3,7 +3,7 @@ with OAuth 1.0a, a token and a secret that never need renewing, the fault matrix
 X's reset, daily loads from stats jobs, a lost account, revocation."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,11 +13,12 @@ import time_machine
 from sqlalchemy import text
 
 from tests.fixtures.builders import Org, connect_provider, consent, query_of
+from tests.fixtures.platforms import accounts_of, check, incidents, seconds_after_now, stored
 from tests.fixtures.running import Tether
 from tether import vault
 from tether.db import utcnow
 from tether.health.checks import Engine
-from tether.models import Authorization, MetricDay
+from tether.models import MetricDay
 from tether.providers.x_ads import RESTATE_DAYS
 from tether.sandbox import SandboxState
 from tether.sandbox.dialects.x_api import x_id
@@ -31,37 +32,10 @@ async def connect_x(org: Org, username: str = "alice") -> dict[str, Any]:
     return await connect_provider(org.api, "x_ads", username=username)
 
 
-async def accounts_of(org: Org, authorization: dict[str, Any]) -> list[dict[str, Any]]:
-    listed = await org.api.get(f"/api/v1/authorizations/{authorization['id']}/accounts")
-    return list(listed.json()["data"])
-
-
-async def check(org: Org, authorization: dict[str, Any]) -> dict[str, Any]:
-    checked = await org.api.post(f"/api/v1/authorizations/{authorization['id']}/check")
-    assert checked.status_code == 200, checked.text
-    return dict(checked.json())
-
-
-async def incidents(org: Org, **params: str) -> list[dict[str, Any]]:
-    return list((await org.api.get("/api/v1/incidents", params=params)).json()["data"])
-
-
-async def stored(tether: Tether, authorization: dict[str, Any]) -> Authorization:
-    async with tether.sessions() as session:
-        found = await session.get(Authorization, uuid.UUID(authorization["id"]))
-    assert found is not None
-    return found
-
-
 async def sandbox_ids(tether: Tether, username: str = "alice") -> dict[str, str]:
     """The sandbox's ids of the user's accounts, by the base-36 id X names each by."""
     user = await tether.sandbox("GET", f"/users/{username}")
     return {x_id("account", number): number for number in user["accounts"]}
-
-
-def seconds_after_now(moment: datetime | None) -> float:
-    assert moment is not None
-    return (moment - utcnow()).total_seconds()
 
 
 async def start(org: Org) -> str:

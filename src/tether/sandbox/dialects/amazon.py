@@ -34,8 +34,8 @@ from starlette.exceptions import HTTPException
 
 from tether.sandbox.dialects.amazon_api import AdsError, ads_error, api, invalid, not_found
 from tether.sandbox.dialects.amazon_reporting import reporting
+from tether.sandbox.dialects.app import answered, dialect_app
 from tether.sandbox.faults import (
-    CallStatsMiddleware,
     FaultError,
     apply_faults,
     count_call,
@@ -84,24 +84,17 @@ lwa = APIRouter(prefix="/lwa")
 
 def create_app(state: SandboxState) -> FastAPI:
     """Amazon's dialect of the sandbox, over the sandbox's own world."""
-    app = FastAPI(title="Sandbox Ads speaking Amazon", docs_url=None, redoc_url=None)
-    app.state.sandbox = state
+    app = dialect_app(
+        "Amazon",
+        state,
+        (www, lwa, api, reporting),
+        {AdsError: answered, RequestValidationError: _invalid, HTTPException: _unknown_path},
+    )
     # Reports and their files' signing key live with the dialect, not in the saved world:
     # a restart forgets the reports under way, and Tether asks for them again.
     app.state.amazon_reports = {}
     app.state.amazon_link_key = secrets.token_bytes(32)
-    app.add_middleware(CallStatsMiddleware, state=state)
-    for router in (www, lwa, api, reporting):
-        app.include_router(router)
-    app.add_exception_handler(AdsError, _ads_error)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(HTTPException, _unknown_path)
     return app
-
-
-async def _ads_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AdsError)
-    return exc.response()
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:

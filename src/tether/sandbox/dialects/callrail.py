@@ -19,8 +19,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from tether.sandbox.dialects.app import answered, dialect_app
 from tether.sandbox.faults import (
-    CallStatsMiddleware,
     FaultError,
     apply_faults,
     count_call,
@@ -49,19 +49,12 @@ class CallRailError(Exception):
 
 def create_app(state: SandboxState) -> FastAPI:
     """CallRail's dialect of the sandbox, over the sandbox's own world."""
-    app = FastAPI(title="Sandbox Ads speaking CallRail", docs_url=None, redoc_url=None)
-    app.state.sandbox = state
-    app.add_middleware(CallStatsMiddleware, state=state)
-    app.include_router(api)
-    app.add_exception_handler(CallRailError, _callrail_error)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(HTTPException, _unknown_path)
-    return app
-
-
-async def _callrail_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, CallRailError)
-    return exc.response()
+    return dialect_app(
+        "CallRail",
+        state,
+        (api,),
+        {CallRailError: answered, RequestValidationError: _invalid, HTTPException: _unknown_path},
+    )
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:

@@ -20,9 +20,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from tether.sandbox.dialects.app import answered, dialect_app
 from tether.sandbox.dialects.linkedin_api import LinkedInError, api, fault_error, illegal
 from tether.sandbox.faults import (
-    CallStatsMiddleware,
     FaultError,
     apply_faults,
     count_call,
@@ -63,20 +63,12 @@ www = APIRouter(prefix="/www")
 
 def create_app(state: SandboxState) -> FastAPI:
     """LinkedIn's dialect of the sandbox, over the sandbox's own world."""
-    app = FastAPI(title="Sandbox Ads speaking LinkedIn", docs_url=None, redoc_url=None)
-    app.state.sandbox = state
-    app.add_middleware(CallStatsMiddleware, state=state)
-    app.include_router(www)
-    app.include_router(api)
-    app.add_exception_handler(LinkedInError, _linkedin_error)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(HTTPException, _unknown_path)
-    return app
-
-
-async def _linkedin_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, LinkedInError)
-    return exc.response()
+    return dialect_app(
+        "LinkedIn",
+        state,
+        (www, api),
+        {LinkedInError: answered, RequestValidationError: _invalid, HTTPException: _unknown_path},
+    )
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:

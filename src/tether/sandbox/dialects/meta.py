@@ -25,9 +25,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from tether.sandbox.dialects import meta_graph
+from tether.sandbox.dialects.app import answered, dialect_app
 from tether.sandbox.dialects.meta_graph import GraphError
 from tether.sandbox.faults import (
-    CallStatsMiddleware,
     FaultError,
     apply_faults,
     count_call,
@@ -56,20 +56,12 @@ api = APIRouter(prefix="/graph")
 
 def create_app(state: SandboxState) -> FastAPI:
     """Meta's dialect of the sandbox, over the sandbox's own world."""
-    app = FastAPI(title="Sandbox Ads speaking Meta", docs_url=None, redoc_url=None)
-    app.state.sandbox = state
-    app.add_middleware(CallStatsMiddleware, state=state)
-    app.include_router(www)
-    app.include_router(api)
-    app.add_exception_handler(GraphError, _graph_error)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(HTTPException, _unknown_path)
-    return app
-
-
-async def _graph_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, GraphError)
-    return exc.response()
+    return dialect_app(
+        "Meta",
+        state,
+        (www, api),
+        {GraphError: answered, RequestValidationError: _invalid, HTTPException: _unknown_path},
+    )
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:

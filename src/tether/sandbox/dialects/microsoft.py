@@ -34,6 +34,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from tether.sandbox.dialects.app import answered, dialect_app
 from tether.sandbox.dialects.microsoft_api import AdsFault, clientcenter, null_request
 from tether.sandbox.dialects.microsoft_entra import (
     EntraError,
@@ -44,7 +45,6 @@ from tether.sandbox.dialects.microsoft_entra import (
 )
 from tether.sandbox.dialects.microsoft_reports import ReportStore, download, reporting
 from tether.sandbox.faults import (
-    CallStatsMiddleware,
     FaultError,
     apply_faults,
     count_call,
@@ -89,27 +89,19 @@ login = APIRouter(prefix="/login/{tenant}/oauth2/v2.0")
 
 def create_app(state: SandboxState) -> FastAPI:
     """Microsoft's dialect of the sandbox, over the sandbox's own world."""
-    app = FastAPI(title="Sandbox Ads speaking Microsoft", docs_url=None, redoc_url=None)
-    app.state.sandbox = state
+    app = dialect_app(
+        "Microsoft",
+        state,
+        (login, clientcenter, reporting, download),
+        {
+            AdsFault: answered,
+            EntraError: answered,
+            RequestValidationError: _invalid,
+            HTTPException: _unknown_path,
+        },
+    )
     app.state.microsoft_reports = ReportStore()
-    app.add_middleware(CallStatsMiddleware, state=state)
-    for router in (login, clientcenter, reporting, download):
-        app.include_router(router)
-    app.add_exception_handler(AdsFault, _ads_fault)
-    app.add_exception_handler(EntraError, _entra_error)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(HTTPException, _unknown_path)
     return app
-
-
-async def _ads_fault(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, AdsFault)
-    return exc.response()
-
-
-async def _entra_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, EntraError)
-    return exc.response()
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:

@@ -27,9 +27,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from tether.sandbox.dialects import pinterest_api
+from tether.sandbox.dialects.app import answered, dialect_app
 from tether.sandbox.dialects.pinterest_api import PinterestError
 from tether.sandbox.faults import (
-    CallStatsMiddleware,
     FaultError,
     apply_faults,
     count_call,
@@ -77,20 +77,12 @@ api = APIRouter(prefix="/api")
 
 def create_app(state: SandboxState) -> FastAPI:
     """Pinterest's dialect of the sandbox, over the sandbox's own world."""
-    app = FastAPI(title="Sandbox Ads speaking Pinterest", docs_url=None, redoc_url=None)
-    app.state.sandbox = state
-    app.add_middleware(CallStatsMiddleware, state=state)
-    app.include_router(www)
-    app.include_router(api)
-    app.add_exception_handler(PinterestError, _pinterest_error)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(HTTPException, _unknown_path)
-    return app
-
-
-async def _pinterest_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, PinterestError)
-    return exc.response()
+    return dialect_app(
+        "Pinterest",
+        state,
+        (www, api),
+        {PinterestError: answered, RequestValidationError: _invalid, HTTPException: _unknown_path},
+    )
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:

@@ -20,8 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException
 
+from tether.sandbox.dialects.app import answered, dialect_app
 from tether.sandbox.faults import (
-    CallStatsMiddleware,
     FaultError,
     apply_faults,
     count_call,
@@ -49,19 +49,12 @@ class SemrushError(Exception):
 
 def create_app(state: SandboxState) -> FastAPI:
     """Semrush's dialect of the sandbox, over the sandbox's own world."""
-    app = FastAPI(title="Sandbox Ads speaking Semrush", docs_url=None, redoc_url=None)
-    app.state.sandbox = state
-    app.add_middleware(CallStatsMiddleware, state=state)
-    app.include_router(router)
-    app.add_exception_handler(SemrushError, _semrush_error)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(HTTPException, _unknown_path)
-    return app
-
-
-async def _semrush_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, SemrushError)
-    return exc.response()
+    return dialect_app(
+        "Semrush",
+        state,
+        (router,),
+        {SemrushError: answered, RequestValidationError: _invalid, HTTPException: _unknown_path},
+    )
 
 
 async def _invalid(request: Request, exc: Exception) -> Response:

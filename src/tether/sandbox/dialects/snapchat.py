@@ -27,9 +27,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from tether.sandbox.dialects import snapchat_stats  # noqa: F401  (its route joins `api`)
+from tether.sandbox.dialects.app import answered, dialect_app
 from tether.sandbox.dialects.snapchat_api import SnapError, api, fault_error, invalid, not_found
 from tether.sandbox.faults import (
-    CallStatsMiddleware,
     FaultError,
     apply_faults,
     count_call,
@@ -64,20 +64,12 @@ accounts = APIRouter(prefix="/accounts")
 
 def create_app(state: SandboxState) -> FastAPI:
     """Snapchat's dialect of the sandbox, over the sandbox's own world."""
-    app = FastAPI(title="Sandbox Ads speaking Snapchat", docs_url=None, redoc_url=None)
-    app.state.sandbox = state
-    app.add_middleware(CallStatsMiddleware, state=state)
-    app.include_router(accounts)
-    app.include_router(api)
-    app.add_exception_handler(SnapError, _snap_error)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(HTTPException, _unknown_path)
-    return app
-
-
-async def _snap_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, SnapError)
-    return exc.response()
+    return dialect_app(
+        "Snapchat",
+        state,
+        (accounts, api),
+        {SnapError: answered, RequestValidationError: _invalid, HTTPException: _unknown_path},
+    )
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:

@@ -24,9 +24,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from starlette.exceptions import HTTPException
 
 from tether.sandbox.dialects import tiktok_api
+from tether.sandbox.dialects.app import answered, dialect_app
 from tether.sandbox.dialects.tiktok_api import TikTokError, ok
 from tether.sandbox.faults import (
-    CallStatsMiddleware,
     FaultError,
     apply_faults,
     count_call,
@@ -51,22 +51,13 @@ api = APIRouter(prefix="/business/open_api/{version}")
 def create_app(state: SandboxState) -> FastAPI:
     """TikTok's dialect of the sandbox, over the sandbox's own world."""
     # TikTok's paths end with a slash, and one without it is not found: no redirect.
-    app = FastAPI(
-        title="Sandbox Ads speaking TikTok", docs_url=None, redoc_url=None, redirect_slashes=False
+    return dialect_app(
+        "TikTok",
+        state,
+        (portal, api),
+        {TikTokError: answered, RequestValidationError: _invalid, HTTPException: _gateway},
+        redirect_slashes=False,
     )
-    app.state.sandbox = state
-    app.add_middleware(CallStatsMiddleware, state=state)
-    app.include_router(portal)
-    app.include_router(api)
-    app.add_exception_handler(TikTokError, _tiktok_error)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(HTTPException, _gateway)
-    return app
-
-
-async def _tiktok_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, TikTokError)
-    return exc.response()
 
 
 async def _invalid(request: Request, exc: Exception) -> JSONResponse:

@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException
 
 from tether.sandbox.dialects import x_jobs  # noqa: F401  (its routes join `ads`)
+from tether.sandbox.dialects.app import answered, dialect_app
 from tether.sandbox.dialects.x_api import Auth, Caller, ads, api, auth_of, caller, user_id
 from tether.sandbox.dialects.x_auth import (
     Nonces,
@@ -43,7 +44,6 @@ from tether.sandbox.dialects.x_auth import (
 )
 from tether.sandbox.dialects.x_jobs import Jobs, ton
 from tether.sandbox.faults import (
-    CallStatsMiddleware,
     FaultError,
     apply_faults,
     count_call,
@@ -68,25 +68,15 @@ FORM = "application/x-www-form-urlencoded"
 
 def create_app(state: SandboxState) -> FastAPI:
     """X's dialect of the sandbox, over the sandbox's own world."""
-    app = FastAPI(title="Sandbox Ads speaking X", docs_url=None, redoc_url=None)
-    app.state.sandbox = state
+    app = dialect_app(
+        "X",
+        state,
+        (oauth, revocation, api, ads, ton),
+        {XError: answered, RequestValidationError: _invalid, HTTPException: _unknown_path},
+    )
     app.state.x_auth = Auth(Nonces(), RequestTokens())
     app.state.x_jobs = Jobs()
-    app.add_middleware(CallStatsMiddleware, state=state)
-    app.include_router(oauth)
-    app.include_router(revocation)
-    app.include_router(api)
-    app.include_router(ads)
-    app.include_router(ton)
-    app.add_exception_handler(XError, _x_error)
-    app.add_exception_handler(RequestValidationError, _invalid)
-    app.add_exception_handler(HTTPException, _unknown_path)
     return app
-
-
-async def _x_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, XError)
-    return exc.response()
 
 
 def _in_ads(request: Request) -> bool:
