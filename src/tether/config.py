@@ -4,7 +4,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,15 +29,18 @@ class Settings(BaseSettings):
         env_prefix="TETHER_", env_nested_delimiter="__", extra="ignore"
     )
 
+    # "production" turns off the sandbox and the demo, and refuses to start without explicit
+    # keys, PostgreSQL, a broker and an https public URL (see settings_checks.py).
+    env: Literal["embedded", "production"] = "embedded"
     data_dir: Path = Path(".tether")
     database_url: str | None = None
     # PostgreSQL connections each process keeps open, and the extra ones it may open at a peak.
-    db_pool_size: int = 10
-    db_max_overflow: int = 20
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+    db_max_overflow: int = Field(default=20, ge=0, le=1000)
     # Newest first, comma-separated `key_id:base64key`; empty means the embedded key file.
     secret_keys: str | None = Field(default=None, repr=False)
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = None
     sandbox_url: str | None = None
     sandbox_client_id: str = "tether"
@@ -51,8 +54,8 @@ class Settings(BaseSettings):
     # Operators' own providers, declared in a TOML or YAML file.
     providers_file: Path | None = None
     seed_demo: bool = True
-    oauth_state_lifetime_seconds: int = 600
-    max_body_bytes: int = 1_000_000
+    oauth_state_lifetime_seconds: int = Field(default=600, ge=1, le=86_400)
+    max_body_bytes: int = Field(default=1_000_000, ge=1, le=1_000_000_000)
     log_level: str = "info"
 
     # The health engine (see docs/health.md).
@@ -61,48 +64,48 @@ class Settings(BaseSettings):
     broker_namespace: str = "dramatiq"
     # Run the scheduler (and, without a broker, a worker) inside `tether serve`.
     background: bool = True
-    provider_timeout_seconds: float = 30.0
-    worker_threads: int = 8
-    check_interval_seconds: int = 900
-    accounts_check_interval_seconds: int = 6 * 3600
-    refresh_window_seconds: int = 600
-    refresh_lease_seconds: int = 60
-    expiring_warning_days: int = 7
-    failing_alarm_after_seconds: int = 3600
-    backoff_base_seconds: int = 30
-    backoff_max_seconds: int = 3600
-    outage_window_seconds: int = 600
-    outage_min_authorizations: int = 3
-    outage_ratio: float = 0.5
+    provider_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    worker_threads: int = Field(default=8, ge=1, le=1000)
+    check_interval_seconds: int = Field(default=900, ge=1, le=7 * 86_400)
+    accounts_check_interval_seconds: int = Field(default=6 * 3600, ge=1, le=30 * 86_400)
+    refresh_window_seconds: int = Field(default=600, ge=0, le=7 * 86_400)
+    refresh_lease_seconds: int = Field(default=60, ge=1, le=3600)
+    expiring_warning_days: int = Field(default=7, ge=0, le=365)
+    failing_alarm_after_seconds: int = Field(default=3600, ge=0, le=30 * 86_400)
+    backoff_base_seconds: int = Field(default=30, ge=1, le=86_400)
+    backoff_max_seconds: int = Field(default=3600, ge=1, le=7 * 86_400)
+    outage_window_seconds: int = Field(default=600, ge=1, le=86_400)
+    outage_min_authorizations: int = Field(default=3, ge=1)
+    outage_ratio: float = Field(default=0.5, gt=0, le=1)
     # Probes in flight at once within one check job (a worker runs `worker_threads` jobs at once).
-    check_concurrency: int = 16
-    scheduler_tick_seconds: float = 2.0
-    scheduler_batch: int = 2000
+    check_concurrency: int = Field(default=16, ge=1, le=1000)
+    scheduler_tick_seconds: float = Field(default=2.0, gt=0, le=3600)
+    scheduler_batch: int = Field(default=2000, ge=1, le=1_000_000)
     # How long a check handed to the queue may stay unanswered before the scheduler resends it.
-    dispatch_timeout_seconds: int = 300
+    dispatch_timeout_seconds: int = Field(default=300, ge=1, le=86_400)
 
     # The data sync (see docs/sync.md).
-    sync_interval_hours: int = 24
+    sync_interval_hours: int = Field(default=24, ge=1, le=24 * 31)
     # How many days back (today included) each connection's metrics are kept loaded.
-    sync_history_days: int = 90
+    sync_history_days: int = Field(default=90, ge=1, le=3660)
     # Calls in flight at once per authorization and per provider: within one process, and
     # across every worker when the broker is Redis (see sync/limits.py).
-    sync_authorization_concurrency: int = 2
-    sync_provider_concurrency: int = 64
+    sync_authorization_concurrency: int = Field(default=2, ge=1, le=1000)
+    sync_provider_concurrency: int = Field(default=64, ge=1, le=100_000)
 
     # Email. Without an SMTP host, each message is written to `<data_dir>/outbox/` as a .eml file.
     smtp_host: str | None = None
-    smtp_port: int = 587
+    smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_username: str | None = None
     smtp_password: str | None = Field(default=None, repr=False)
     # "starttls": upgrade a plain connection; "tls": TLS from the start (port 465); "none".
     smtp_tls: Literal["starttls", "tls", "none"] = "starttls"
     smtp_from: str = "Tether <tether@localhost>"
-    smtp_timeout_seconds: float = 30.0
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # Lapses of a digest provider that reach one member within this window go out in one email.
-    email_digest_window_seconds: int = 900
+    email_digest_window_seconds: int = Field(default=900, ge=0, le=86_400)
     # The wait before a failed send is tried again; it doubles with each failure, up to 15 min.
-    email_retry_seconds: int = 60
+    email_retry_seconds: int = Field(default=60, ge=1, le=86_400)
     # Tries before an email the server keeps refusing for now (4xx, no connection) is abandoned;
     # a permanent refusal of the recipient (5xx) abandons it at the first.
     email_max_attempts: int = Field(default=8, ge=1, le=50)
@@ -112,8 +115,8 @@ class Settings(BaseSettings):
 
     # The web app (see docs/web.md). A session ends after this long unused, and at the latest
     # this many days after sign-in.
-    session_idle_hours: int = 12
-    session_max_days: int = 14
+    session_idle_hours: int = Field(default=12, ge=1, le=24 * 30)
+    session_max_days: int = Field(default=14, ge=1, le=365)
     # Refused sign-ins allowed per email and per client address before sign-ins slow down:
     # then each attempt waits, from the first delay doubling up to the longest. A count is
     # forgotten after the window passes without a refusal. Nobody is ever locked out.
@@ -122,6 +125,16 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(default=900, ge=1)
     login_delay_seconds: int = Field(default=2, ge=1)
     login_delay_max_seconds: int = Field(default=60, ge=1)
+
+    @model_validator(mode="after")
+    def _production_defaults(self) -> "Settings":
+        """In production the sandbox and the demo are off unless asked for (and then refused,
+        see settings_checks.py)."""
+        if self.env == "production":
+            for name in ("mount_sandbox", "seed_demo"):
+                if name not in self.model_fields_set:
+                    setattr(self, name, False)
+        return self
 
     @cached_property
     def resolved_database_url(self) -> str:

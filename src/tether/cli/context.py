@@ -4,10 +4,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import typer
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether import vault
+from tether import settings_checks, vault
 from tether.config import Settings
 from tether.db import create_engine, create_sessionmaker
 from tether.errors import TetherError
@@ -18,6 +19,17 @@ from tether.providers.registry import stand_ins_of
 T = TypeVar("T")
 console = Console()
 errors = Console(stderr=True)
+
+
+def checked_settings(**overrides: object) -> Settings:
+    """The settings this process starts with, or every problem with them and exit 1."""
+    try:
+        return settings_checks.load(overrides=overrides)
+    except settings_checks.SettingsProblem as refused:
+        errors.print("Tether cannot start with these settings:", highlight=False)
+        for problem in refused.problems:
+            errors.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -5,8 +5,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from tether import settings_checks
 from tether.cli import admin, secrets, serve, worker
-from tether.cli.context import check_providers_file, console, run_in_session
+from tether.cli.context import check_providers_file, checked_settings, console, run_in_session
 from tether.config import Settings
 from tether.providers.catalog import CATALOG, info_of
 from tether.providers.custom import declared
@@ -36,6 +37,16 @@ def providers() -> None:
     table = Table("key", "name", "auth kind", "email grouping")
     for info in CATALOG + tuple(info_of(d) for d in declared(settings)):
         table.add_row(info.key, info.name, info.auth_kind.value, info.email_grouping)
+    console.print(table)
+
+
+@app.command()
+def config() -> None:
+    """Print the settings in effect, secrets masked; exit 1 naming any problem with them."""
+    settings = checked_settings()
+    table = Table("variable", "value")
+    for variable, value in settings_checks.in_effect(settings):
+        table.add_row(variable, value)
     console.print(table)
 
 

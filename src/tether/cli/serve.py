@@ -8,8 +8,7 @@ import uvicorn
 
 from tether import demo
 from tether import migrate as migrations
-from tether.cli.context import check_providers_file, console, run_in_session
-from tether.config import Settings
+from tether.cli.context import check_providers_file, checked_settings, console, run_in_session
 from tether.kit import logs
 
 
@@ -19,7 +18,7 @@ def serve(
 ) -> None:
     """Run Tether: web app, API and worker in one process (embedded: SQLite in the data folder)."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    settings = checked_settings(**overrides)
     check_providers_file(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrations.upgrade(settings.resolved_database_url)
@@ -44,7 +43,7 @@ def serve(
 
 def migrate() -> None:
     """Bring the database to the newest schema."""
-    settings = Settings()
+    settings = checked_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrations.upgrade(settings.resolved_database_url)
     console.print("The database is up to date.")

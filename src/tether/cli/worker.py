@@ -14,7 +14,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether import jobs, runtime
-from tether.cli.context import check_providers_file, console, errors
+from tether.cli.context import check_providers_file, checked_settings, console, errors
 from tether.config import Settings
 from tether.health import checks
 from tether.health import repository as health_repository
@@ -31,7 +31,7 @@ def worker(
     ] = True,
 ) -> None:
     """Process background jobs from the broker in TETHER_BROKER_URL (run as many as you like)."""
-    settings = Settings()
+    settings = checked_settings()
     check_providers_file(settings)
     if not settings.broker_url:
         errors.print("Set TETHER_BROKER_URL (redis://… or amqp://…) to run separate workers.")
