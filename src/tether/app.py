@@ -5,9 +5,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from tether import api_contract, api_docs, errors_http, jobs, runtime
+from tether import api_contract, api_docs, errors_http, jobs, readiness, runtime
 from tether.audit.api import router as audit_router
 from tether.authorizations.api import router as authorizations_router
 from tether.clients.api import router as clients_router
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.runtime = opened
             app.state.sessionmaker = opened.sessions
             app.state.registry = opened.registry
+            app.state.schema_head = readiness.release_head()
             background = Background(settings, opened.sessions) if settings.background else None
             if background is not None:
                 runtime.configure(settings)
@@ -93,7 +95,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api_docs.install(app)
     api_contract.install(app)
     web.install(app)
-    app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["health"])
+    # Liveness: the process answers. Readiness: it can serve (database, schema, broker).
+    app.add_api_route("/livez", _livez, methods=["GET"], tags=["probes"])
+    app.add_api_route("/healthz", _livez, methods=["GET"], tags=["probes"], include_in_schema=False)
+    app.add_api_route("/readyz", _readyz, methods=["GET"], tags=["probes"])
     errors_http.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ServerTimingMiddleware)
@@ -114,5 +119,19 @@ def _sandbox_keeper(settings: Settings) -> "Keeper":
     return Keeper.opened(settings.data_dir / SANDBOX_FILE)
 
 
-async def _healthz() -> dict[str, str]:
+async def _livez() -> dict[str, str]:
+    """The process answers (nothing else is asked: a restart would not mend a database)."""
     return {"status": "ok"}
+
+
+async def _readyz(request: Request) -> JSONResponse:
+    """Whether this process can serve: 200 when every check passes, else 503 naming which."""
+    opened: runtime.Runtime = request.app.state.runtime
+    head = request.app.state.schema_head
+    found = await readiness.checks(opened.engine, opened.settings, head)
+    ready = all(c.ok for c in found)
+    body = {
+        "status": "ready" if ready else "not ready",
+        "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in found},
+    }
+    return JSONResponse(body, status_code=200 if ready else 503)

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether import migrate as migrations
 from tether import settings_checks, vault
 from tether.config import Settings
 from tether.db import create_engine, create_sessionmaker
@@ -30,6 +31,18 @@ def checked_settings(**overrides: object) -> Settings:
         for problem in refused.problems:
             errors.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+def schema_ready(settings: Settings) -> None:
+    """Embedded, bring the database up to date; in production never migrate, but refuse to
+    run on a schema this release does not match (`tether migrate` runs once per release)."""
+    if settings.env != "production":
+        migrations.upgrade(settings.resolved_database_url)
+        return
+    why = migrations.behind(settings.resolved_database_url)
+    if why is not None:
+        errors.print(why, highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -1,14 +1,16 @@
 """The `tether` command."""
 
+import asyncio
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from tether import settings_checks
+from tether import readiness, settings_checks
 from tether.cli import admin, secrets, serve, worker
 from tether.cli.context import check_providers_file, checked_settings, console, run_in_session
 from tether.config import Settings
+from tether.db import create_engine
 from tether.providers.catalog import CATALOG, info_of
 from tether.providers.custom import declared
 
@@ -48,6 +50,27 @@ def config() -> None:
     for variable, value in settings_checks.in_effect(settings):
         table.add_row(variable, value)
     console.print(table)
+
+
+@app.command()
+def health() -> None:
+    """Whether this machine's Tether can run (database, schema, broker): exit 0 when ready, 1
+    naming what fails. A worker's readiness probe, where there is no web port to ask."""
+    settings = checked_settings()
+
+    async def probe() -> list[readiness.Check]:
+        engine = create_engine(settings.resolved_database_url, pool_size=1, max_overflow=0)
+        try:
+            return await readiness.checks(engine, settings, readiness.release_head())
+        finally:
+            await engine.dispose()
+
+    found = asyncio.run(probe())
+    for check in found:
+        mark = "ok" if check.ok else "FAILS"
+        console.print(f"{check.name}: {mark} ({check.detail})", highlight=False, markup=False)
+    if not all(check.ok for check in found):
+        raise typer.Exit(1)
 
 
 @app.command()

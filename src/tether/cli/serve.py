@@ -8,7 +8,13 @@ import uvicorn
 
 from tether import demo
 from tether import migrate as migrations
-from tether.cli.context import check_providers_file, checked_settings, console, run_in_session
+from tether.cli.context import (
+    check_providers_file,
+    checked_settings,
+    console,
+    run_in_session,
+    schema_ready,
+)
 from tether.kit import logs
 
 
@@ -21,7 +27,7 @@ def serve(
     settings = checked_settings(**overrides)
     check_providers_file(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrations.upgrade(settings.resolved_database_url)
+    schema_ready(settings)
     if settings.seed_demo:
         login = run_in_session(settings, partial(demo.seed, settings=settings))
         if login is not None:

@@ -14,7 +14,13 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether import jobs, runtime
-from tether.cli.context import check_providers_file, checked_settings, console, errors
+from tether.cli.context import (
+    check_providers_file,
+    checked_settings,
+    console,
+    errors,
+    schema_ready,
+)
 from tether.config import Settings
 from tether.health import checks
 from tether.health import repository as health_repository
@@ -36,6 +42,8 @@ def worker(
     if not settings.broker_url:
         errors.print("Set TETHER_BROKER_URL (redis://… or amqp://…) to run separate workers.")
         raise typer.Exit(1)
+    if settings.env == "production":
+        schema_ready(settings)
     logs.configure(settings.log_level)
     bound = broker.setup(settings)
     jobs.load()

@@ -12,8 +12,39 @@ from tether.db import Base, create_engine
 config = context.config
 
 
+# One key for every `tether migrate` on a database: a second run waits for the first.
+MIGRATION_LOCK = 0x7E7E_0001
+# How long a run waits for another to finish, and how long one DDL statement may wait for the
+# tables it changes (servers reading them) before it gives up rather than stall them all.
+WAIT_FOR_OTHER_RUN = "15min"
+LOCK_TIMEOUT = "30s"
+STATEMENT_TIMEOUT = "30min"
+
+
 def _run(connection: Connection) -> None:
-    sqlite = connection.dialect.name == "sqlite"
+    if connection.dialect.name == "postgresql":
+        _locked(connection)
+    else:  # SQLite has one writer at a time: a second run waits on the database itself
+        _run_sqlite(connection)
+
+
+def _locked(connection: Connection) -> None:
+    """The migrations under PostgreSQL's advisory lock, with lock and statement time-outs."""
+    connection.exec_driver_sql(f"SET lock_timeout = '{WAIT_FOR_OTHER_RUN}'")
+    connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+    connection.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+    connection.exec_driver_sql(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+    connection.commit()  # the session keeps the lock and the settings; migrations own theirs
+    try:
+        _configure_and_run(connection)
+    finally:
+        connection.rollback()  # a failed migration leaves its transaction aborted
+        connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})")
+        connection.commit()
+
+
+def _run_sqlite(connection: Connection) -> None:
+    sqlite = True
     if sqlite:
         # Batch mode rebuilds a table by dropping it; with foreign keys enforced that drop sets
         # NULL or cascades in every table pointing at it, and rows would be lost on upgrade.
