@@ -10,6 +10,7 @@ import pytest
 import time_machine
 
 from tests.fixtures.builders import consent, query_of
+from tests.fixtures.platforms import sign_in, signed_in
 from tests.providers.amazon_ads.conftest import REDIRECT_URI, registry_for, sandbox_id_of
 from tether.providers.amazon_ads import ACCESS_SECONDS, AmazonAdsProvider
 from tether.providers.base import (
@@ -18,29 +19,13 @@ from tether.providers.base import (
     Identity,
     ProviderCallError,
     Reason,
-    TokenGrant,
 )
-from tether.providers.defined import DefinedProvider
 from tether.sandbox import SandboxState
 from tether.sandbox.dialects.amazon import BAD_REFRESH, amazon_user_id
 from tether.sandbox.dialects.amazon_api import marketplace_of, profile_id
 from tether.sandbox.metrics import day_metrics
 
 VERIFIER = "v" * 64
-
-
-async def sign_in(amazon: DefinedProvider, username: str = "alice") -> TokenGrant:
-    """Through Login with Amazon's page as a browser would, then the adapter's code exchange."""
-    url = amazon.authorize_url(state="st-1", code_verifier=VERIFIER, redirect_uri=REDIRECT_URI)
-    answer = query_of(await consent(url, username))
-    assert answer["state"] == "st-1"
-    return await amazon.exchange_code(
-        code=answer["code"], code_verifier=VERIFIER, redirect_uri=REDIRECT_URI
-    )
-
-
-async def signed_in(amazon: DefinedProvider, username: str = "alice") -> Credentials:
-    return Credentials(access_token=(await sign_in(amazon, username)).access_token)
 
 
 def today() -> date:

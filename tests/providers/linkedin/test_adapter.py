@@ -10,8 +10,9 @@ import pytest
 import time_machine
 
 from tests.fixtures.builders import consent, query_of
+from tests.fixtures.platforms import sign_in, signed_in
 from tests.providers.linkedin.conftest import REDIRECT_URI
-from tether.providers.base import Credentials, ProviderCallError, Reason, TokenGrant
+from tether.providers.base import Credentials, ProviderCallError, Reason
 from tether.providers.linkedin_ads import (
     ACCESS_SECONDS,
     REFRESH_SECONDS,
@@ -22,20 +23,6 @@ from tether.sandbox import SandboxState
 from tether.sandbox.metrics import day_metrics
 
 VERIFIER = "v" * 64
-
-
-async def sign_in(linkedin: LinkedInAdsProvider, username: str = "alice") -> TokenGrant:
-    """Through LinkedIn's sign-in page as a browser would, then the code exchange."""
-    url = linkedin.authorize_url(state="st-1", code_verifier=VERIFIER, redirect_uri=REDIRECT_URI)
-    answer = query_of(await consent(url, username))
-    assert answer["state"] == "st-1"
-    return await linkedin.exchange_code(
-        code=answer["code"], code_verifier=VERIFIER, redirect_uri=REDIRECT_URI
-    )
-
-
-async def signed_in(linkedin: LinkedInAdsProvider, username: str = "alice") -> Credentials:
-    return Credentials(access_token=(await sign_in(linkedin, username)).access_token)
 
 
 def seconds_until(moment: datetime | None) -> float:

@@ -10,28 +10,14 @@ import time_machine
 
 from tests.fixtures.builders import consent, query_of
 from tests.fixtures.fleet import mint_grant
+from tests.fixtures.platforms import sign_in, signed_in
 from tests.providers.meta.conftest import REDIRECT_URI, registry_for
-from tether.providers.base import Credentials, ProviderCallError, Reason, TokenGrant
-from tether.providers.defined import DefinedProvider
+from tether.providers.base import Credentials, ProviderCallError, Reason
 from tether.providers.meta_ads import HISTORY_DAYS, LONG_LIVED_SECONDS, MetaAdsProvider
 from tether.sandbox import SandboxState
 from tether.sandbox.metrics import day_metrics
 
 VERIFIER = "v" * 64
-
-
-async def sign_in(meta: DefinedProvider, username: str = "alice") -> TokenGrant:
-    """Through Meta's dialog as a browser would, then the adapter's code exchange."""
-    url = meta.authorize_url(state="st-1", code_verifier=VERIFIER, redirect_uri=REDIRECT_URI)
-    answer = query_of(await consent(url, username))
-    assert answer["state"] == "st-1"
-    return await meta.exchange_code(
-        code=answer["code"], code_verifier=VERIFIER, redirect_uri=REDIRECT_URI
-    )
-
-
-async def signed_in(meta: DefinedProvider, username: str = "alice") -> Credentials:
-    return Credentials(access_token=(await sign_in(meta, username)).access_token)
 
 
 def today() -> date:

@@ -10,29 +10,15 @@ import pytest
 import time_machine
 
 from tests.fixtures.builders import consent, query_of
+from tests.fixtures.platforms import sign_in, signed_in
 from tests.providers.microsoft_ads.conftest import REDIRECT_URI, registry_for
-from tether.providers.base import Credentials, ProviderCallError, Reason, TokenGrant
-from tether.providers.defined import DefinedProvider
+from tether.providers.base import Credentials, ProviderCallError, Reason
 from tether.providers.microsoft_ads import ACCESS_SECONDS, IDLE_SECONDS, MicrosoftAdsProvider
 from tether.sandbox import SandboxState
 from tether.sandbox.dialects.microsoft_api import customer_id, user_id
 from tether.sandbox.metrics import day_metrics
 
 VERIFIER = "v" * 64
-
-
-async def sign_in(microsoft: DefinedProvider, username: str = "alice") -> TokenGrant:
-    """Through Microsoft's consent page as a browser would, then the adapter's code exchange."""
-    url = microsoft.authorize_url(state="st-1", code_verifier=VERIFIER, redirect_uri=REDIRECT_URI)
-    answer = query_of(await consent(url, username))
-    assert answer["state"] == "st-1"
-    return await microsoft.exchange_code(
-        code=answer["code"], code_verifier=VERIFIER, redirect_uri=REDIRECT_URI
-    )
-
-
-async def signed_in(microsoft: DefinedProvider, username: str = "alice") -> Credentials:
-    return Credentials(access_token=(await sign_in(microsoft, username)).access_token)
 
 
 def today() -> date:

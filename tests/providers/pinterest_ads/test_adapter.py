@@ -10,29 +10,15 @@ import pytest
 import time_machine
 
 from tests.fixtures.builders import consent, query_of
+from tests.fixtures.platforms import sign_in, signed_in
 from tests.providers.pinterest_ads.conftest import REDIRECT_URI, registry_for
-from tether.providers.base import Credentials, ProviderCallError, Reason, TokenGrant
-from tether.providers.defined import DefinedProvider
+from tether.providers.base import Credentials, ProviderCallError, Reason
 from tether.providers.pinterest_ads import ACCESS_SECONDS, REFRESH_SECONDS, PinterestAdsProvider
 from tether.sandbox import SandboxState
 from tether.sandbox.dialects.pinterest import pinterest_id
 from tether.sandbox.metrics import day_metrics
 
 VERIFIER = "v" * 64
-
-
-async def sign_in(pinterest: DefinedProvider, username: str = "alice") -> TokenGrant:
-    """Through Pinterest's consent page as a browser would, then the adapter's code exchange."""
-    url = pinterest.authorize_url(state="st-1", code_verifier=VERIFIER, redirect_uri=REDIRECT_URI)
-    answer = query_of(await consent(url, username))
-    assert answer["state"] == "st-1"
-    return await pinterest.exchange_code(
-        code=answer["code"], code_verifier=VERIFIER, redirect_uri=REDIRECT_URI
-    )
-
-
-async def signed_in(pinterest: DefinedProvider, username: str = "alice") -> Credentials:
-    return Credentials(access_token=(await sign_in(pinterest, username)).access_token)
 
 
 def today() -> date:

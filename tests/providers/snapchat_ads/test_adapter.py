@@ -8,36 +8,19 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from tests.fixtures.builders import consent, query_of
-from tests.providers.snapchat_ads.conftest import REDIRECT_URI, sandbox_id_of
+from tests.fixtures.platforms import sign_in, signed_in
+from tests.providers.snapchat_ads.conftest import sandbox_id_of
 from tether.providers.base import (
     Credentials,
     DailyMetrics,
     ProviderCallError,
     Reason,
-    TokenGrant,
 )
 from tether.providers.snapchat_ads import ACCESS_SECONDS, SnapchatAdsProvider
 from tether.sandbox import SandboxState
 from tether.sandbox.dialects.snapchat_api import account_timezone, organizations, snap_id
 from tether.sandbox.metrics import day_metrics
 from tether.sandbox.state import NewAccount
-
-VERIFIER = "v" * 64
-
-
-async def sign_in(snapchat: SnapchatAdsProvider, username: str = "alice") -> TokenGrant:
-    """Through Snap's log-in page as a browser would, then the code exchange."""
-    url = snapchat.authorize_url(state="st-1", code_verifier=VERIFIER, redirect_uri=REDIRECT_URI)
-    answer = query_of(await consent(url, username))
-    assert answer["state"] == "st-1"
-    return await snapchat.exchange_code(
-        code=answer["code"], code_verifier=VERIFIER, redirect_uri=REDIRECT_URI
-    )
-
-
-async def signed_in(snapchat: SnapchatAdsProvider, username: str = "alice") -> Credentials:
-    return Credentials(access_token=(await sign_in(snapchat, username)).access_token)
 
 
 def seconds_until(moment: datetime | None) -> float:

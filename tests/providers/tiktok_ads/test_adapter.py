@@ -10,28 +10,15 @@ import pytest
 import time_machine
 
 from tests.fixtures.builders import consent, query_of
+from tests.fixtures.platforms import sign_in, signed_in
 from tests.providers.tiktok_ads.conftest import REDIRECT_URI, registry_for
 from tether.providers import tiktok_ads
-from tether.providers.base import Credentials, ProviderCallError, Reason, TokenGrant
+from tether.providers.base import Credentials, ProviderCallError, Reason
 from tether.providers.tiktok_ads import APP_THROTTLE_SECONDS, TikTokAdsProvider
 from tether.sandbox import SandboxState
 from tether.sandbox.metrics import day_metrics
 
 VERIFIER = "v" * 64
-
-
-async def sign_in(tiktok: TikTokAdsProvider, username: str = "alice") -> TokenGrant:
-    """Through TikTok's authorization page as a browser would, then the adapter's exchange."""
-    url = tiktok.authorize_url(state="st-1", code_verifier=VERIFIER, redirect_uri=REDIRECT_URI)
-    answer = query_of(await consent(url, username))
-    assert answer["state"] == "st-1"
-    return await tiktok.exchange_code(
-        code=answer["auth_code"], code_verifier=VERIFIER, redirect_uri=REDIRECT_URI
-    )
-
-
-async def signed_in(tiktok: TikTokAdsProvider, username: str = "alice") -> Credentials:
-    return Credentials(access_token=(await sign_in(tiktok, username)).access_token)
 
 
 def today() -> date:

@@ -11,30 +11,14 @@ import pytest
 import time_machine
 
 from tests.fixtures.builders import consent, query_of
+from tests.fixtures.platforms import sign_in, signed_in
 from tests.providers.x_ads.conftest import REDIRECT_URI, registry_for
-from tether.providers.base import Credentials, DailyMetrics, ProviderCallError, Reason, TokenGrant
+from tether.providers.base import Credentials, DailyMetrics, ProviderCallError, Reason
 from tether.providers.x_ads import XAdsProvider
 from tether.sandbox import SandboxState
 from tether.sandbox.dialects.x_api import account_timezone, x_id
 from tether.sandbox.metrics import day_metrics
 from tether.sandbox.state import NewAccount
-
-
-async def sign_in(x: XAdsProvider, username: str = "alice") -> TokenGrant:
-    """Through X's consent page as a browser would: the request token, then its exchange."""
-    started = await x.start_consent(
-        state="unused", code_verifier="unused", redirect_uri=REDIRECT_URI
-    )
-    back = query_of(await consent(started.url, username))
-    assert back["oauth_token"] == started.handle
-    return await x.finish_consent(
-        handle=started.handle, secret=started.secret, code=back["oauth_verifier"], redirect_uri=""
-    )
-
-
-async def signed_in(x: XAdsProvider, username: str = "alice") -> Credentials:
-    grant = await sign_in(x, username)
-    return Credentials(access_token=grant.access_token, token_secret=grant.token_secret)
 
 
 def local_today(sandbox: SandboxState, number: str) -> datetime:
