@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tether import vault
 from tether.config import Settings, async_database_url
 from tether.db import create_engine, create_sessionmaker
+from tether.kit.serving import KEEP_ALIVE_SECONDS
 from tether.organizations.service import create_organization
 from tether.providers import google_ads, meta_ads
 from tether.providers.definition import ProviderDefinition
@@ -161,7 +162,10 @@ def serve_until_told(
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, timeout_keep_alive=KEEP_ALIVE_SECONDS
+    )
+    server = uvicorn.Server(config)
 
     def stop_when_told() -> None:
         with contextlib.suppress(EOFError, OSError):

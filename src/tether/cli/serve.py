@@ -16,6 +16,7 @@ from tether.cli.context import (
     schema_ready,
 )
 from tether.kit import logs
+from tether.kit.serving import KEEP_ALIVE_SECONDS
 
 
 def serve(
@@ -44,6 +45,7 @@ def serve(
         port=settings.port,
         log_config=None,
         log_level=settings.log_level,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
@@ -63,4 +65,6 @@ def sandbox(
     from tether.sandbox import create_app
 
     logs.configure("info")
-    uvicorn.run(create_app(), host=host, port=port, log_config=None)
+    uvicorn.run(
+        create_app(), host=host, port=port, log_config=None, timeout_keep_alive=KEEP_ALIVE_SECONDS
+    )

@@ -6,6 +6,7 @@ import argparse
 
 import uvicorn
 
+from tether.kit.serving import KEEP_ALIVE_SECONDS
 from tether.sandbox import SandboxState, create_app
 
 
@@ -16,7 +17,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8100, help="TCP port to listen on")
     parser.add_argument("--seed", type=int, default=0, help="seed of the demo world")
     args = parser.parse_args(argv)
-    uvicorn.run(create_app(SandboxState.seeded(args.seed)), host=args.host, port=args.port)
+    uvicorn.run(
+        create_app(SandboxState.seeded(args.seed)),
+        host=args.host,
+        port=args.port,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
 
 
 if __name__ == "__main__":
