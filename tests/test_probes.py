@@ -34,14 +34,10 @@ async def test_a_serving_tether_is_alive_and_ready(tether: Tether) -> None:
 
     assert (alive.status_code, alive.json()) == (200, {"status": "ok"})
     assert ready.status_code == 200
-    checks = ready.json()["checks"]
-    assert ready.json()["status"] == "ready"
-    assert {name: c["ok"] for name, c in checks.items()} == {
-        "database": True,
-        "schema": True,
-        "broker": True,
+    assert ready.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "schema": "ok", "broker": "ok"},
     }
-    assert checks["schema"]["detail"] == readiness.release_head()
 
 
 async def test_readiness_names_a_schema_behind_and_a_broker_that_does_not_answer(

@@ -218,8 +218,8 @@ class LinkedInAdsProvider(DefinedProvider):
     async def _account_ids(self, credentials: Credentials) -> list[str]:
         ids: list[str] = []
         for page in range(MAX_PAGES):
-            params = {"q": "authenticatedUser", "start": str(page * PAGE_SIZE)}
-            params["count"] = str(PAGE_SIZE)
+            start = str(page * PAGE_SIZE)
+            params = {"q": "authenticatedUser", "start": start, "count": str(PAGE_SIZE)}
             body = await self.call("GET", self.url(ACCOUNT_USERS), credentials, params=params)
             elements = list(answers.found(body, "elements.*"))
             for element in elements:

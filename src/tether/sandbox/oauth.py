@@ -39,6 +39,14 @@ async def oauth_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def oauth_error(
+    status: int, error: str, description: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """An RFC 6749 §5.2 refusal in whatever words a platform's token endpoint uses."""
+    body = {"error": error, "error_description": description}
+    return JSONResponse(body, status_code=status, headers={**_NO_STORE, **(headers or {})})
+
+
 def with_query(uri: str, params: Mapping[str, str | None]) -> str:
     """`uri` with `params` added to whatever query it already has."""
     parts = urlsplit(uri)

@@ -58,7 +58,7 @@ async def test_estimated_traffic_per_day_loads_as_clicks(
     assert {(d.impressions, d.spend, d.conversions) for d in days} == {(0, 0, 0)}
 
 
-async def test_days_with_nothing_found_are_zeros_not_an_error(
+async def test_a_report_with_nothing_found_is_no_error(
     semrush: SemrushProvider, sandbox: SandboxState
 ) -> None:
     number = sandbox.reachable_account_ids("u_alice")[0]

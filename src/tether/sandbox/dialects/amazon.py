@@ -51,6 +51,7 @@ from tether.sandbox.oauth import (
     _form,
     _redirect,
     _token_caller,
+    oauth_error,
     templates,
 )
 from tether.sandbox.state import OAuthError, SandboxError, SandboxState, SandboxUser, TokenSet
@@ -202,13 +203,6 @@ async def consent_answer(request: Request) -> Response:
 # -- the token endpoint (api.amazon.com/auth/o2/token) --------------------------------------
 
 
-def _oauth_error(
-    status: int, error: str, description: str, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
-    body = {"error_description": description, "error": error}
-    return JSONResponse(body, status_code=status, headers={**_NO_STORE, **(headers or {})})
-
-
 def _client(request: Request, form: Mapping[str, str]) -> str | None:
     """The app, by its id and secret in the form (or HTTP Basic); None when they are wrong."""
     try:
@@ -250,9 +244,9 @@ def _refused(error: OAuthError, grant_type: str) -> JSONResponse:
     """A refusal of the sandbox's grants in Login with Amazon's words: it says no more than
     which parameter it refused."""
     if error.error != "invalid_grant":
-        return _oauth_error(400, error.error, error.description)
+        return oauth_error(400, error.error, error.description)
     words = BAD_REFRESH if grant_type == "refresh_token" else BAD_CODE
-    return _oauth_error(400, "invalid_grant", words)
+    return oauth_error(400, "invalid_grant", words)
 
 
 def _fault(fault: FaultError) -> JSONResponse:
@@ -260,7 +254,7 @@ def _fault(fault: FaultError) -> JSONResponse:
     if fault.code == "rate_limited":
         wait = fault.headers.get("Retry-After", "1")
         return JSONResponse({"message": "Too Many Requests"}, 429, {"Retry-After": wait})
-    return _oauth_error(503, "TemporarilyUnavailable", "The service is temporarily unavailable.")
+    return oauth_error(503, "TemporarilyUnavailable", "The service is temporarily unavailable.")
 
 
 def _answer(tokens: TokenSet) -> dict[str, Any]:
@@ -290,7 +284,7 @@ async def token(request: Request) -> Response:
         return _fault(fault)
     client_id = _client(request, form)
     if client_id is None:
-        return _oauth_error(401, "invalid_client", BAD_CLIENT)
+        return oauth_error(401, "invalid_client", BAD_CLIENT)
     try:
         tokens = _tokens(state, client_id, form)
     except OAuthError as error:
@@ -318,14 +312,14 @@ async def user_profile(request: Request) -> Response:
             raise SandboxError("invalid_token", "No bearer token.")
         user = state.user_for_access_token(token.strip())
     except SandboxError:
-        return _oauth_error(401, "invalid_token", BAD_TOKEN)
+        return oauth_error(401, "invalid_token", BAD_TOKEN)
     count_call(request, "me", user.username)
     try:
         await apply_faults(state, user.username)
     except FaultError as fault:
         return _fault(fault)
     if "profile" not in state.grant_holding(token.strip()).scope.split():
-        return _oauth_error(
+        return oauth_error(
             403,
             "insufficient_scope",
             "The access token provided does not have access to the requested resource.",

@@ -35,6 +35,7 @@ from tether.sandbox.oauth import (
     _redirect,
     _request_problem,
     _token_caller,
+    oauth_error,
     templates,
 )
 from tether.sandbox.state import OAuthError, SandboxState, SandboxUser, TokenSet
@@ -128,28 +129,23 @@ async def consent_decision(request: Request) -> Response:
 # -- oauth2.googleapis.com: token and revocation ---------------------------------------------
 
 
-def _oauth_error(status: int, error: str, description: str, **headers: str) -> JSONResponse:
-    body = {"error": error, "error_description": description}
-    return JSONResponse(body, status_code=status, headers={**_NO_STORE, **headers})
-
-
 def _google_words(state: SandboxState, error: OAuthError, form: Mapping[str, str]) -> Response:
     """A refusal of the sandbox's grants, as Google's token endpoint words it."""
     if error.error == "invalid_client":
         known = state.client_known(form.get("client_id", ""))
-        return _oauth_error(
+        return oauth_error(
             401, "invalid_client", "Unauthorized" if known else "The OAuth client was not found."
         )
     if error.error == "invalid_grant":
         refreshing = form.get("grant_type") == "refresh_token"
-        return _oauth_error(400, "invalid_grant", DEAD_GRANT if refreshing else "Bad Request")
-    return _oauth_error(400, error.error, error.description)
+        return oauth_error(400, "invalid_grant", DEAD_GRANT if refreshing else "Bad Request")
+    return oauth_error(400, error.error, error.description)
 
 
 def _fault(fault: FaultError) -> Response:
     if fault.code == "rate_limited":
-        return _oauth_error(429, "rate_limit_exceeded", "Rate Limit Exceeded", **fault.headers)
-    return _oauth_error(503, "internal_failure", "Backend Error")
+        return oauth_error(429, "rate_limit_exceeded", "Rate Limit Exceeded", fault.headers)
+    return oauth_error(503, "internal_failure", "Backend Error")
 
 
 def _tokens(state: SandboxState, client_id: str, form: Mapping[str, str]) -> TokenSet:
@@ -205,7 +201,7 @@ async def revoke(request: Request) -> Response:
     token = form.get("token") or request.query_params.get("token", "")
     count_call(request, "revoke", state.token_owner(token))
     if not any(state.revoke_token(token, client) for client in list(state.clients)):
-        return _oauth_error(400, "invalid_token", "Token expired or revoked")
+        return oauth_error(400, "invalid_token", "Token expired or revoked")
     return JSONResponse({}, headers=_NO_STORE)
 
 

@@ -37,6 +37,7 @@ from tether.sandbox.oauth import (
     _form,
     _redirect,
     _token_caller,
+    oauth_error,
     templates,
 )
 from tether.sandbox.state import OAuthError, SandboxState, TokenSet
@@ -164,20 +165,15 @@ async def authorization_answer(request: Request) -> Response:
 # -- tokens ---------------------------------------------------------------------------------
 
 
-def _oauth_error(status: int, error: str, description: str) -> JSONResponse:
-    body = {"error": error, "error_description": description}
-    return JSONResponse(body, status_code=status, headers=_NO_STORE)
-
-
 def _words(error: OAuthError, grant_type: str) -> JSONResponse:
     """A refusal of the sandbox's grants, as LinkedIn's token endpoint words it."""
     if error.error == "invalid_client":
-        return _oauth_error(401, "invalid_client", "Client authentication failed")
+        return oauth_error(401, "invalid_client", "Client authentication failed")
     if error.error == "invalid_grant":
         if grant_type == "refresh_token":
-            return _oauth_error(400, "invalid_grant", DEAD_GRANT)
-        return _oauth_error(400, "invalid_request", BAD_CODE)
-    return _oauth_error(400, error.error, error.description)
+            return oauth_error(400, "invalid_grant", DEAD_GRANT)
+        return oauth_error(400, "invalid_request", BAD_CODE)
+    return oauth_error(400, error.error, error.description)
 
 
 def _tokens(state: SandboxState, client_id: str, form: Mapping[str, str]) -> TokenSet:
@@ -242,8 +238,8 @@ async def revoke(request: Request) -> Response:
     try:
         client_id = _authenticate_client(request, form)
     except OAuthError:
-        return _oauth_error(401, "invalid_client", "Client authentication failed")
+        return oauth_error(401, "invalid_client", "Client authentication failed")
     if not token:
-        return _oauth_error(400, "invalid_request", 'A required parameter "token" is missing')
+        return oauth_error(400, "invalid_request", 'A required parameter "token" is missing')
     state.revoke_token(token, client_id)
     return Response(status_code=200, headers=_NO_STORE)
