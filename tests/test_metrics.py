@@ -1,0 +1,140 @@
+"""What an operator sees on /metrics: a lapse as it happens, requests by route, the queue.
+
+Counters are per process, and the tests share theirs (the running Tether is in this process),
+so each test compares a scrape before with one after.
+"""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from tests.fixtures.connected import Connected
+from tests.fixtures.prometheus import label_values, scrape, value
+from tests.fixtures.running import Tether, alongside
+from tether import scrape as metrics_scrape
+from tether.db import utcnow
+from tether.health.classify import LAPSE_REASONS
+from tether.kit.http_metrics import UNMATCHED
+from tether.models import Authorization
+
+TOKEN = "a-metrics-token-of-some-length"
+
+
+@pytest.fixture
+async def fresh(tether: Tether) -> AsyncIterator[Tether]:
+    """A second Tether on the same database that reads the state anew at every scrape."""
+    with alongside(tether, metrics_cache_seconds=0) as beside:
+        yield beside
+
+
+async def test_a_lapse_shows_on_metrics_as_it_happens(connected: Connected, fresh: Tether) -> None:
+    before = await scrape(fresh.base_url)
+    await connected.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
+
+    await connected.check()
+    after = await scrape(fresh.base_url)
+
+    lapse = {"provider": "sandbox", "reason": "token_revoked"}
+    probe = {"provider": "sandbox", "outcome": "lapse", "reason": "token_revoked"}
+    assert value(after, "tether_lapses_total", **lapse) - value(
+        before, "tether_lapses_total", **lapse
+    ) == pytest.approx(1)
+    assert value(after, "tether_probes_total", **probe) - value(
+        before, "tether_probes_total", **probe
+    ) == pytest.approx(1)
+    authorizations = "tether_authorizations"
+    assert value(before, authorizations, provider="sandbox", status="active") == 1
+    assert value(after, authorizations, provider="sandbox", status="active") == 0
+    assert value(after, authorizations, provider="sandbox", status="needs_reconnect") == 1
+    assert value(after, "tether_connections", provider="sandbox", status="needs_reconnect") == 2
+
+
+async def test_a_refresh_refused_is_counted_with_its_reason(
+    connected: Connected, fresh: Tether
+) -> None:
+    before = await scrape(fresh.base_url)
+    await connected.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
+    async with connected.tether.sessions.begin() as session:
+        stored = await session.get(Authorization, uuid.UUID(connected.id))
+        assert stored is not None
+        stored.expires_at = utcnow() - timedelta(hours=1)  # the next check must refresh first
+
+    checked = await connected.check()
+    after = await scrape(fresh.base_url)
+
+    refused = {"provider": "sandbox", "outcome": "lapse", "reason": checked["reason"]}
+    assert checked["reason"] in LAPSE_REASONS
+    assert value(after, "tether_refreshes_total", **refused) - value(
+        before, "tether_refreshes_total", **refused
+    ) == pytest.approx(1)
+
+
+async def test_a_healthy_check_counts_an_ok_probe_and_no_lapse(
+    connected: Connected, fresh: Tether
+) -> None:
+    before = await scrape(fresh.base_url)
+
+    await connected.check()
+    after = await scrape(fresh.base_url)
+
+    ok = {"provider": "sandbox", "outcome": "ok", "reason": ""}
+    assert value(after, "tether_probes_total", **ok) - value(
+        before, "tether_probes_total", **ok
+    ) == pytest.approx(1)
+    assert value(after, "tether_lapses_total") == value(before, "tether_lapses_total")
+
+
+async def test_request_durations_are_labelled_by_route_template_never_by_raw_path(
+    connected: Connected,
+) -> None:
+    connection_id = connected.connections[0]["id"]
+    stray = uuid.uuid4().hex
+    before = await scrape(connected.tether.base_url)
+
+    assert (await connected.org.api.get(f"/api/v1/connections/{connection_id}")).is_success
+    assert (await connected.org.api.get(f"/no-such-page/{stray}")).status_code == 404
+    after = await scrape(connected.tether.base_url)
+
+    name = "tether_http_request_duration_seconds_count"
+    template = {"method": "GET", "route": "/api/v1/connections/{connection_id}", "status": "200"}
+    assert value(after, name, **template) - value(before, name, **template) == pytest.approx(1)
+    unmatched = {"method": "GET", "route": UNMATCHED, "status": "404"}
+    assert value(after, name, **unmatched) - value(before, name, **unmatched) == pytest.approx(1)
+    routes = label_values(after, name, "route")
+    assert not any(connection_id in r or stray in r for r in routes)
+
+
+async def test_the_metrics_token_admits_only_its_bearer(tether: Tether) -> None:
+    with alongside(tether, metrics_token=TOKEN) as guarded:
+        async with httpx.AsyncClient(base_url=guarded.base_url, timeout=10) as http:
+            anonymous = await http.get("/metrics")
+            wrong = await http.get("/metrics", headers={"Authorization": "Bearer not-the-token"})
+        allowed = await scrape(guarded.base_url, TOKEN)
+
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
+    assert wrong.status_code == 401
+    assert TOKEN not in anonymous.text + wrong.text
+    assert "tether_lapses_total" in allowed
+
+
+async def test_the_state_is_read_at_most_once_per_period(connected: Connected) -> None:
+    """However many scrapes come, the database is read again only when the period is over."""
+    tether = connected.tether
+    cached = metrics_scrape.State(
+        tether.sessions, tether.settings.model_copy(update={"metrics_cache_seconds": 3600})
+    )
+    await cached.refresh()
+    active = metrics_scrape.AUTHORIZATIONS.labels("sandbox", "active")
+    assert active._value.get() == 1
+    await connected.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
+    await connected.check()
+
+    await cached.refresh()
+    assert active._value.get() == 1  # within the period: not read again
+
+    await metrics_scrape.State(tether.sessions, tether.settings).refresh()
+    assert active._value.get() == 0
