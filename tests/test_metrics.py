@@ -4,9 +4,13 @@ Counters are per process, and the tests share theirs (the running Tether is in t
 so each test compares a scrape before with one after.
 """
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -138,3 +142,32 @@ async def test_the_state_is_read_at_most_once_per_period(connected: Connected) -
 
     await metrics_scrape.State(tether.sessions, tether.settings).refresh()
     assert active._value.get() == 0
+
+
+def _in_a_process(code: str, folder: Path) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
+    env[metrics_scrape.MULTIPROCESS] = str(folder)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_in_multiprocess_mode_one_scrape_answers_for_every_process(tmp_path: Path) -> None:
+    """Several processes sharing one port (PROMETHEUS_MULTIPROC_DIR): counters add up, and a
+    gauge of the database's state is the latest value read, not a sum of every reader's."""
+    for lapses, active in ((1, 3), (2, 5)):
+        _in_a_process(
+            "from tether import metrics, scrape\n"
+            f"metrics.LAPSES.labels('sandbox', 'token_revoked').inc({lapses})\n"
+            f"scrape.AUTHORIZATIONS.labels('sandbox', 'active').set({active})\n",
+            tmp_path,
+        )
+
+    text = _in_a_process(
+        "from tether import scrape\nprint(scrape.render()[0].decode())\n", tmp_path
+    )
+
+    assert value(text, "tether_lapses_total", provider="sandbox", reason="token_revoked") == 3
+    assert value(text, "tether_authorizations", provider="sandbox", status="active") == 5
