@@ -19,6 +19,7 @@ from tests.fixtures.connected import Connected
 from tests.fixtures.prometheus import label_values, scrape, value
 from tests.fixtures.running import Tether, alongside
 from tether import scrape as metrics_scrape
+from tether import settings_checks
 from tether.db import utcnow
 from tether.health.classify import LAPSE_REASONS
 from tether.kit.http_metrics import UNMATCHED
@@ -171,3 +172,19 @@ def test_in_multiprocess_mode_one_scrape_answers_for_every_process(tmp_path: Pat
 
     assert value(text, "tether_lapses_total", provider="sandbox", reason="token_revoked") == 3
     assert value(text, "tether_authorizations", provider="sandbox", status="active") == 5
+
+
+def test_the_client_librarys_variable_and_the_metrics_settings_are_not_refused() -> None:
+    environ = {
+        metrics_scrape.MULTIPROCESS: "/run/tether-metrics",
+        "TETHER_METRICS_TOKEN": TOKEN,
+        "TETHER_METRICS_CACHE_SECONDS": "10",
+        "TETHER_WORKER_PORT": "9100",
+        "TETHER_WORKER_HOST": "0.0.0.0",
+        "TETHER_METRICS_CACHE_SECOND": "10",
+    }
+
+    assert settings_checks.unknown_variables(environ) == [
+        "TETHER_METRICS_CACHE_SECOND is not a setting Tether knows. "
+        "Did you mean TETHER_METRICS_CACHE_SECONDS?"
+    ]
