@@ -23,7 +23,7 @@ from tether import settings_checks
 from tether.db import utcnow
 from tether.health.classify import LAPSE_REASONS
 from tether.kit.http_metrics import UNMATCHED
-from tether.models import Authorization
+from tether.models import Authorization, Connection
 
 TOKEN = "a-metrics-token-of-some-length"
 
@@ -188,3 +188,52 @@ def test_the_client_librarys_variable_and_the_metrics_settings_are_not_refused()
         "TETHER_METRICS_CACHE_SECOND is not a setting Tether knows. "
         "Did you mean TETHER_METRICS_CACHE_SECONDS?"
     ]
+
+
+async def test_syncs_are_counted_by_outcome_and_reason(connected: Connected, fresh: Tether) -> None:
+    tether, api = connected.tether, connected.org.api
+    before = await scrape(fresh.base_url)
+
+    synced = await tether.sync(api, connected.connections[0]["id"])
+    await tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
+    failed = await tether.sync(api, connected.connections[1]["id"])
+    after = await scrape(fresh.base_url)
+
+    assert (synced["outcome"], failed["outcome"]) == ("synced", "failed")
+    for labels in (
+        {"provider": "sandbox", "outcome": "synced", "reason": ""},
+        {"provider": "sandbox", "outcome": "failed", "reason": "token_revoked"},
+    ):
+        assert value(after, "tether_syncs_total", **labels) - value(
+            before, "tether_syncs_total", **labels
+        ) == pytest.approx(1), labels
+    lapse = {"provider": "sandbox", "reason": "token_revoked"}
+    assert value(after, "tether_lapses_total", **lapse) - value(
+        before, "tether_lapses_total", **lapse
+    ) == pytest.approx(1)
+
+
+async def test_overdue_checks_and_syncs_show_the_age_of_the_oldest(
+    connected: Connected, fresh: Tether
+) -> None:
+    now = utcnow()
+    connection_ids = [uuid.UUID(c["id"]) for c in connected.connections]
+
+    async def due(check: timedelta, *syncs: timedelta) -> str:
+        async with connected.tether.sessions.begin() as session:
+            stored = await session.get(Authorization, uuid.UUID(connected.id))
+            assert stored is not None
+            stored.next_check_at = now + check
+            for connection_id, when in zip(connection_ids, syncs, strict=True):
+                found = await session.get(Connection, connection_id)
+                assert found is not None
+                found.next_sync_at = now + when
+        return await scrape(fresh.base_url)
+
+    behind = await due(-timedelta(hours=1), -timedelta(hours=2), timedelta(hours=1))
+    on_time = await due(timedelta(minutes=5), timedelta(hours=1), timedelta(hours=1))
+
+    assert 3600 <= value(behind, "tether_oldest_overdue_check_seconds") < 3600 + 60
+    assert 7200 <= value(behind, "tether_oldest_overdue_sync_seconds") < 7200 + 60
+    assert value(on_time, "tether_oldest_overdue_check_seconds") == 0
+    assert value(on_time, "tether_oldest_overdue_sync_seconds") == 0
