@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from tests.fixtures.connected import Connected
 from tests.fixtures.prometheus import label_values, scrape, value
@@ -132,17 +133,17 @@ async def test_the_state_is_read_at_most_once_per_period(connected: Connected) -
     cached = metrics_scrape.State(
         tether.sessions, tether.settings.model_copy(update={"metrics_cache_seconds": 3600})
     )
+    active = {"provider": "sandbox", "status": "active"}
     await cached.refresh()
-    active = metrics_scrape.AUTHORIZATIONS.labels("sandbox", "active")
-    assert active._value.get() == 1
+    assert REGISTRY.get_sample_value("tether_authorizations", active) == 1
     await connected.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
     await connected.check()
 
     await cached.refresh()
-    assert active._value.get() == 1  # within the period: not read again
+    assert REGISTRY.get_sample_value("tether_authorizations", active) == 1  # not read again
 
     await metrics_scrape.State(tether.sessions, tether.settings).refresh()
-    assert active._value.get() == 0
+    assert REGISTRY.get_sample_value("tether_authorizations", active) == 0
 
 
 def _in_a_process(code: str, folder: Path) -> str:
