@@ -15,12 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import select
 
 from tests.fixtures.connected import Connected
 from tests.fixtures.prometheus import label_values, scrape, value
 from tests.fixtures.running import Tether, alongside
+from tether import metrics, settings_checks
 from tether import scrape as metrics_scrape
-from tether import settings_checks
 from tether.db import utcnow
 from tether.health.classify import LAPSE_REASONS
 from tether.kit.http_metrics import UNMATCHED
@@ -238,3 +239,20 @@ async def test_overdue_checks_and_syncs_show_the_age_of_the_oldest(
     assert 7200 <= value(behind, "tether_oldest_overdue_sync_seconds") < 7200 + 60
     assert value(on_time, "tether_oldest_overdue_check_seconds") == 0
     assert value(on_time, "tether_oldest_overdue_sync_seconds") == 0
+
+
+async def test_a_count_waits_for_the_commit_and_is_dropped_by_a_rollback(tether: Tether) -> None:
+    counted: list[str] = []
+
+    async with tether.sessions() as session:
+        await session.execute(select(1))
+        metrics.on_commit(session, lambda: counted.append("rolled back"))
+        await session.rollback()
+        async with session.begin():
+            async with session.begin_nested():
+                metrics.on_commit(session, lambda: counted.append("committed"))
+            assert counted == []  # a savepoint released is not the transaction committed
+        await session.execute(select(1))
+        metrics.on_commit(session, lambda: counted.append("left open"))
+
+    assert counted == ["committed"]
