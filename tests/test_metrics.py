@@ -24,7 +24,7 @@ from tether import metrics, settings_checks
 from tether import scrape as metrics_scrape
 from tether.db import utcnow
 from tether.health.classify import LAPSE_REASONS
-from tether.kit.http_metrics import UNMATCHED
+from tether.kit.http_metrics import METHODS, OTHER, UNMATCHED
 from tether.models import Authorization, Connection
 
 TOKEN = "a-metrics-token-of-some-length"
@@ -103,6 +103,7 @@ async def test_request_durations_are_labelled_by_route_template_never_by_raw_pat
 
     assert (await connected.org.api.get(f"/api/v1/connections/{connection_id}")).is_success
     assert (await connected.org.api.get(f"/no-such-page/{stray}")).status_code == 404
+    await connected.org.api.request(f"X{stray[:8].upper()}", "/api/v1/connections")
     after = await scrape(connected.tether.base_url)
 
     name = "tether_http_request_duration_seconds_count"
@@ -112,6 +113,7 @@ async def test_request_durations_are_labelled_by_route_template_never_by_raw_pat
     assert value(after, name, **unmatched) - value(before, name, **unmatched) == pytest.approx(1)
     routes = label_values(after, name, "route")
     assert not any(connection_id in r or stray in r for r in routes)
+    assert label_values(after, name, "method") <= {*METHODS, OTHER}
 
 
 async def test_the_metrics_token_admits_only_its_bearer(tether: Tether) -> None:
