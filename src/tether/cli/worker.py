@@ -1,19 +1,23 @@
 """`tether worker`, `tether check` and `tether sync`."""
 
 import asyncio
+import os
 import signal
+import socket
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated
 
 import dramatiq
 import typer
+import uvicorn
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether import jobs, runtime
+from tether import jobs, probes, runtime
 from tether.cli.context import (
     check_providers_file,
     checked_settings,
@@ -25,6 +29,7 @@ from tether.config import Settings
 from tether.health import checks
 from tether.health import repository as health_repository
 from tether.kit import logs
+from tether.kit.serving import KEEP_ALIVE_SECONDS
 from tether.sync import repository as sync_repository
 from tether.sync import service as sync_service
 from tether.worker import actor, broker, scheduler
@@ -45,6 +50,7 @@ def worker(
     if settings.env == "production":
         schema_ready(settings)
     logs.configure(settings.log_level)
+    probe_socket = _probe_socket(settings)
     bound = broker.setup(settings)
     jobs.load()
     actor.declare(bound)
@@ -53,21 +59,66 @@ def worker(
     running.start()
     console.print(f"Worker running with {running.worker_threads} threads.", highlight=False)
     try:
-        asyncio.run(_until_signalled(settings, schedule))
+        asyncio.run(_until_signalled(settings, schedule, probe_socket))
     finally:
         running.stop()
 
 
-async def _until_signalled(settings: Settings, schedule: bool) -> None:
+async def _until_signalled(settings: Settings, schedule: bool, probe_socket: socket.socket) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if not schedule:
-        await stop.wait()
-        return
-    async with runtime.opened(settings) as opened:
-        await scheduler.run(opened.sessions, settings, stop)
+    async with runtime.opened(settings) as opened, _probes_served(opened, probe_socket):
+        if schedule:
+            await scheduler.run(opened.sessions, settings, stop)
+        else:
+            await stop.wait()
+
+
+class _ProbeServer(uvicorn.Server):
+    """Served inside the worker's own loop, which handles SIGINT and SIGTERM itself."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _probe_socket(settings: Settings) -> socket.socket:
+    """The port of the worker's probes, taken before any job runs, so that a port in use stops
+    the worker with a sentence naming it."""
+    host = settings.worker_host or settings.host
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, settings.worker_port), family=family)
+    except OSError as error:
+        errors.print(
+            f"Cannot serve the worker's probes and metrics on {host}:{settings.worker_port} "
+            f"({os.strerror(error.errno) if error.errno else error}): set TETHER_WORKER_PORT "
+            "or TETHER_WORKER_HOST."
+        )
+        raise typer.Exit(1) from None
+
+
+@asynccontextmanager
+async def _probes_served(opened: runtime.Runtime, sock: socket.socket) -> AsyncIterator[None]:
+    """/livez, /readyz and /metrics on TETHER_WORKER_PORT for as long as the worker runs."""
+    config = uvicorn.Config(
+        probes.worker_app(opened),
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
+    server = _ProbeServer(config)
+    # The socket already listens: a probe that comes before uvicorn is ready waits in its queue.
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    host, port = sock.getsockname()[:2]
+    console.print(f"Probes and metrics on http://{host}:{port}.", highlight=False)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await serving
 
 
 def check(
