@@ -35,7 +35,7 @@ def serve(
             path = demo.save(login, settings.data_dir)
             console.print(login.as_text(), highlight=False)
             console.print(f"(Shown once; also saved to {path}, readable only by you.)")
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.resolved_log_format)
     console.print(f"Tether is running at {settings.resolved_public_url}", highlight=False)
     from tether.app import create_app
 
@@ -46,6 +46,12 @@ def serve(
         log_config=None,
         log_level=settings.log_level,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        # The app believes X-Forwarded-* from TETHER_TRUSTED_PROXIES alone (app.py): uvicorn's
+        # own rule (FORWARDED_ALLOW_IPS, loopback by default) would be a second one.
+        proxy_headers=False,
+        # On SIGTERM: stop accepting, let requests in flight finish, then run the lifespan's
+        # shutdown (background work stopped, pools closed).
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

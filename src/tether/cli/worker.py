@@ -44,8 +44,8 @@ def worker(
         raise typer.Exit(1)
     if settings.env == "production":
         schema_ready(settings)
-    logs.configure(settings.log_level)
-    bound = broker.setup(settings)
+    logs.configure(settings.log_level, settings.resolved_log_format)
+    bound = broker.setup(settings, on_shutdown=runtime.close_current)
     jobs.load()
     actor.declare(bound)
     runtime.configure(settings)
@@ -55,7 +55,10 @@ def worker(
     try:
         asyncio.run(_until_signalled(settings, schedule))
     finally:
-        running.stop()
+        # No new message is taken; jobs in flight have the grace to finish. One still running
+        # after it is not acknowledged: the broker hands it out again, and the scheduler resends
+        # its work after TETHER_DISPATCH_TIMEOUT_SECONDS.
+        running.stop(timeout=settings.shutdown_grace_seconds * 1000)
 
 
 async def _until_signalled(settings: Settings, schedule: bool) -> None:
