@@ -1,6 +1,8 @@
 """`tether serve`, `tether migrate`, `tether sandbox`."""
 
+import signal
 from functools import partial
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -39,6 +41,9 @@ def serve(
     console.print(f"Tether is running at {settings.resolved_public_url}", highlight=False)
     from tether.app import create_app
 
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again for the handler it found:
+    # this one makes the stop an exit 0, which process managers read as an orderly one.
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -53,6 +58,10 @@ def serve(
         # shutdown (background work stopped, pools closed).
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
+
+
+def _stopped(_signal: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def migrate() -> None:
