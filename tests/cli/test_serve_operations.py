@@ -12,7 +12,6 @@ import httpx
 
 from tests.fixtures.embedded import Embedded, serving
 
-
 # A log reader could be fooled by what follows the id: a field of its own making.
 FORGED = b'x" level=critical'
 LONG = b"x" * 500
