@@ -141,13 +141,12 @@ class Settings(BaseSettings):
     def _proxies_are_addresses(cls, value: str) -> str:
         """Each entry an IP address or network: uvicorn would take a typo as a host name that
         never matches, and the proxy's clients would all share its address unnoticed."""
-        for entry in proxy_entries(value):
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"{entry!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8)"
-                ) from None
+        bad = [entry for entry in proxy_entries(value) if not _is_network(entry)]
+        if bad:
+            raise ValueError(
+                f"not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8): "
+                f"{', '.join(repr(entry) for entry in bad)}"
+            )
         return value
 
     @property
@@ -184,6 +183,15 @@ class Settings(BaseSettings):
     @property
     def oauth_redirect_uri(self) -> str:
         return f"{self.resolved_public_url}/oauth/callback"
+
+
+def _is_network(entry: str) -> bool:
+    # Strict, as uvicorn reads it: 10.0.0.1/8 (host bits set) would be a name matching nothing.
+    try:
+        ipaddress.ip_network(entry)
+    except ValueError:
+        return False
+    return True
 
 
 def proxy_entries(value: str) -> list[str]:
