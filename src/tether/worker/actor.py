@@ -44,8 +44,11 @@ def declare(broker: dramatiq.Broker) -> dict[str, dramatiq.Actor[Any, Any]]:
 
 
 def logged(name: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """`fn` with its job's id and actor name on every line it logs. Bound inside the coroutine,
-    which runs on the worker's event-loop thread, not the thread that took the message."""
+    """`fn` with its job's id and actor name on every line it logs.
+
+    Bound inside the coroutine, which runs on the worker's event-loop thread, so the ids end
+    with the job whatever thread took its message. The message is read from CurrentMessage: the
+    loop's task starts with a copy of the context of the thread that sent the coroutine over."""
 
     @functools.wraps(fn)
     async def run(*args: Any, **kwargs: Any) -> Any:

@@ -2,7 +2,6 @@
 process does), and a worker too when there is no broker to share work through."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import dramatiq
@@ -18,7 +17,7 @@ class Background:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     # Run on the jobs' event loop when the in-process worker stops (closes what jobs opened).
-    on_shutdown: Callable[[], Awaitable[None]] | None = None
+    on_shutdown: broker.Closer | None = None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     worker: dramatiq.Worker | None = None
     task: asyncio.Task[None] | None = None
