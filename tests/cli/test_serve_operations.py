@@ -33,7 +33,7 @@ def test_json_logs_carry_the_request_id_each_answer_returns(tmp_path: Path) -> N
         missing = httpx.get(f"{tether.base_url}/api/v1/no-such-thing")
         forged = httpx.get(f"{tether.base_url}/livez", headers={"X-Request-Id": FORGED})
         long = httpx.get(f"{tether.base_url}/livez", headers={"X-Request-Id": LONG})
-        invalid = httpx.post(f"{tether.base_url}/api/v1/clients", content=b"{")
+        invalid = httpx.put(f"{tether.base_url}/sandbox/control/faults", json={"slow_ms": -1})
 
     assert given.headers["x-request-id"] == "lb-7f3a.2_x"
     assert missing.status_code == 404
@@ -41,7 +41,8 @@ def test_json_logs_carry_the_request_id_each_answer_returns(tmp_path: Path) -> N
     # An id Tether cannot repeat safely is replaced, not echoed.
     assert forged.headers["x-request-id"] not in (FORGED.decode(), given.headers["x-request-id"])
     assert len(long.headers["x-request-id"]) == 32
-    assert invalid.headers["x-request-id"]
+    assert invalid.status_code == 400
+    assert len(invalid.headers["x-request-id"]) == 32
     lines = json_lines(tether.log)
     for line in lines:
         assert {"timestamp", "level", "logger", "event"} <= line.keys(), line
@@ -50,7 +51,7 @@ def test_json_logs_carry_the_request_id_each_answer_returns(tmp_path: Path) -> N
     by_id = {line.get("request_id"): line for line in access}
     assert "GET /livez" in by_id["lb-7f3a.2_x"]["event"]
     assert "404" in by_id[missing.headers["x-request-id"]]["event"]
-    assert "/api/v1/clients" in by_id[invalid.headers["x-request-id"]]["event"]
+    assert "400" in by_id[invalid.headers["x-request-id"]]["event"]
     # What is not JSON is only the banner `tether serve` prints for a person.
     assert all(line.startswith("{") for line in request_lines(tether, "lb-7f3a.2_x"))
 
