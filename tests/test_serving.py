@@ -1,10 +1,13 @@
 """Tether's server keeps an idle connection open longer than its clients do (httpx: 5 s), so a
-client reusing one never meets a connection the server has just closed."""
+client reusing one never meets a connection the server has just closed; behind a trusted proxy it
+takes the client's address and scheme from the proxy's headers."""
 
 import asyncio
 from urllib.parse import urlsplit
 
-from tests.fixtures.running import Tether
+import httpx
+
+from tests.fixtures.running import Tether, alongside
 
 HTTPX_KEEPALIVE_SECONDS = 5.0
 
@@ -35,3 +38,19 @@ async def test_an_idle_connection_outlives_the_clients_own_keep_alive(tether: Te
         writer.close()
 
     assert (first, second) == (b"HTTP/1.1 200 OK", b"HTTP/1.1 200 OK")
+
+
+async def test_behind_a_trusted_tls_proxy_links_tether_makes_are_https(tether: Tether) -> None:
+    """The proxy ends TLS and says so in X-Forwarded-Proto; a redirect Tether makes from the
+    request's own address (a trailing slash dropped) keeps the member on https."""
+    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.7"}
+    with alongside(tether, trusted_proxies="127.0.0.1") as proxied:
+        async with httpx.AsyncClient(base_url=proxied.base_url) as http:
+            behind = await http.get("/api/v1/clients/", headers=headers)
+    async with httpx.AsyncClient(base_url=tether.base_url) as http:
+        direct = await http.get("/api/v1/clients/", headers=headers)
+
+    assert behind.status_code == direct.status_code == 307
+    assert behind.headers["location"].startswith("https://")
+    # Not from a trusted proxy: the header is the client's word, and ignored.
+    assert direct.headers["location"].startswith("http://127.0.0.1")

@@ -64,10 +64,26 @@ def test_the_test_suites_and_benchmarks_own_variables_are_not_settings_and_pass(
         ("port", 70000, "TETHER_PORT: Input should be less than or equal to 65535."),
         ("worker_threads", 0, "TETHER_WORKER_THREADS: Input should be greater than or equal to 1."),
         ("outage_ratio", 1.5, "TETHER_OUTAGE_RATIO: Input should be less than or equal to 1."),
+        (
+            "shutdown_grace_seconds",
+            -1,
+            "TETHER_SHUTDOWN_GRACE_SECONDS: Input should be greater than or equal to 0.",
+        ),
+        ("log_format", "xml", "TETHER_LOG_FORMAT: Input should be 'json' or 'console'."),
     ],
 )
 def test_numbers_out_of_bounds_are_refused_by_name(setting: str, value: object, words: str) -> None:
     assert problems(**{setting: value}) == [words]
+
+
+def test_a_trusted_proxy_that_is_not_an_address_is_refused_by_name() -> None:
+    found = problems({}, trusted_proxies="10.0.0.0/8, lb.internal,192.0.2.300,10.0.0.1/8")
+
+    assert found == [
+        "TETHER_TRUSTED_PROXIES: not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8): "
+        "'lb.internal', '192.0.2.300', '10.0.0.1/8'."
+    ]
+    assert problems({}, trusted_proxies=" 10.0.0.0/8, 192.0.2.7 ,::1,") == []
 
 
 def test_production_names_everything_it_lacks_at_once() -> None:

@@ -7,17 +7,19 @@ from contextlib import asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from tether import api_contract, api_docs, errors_http, jobs, probes, runtime, scrape
 from tether.audit.api import router as audit_router
 from tether.authorizations.api import router as authorizations_router
 from tether.clients.api import router as clients_router
-from tether.config import Settings
+from tether.config import Settings, proxy_entries
 from tether.connections.api import router as connections_router
 from tether.health.api import router as health_router
 from tether.integrations.api import router as integrations_router
 from tether.kit.body_limit import BodyLimitMiddleware
 from tether.kit.http_metrics import HttpMetricsMiddleware
+from tether.kit.request_id import RequestIdMiddleware
 from tether.kit.security_headers import SecurityHeadersMiddleware
 from tether.kit.server_timing import ServerTimingMiddleware
 from tether.members.api import router as members_router
@@ -53,7 +55,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.sessionmaker = opened.sessions
             app.state.registry = opened.registry
             probes.install(app, opened)
-            background = Background(settings, opened.sessions) if settings.background else None
+            background = (
+                Background(settings, opened.sessions, on_shutdown=runtime.close_current)
+                if settings.background
+                else None
+            )
             if background is not None:
                 runtime.configure(settings)
                 background.start()
@@ -112,6 +118,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         SecurityHeadersMiddleware, https=settings.resolved_public_url.startswith("https://")
     )
+    app.add_middleware(RequestIdMiddleware)
+    proxies = proxy_entries(settings.trusted_proxies)
+    if proxies:
+        # Outermost, so that everything inside sees the client's address and scheme. Here
+        # rather than in uvicorn's options, so it holds under whatever server runs the app.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     if sandbox is not None:
         from tether.sandbox import create_app as create_sandbox
 

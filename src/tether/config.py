@@ -1,10 +1,11 @@
 """Tether's settings: one object, read from `TETHER_*` environment variables."""
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,6 +58,15 @@ class Settings(BaseSettings):
     oauth_state_lifetime_seconds: int = Field(default=600, ge=1, le=86_400)
     max_body_bytes: int = Field(default=1_000_000, ge=1, le=1_000_000_000)
     log_level: str = "info"
+    # "json": one JSON object a line, for a log collector; "console": lines a person reads.
+    # Unset: JSON in production, console otherwise (see docs/operations.md).
+    log_format: Literal["json", "console"] | None = None
+    # Proxies (IP addresses or CIDR networks, comma-separated) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed. Empty: nobody's, so a client cannot pose as another address.
+    trusted_proxies: str = ""
+    # On SIGTERM, how long requests and jobs in flight may take to finish before the process
+    # closes its pools and exits anyway.
+    shutdown_grace_seconds: int = Field(default=30, ge=0, le=3600)
 
     # The health engine (see docs/health.md).
     broker_url: str | None = Field(default=None, repr=False)
@@ -136,6 +146,25 @@ class Settings(BaseSettings):
     login_delay_seconds: int = Field(default=2, ge=1)
     login_delay_max_seconds: int = Field(default=60, ge=1)
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        """Each entry an IP address or network: uvicorn would take a typo as a host name that
+        never matches, and the proxy's clients would all share its address unnoticed."""
+        bad = [entry for entry in proxy_entries(value) if not _is_network(entry)]
+        if bad:
+            raise ValueError(
+                f"not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/8): "
+                f"{', '.join(repr(entry) for entry in bad)}"
+            )
+        return value
+
+    @property
+    def resolved_log_format(self) -> Literal["json", "console"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.env == "production" else "console"
+
     @model_validator(mode="after")
     def _production_defaults(self) -> "Settings":
         """In production the sandbox and the demo are off unless asked for (and then refused,
@@ -164,6 +193,20 @@ class Settings(BaseSettings):
     @property
     def oauth_redirect_uri(self) -> str:
         return f"{self.resolved_public_url}/oauth/callback"
+
+
+def _is_network(entry: str) -> bool:
+    # Strict, as uvicorn reads it: 10.0.0.1/8 (host bits set) would be a name matching nothing.
+    try:
+        ipaddress.ip_network(entry)
+    except ValueError:
+        return False
+    return True
+
+
+def proxy_entries(value: str) -> list[str]:
+    """The entries of a comma-separated list of addresses, blanks left out."""
+    return [entry.strip() for entry in value.split(",") if entry.strip()]
 
 
 def async_database_url(url: str) -> str:

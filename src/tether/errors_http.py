@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from tether.errors import TetherError
+from tether.kit import request_id as request_ids
 from tether.web.errors import is_page_request, page_error
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,17 @@ async def _integrity_error(_: Request, error: Exception) -> JSONResponse:
 async def _unexpected(request: Request, error: Exception) -> Response:
     log.error("Unexpected error while serving a request", exc_info=error)
     message = "Something went wrong on Tether's side; it was logged."
+    response: Response
     if is_page_request(request):
-        return page_error(request, error, status=500, message=message)
-    return error_response(500, "internal", message)
+        response = page_error(request, error, status=500, message=message)
+    else:
+        response = error_response(500, "internal", message)
+    # Answered outside the middlewares (Starlette's last resort), so the id is set here: the
+    # person who reports the error can quote the id its log lines carry.
+    request_id = request_ids.of(request.scope)
+    if request_id is not None:
+        response.headers["X-Request-Id"] = request_id
+    return response
 
 
 def install(app: FastAPI) -> None:

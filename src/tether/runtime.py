@@ -74,3 +74,11 @@ def current() -> Runtime:
     if runtime is None:
         runtime = _per_loop[loop] = open_runtime(_settings or Settings())
     return runtime
+
+
+async def close_current() -> None:
+    """Close this event loop's runtime, if jobs opened one: a worker calls it on its way out, on
+    the loop the runtime's pools belong to."""
+    runtime = _per_loop.pop(asyncio.get_running_loop(), None)
+    if runtime is not None:
+        await runtime.close()

@@ -70,7 +70,8 @@ def out_of_bounds(error: ValidationError) -> list[str]:
     problems = []
     for detail in error.errors():
         where = "__".join(str(part).upper() for part in detail["loc"])
-        problems.append(f"{PREFIX}{where}: {detail['msg']}.")
+        # Pydantic prefixes the words of a check of Tether's own; the operator needs no prefix.
+        problems.append(f"{PREFIX}{where}: {detail['msg'].removeprefix('Value error, ')}.")
     return problems
 
 

@@ -29,7 +29,7 @@ from tests.conftest import TEST_KEYS
 from tests.fixtures.builders import create_org
 from tests.fixtures.databases import Backend, postgres_backend
 from tests.fixtures.fleet import Member, connect_fleet
-from tests.fixtures.redis import reachable
+from tests.fixtures.redis import own_namespace
 from tests.fixtures.server import serve
 from tether import vault
 from tether.config import Settings
@@ -62,15 +62,7 @@ def database() -> Iterator[Backend]:
 
 @pytest.fixture
 def namespace() -> Iterator[str]:
-    """A Redis key prefix of this test's own, deleted afterwards with everything under it."""
-    name = f"tether-test-{uuid.uuid4().hex[:12]}"
-    client = reachable(REDIS_URL)
-    try:
-        yield name
-    finally:
-        for key in client.scan_iter(match=f"{name}:*", count=1000):
-            client.delete(key)
-        client.close()
+    yield from own_namespace(REDIS_URL)
 
 
 @dataclass

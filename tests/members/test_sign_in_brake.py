@@ -147,3 +147,44 @@ async def test_guesses_at_one_email_do_not_slow_that_member_down_from_another_ad
 
     assert from_there.status_code == 429
     assert "from this address" in from_there.text
+
+
+async def guesses_from(base_url: str, forwarded_for: list[str]) -> list[httpx.Response]:
+    """One wrong guess at a fresh email from each address a proxy says it forwards for."""
+    answers = []
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+        form = Form(http)
+        for address in forwarded_for:
+            http.headers["X-Forwarded-For"] = address
+            answers.append(await form.send(f"guess-{uuid.uuid4().hex[:6]}@example.com", "guess"))
+    return answers
+
+
+async def test_behind_a_trusted_proxy_each_client_address_has_a_brake_of_its_own(
+    tether: Tether,
+) -> None:
+    with (
+        alongside(tether, login_failures_per_address=3, trusted_proxies="127.0.0.0/8") as proxied,
+        time_machine.travel(utcnow(), tick=False),
+    ):
+        first = await guesses_from(proxied.base_url, ["203.0.113.7"] * 4)
+        second = await guesses_from(proxied.base_url, ["198.51.100.9"])
+
+    assert [a.status_code for a in first] == [401, 401, 401, 429]
+    assert "from this address" in first[-1].text
+    # The proxy's other client is not slowed down by the first one's guesses.
+    assert [a.status_code for a in second] == [401]
+
+
+async def test_without_a_trusted_proxy_a_fresh_x_forwarded_for_does_not_dodge_the_brake(
+    tether: Tether,
+) -> None:
+    forged = [f"192.0.2.{n}" for n in range(1, 5)]
+    with (
+        alongside(tether, login_failures_per_address=3) as direct,
+        time_machine.travel(utcnow(), tick=False),
+    ):
+        answers = await guesses_from(direct.base_url, forged)
+
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    assert "from this address" in answers[-1].text

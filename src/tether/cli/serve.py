@@ -1,6 +1,8 @@
 """`tether serve`, `tether migrate`, `tether sandbox`."""
 
+import signal
 from functools import partial
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -35,10 +37,13 @@ def serve(
             path = demo.save(login, settings.data_dir)
             console.print(login.as_text(), highlight=False)
             console.print(f"(Shown once; also saved to {path}, readable only by you.)")
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.resolved_log_format)
     console.print(f"Tether is running at {settings.resolved_public_url}", highlight=False)
     from tether.app import create_app
 
+    # uvicorn stops gracefully on SIGTERM, then raises the signal again for the handler it found:
+    # this one makes the stop an exit 0, which process managers read as an orderly one.
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -46,7 +51,17 @@ def serve(
         log_config=None,
         log_level=settings.log_level,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        # The app believes X-Forwarded-* from TETHER_TRUSTED_PROXIES alone (app.py): uvicorn's
+        # own rule (FORWARDED_ALLOW_IPS, loopback by default) would be a second one.
+        proxy_headers=False,
+        # On SIGTERM: stop accepting, let requests in flight finish, then run the lifespan's
+        # shutdown (background work stopped, pools closed).
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
+
+
+def _stopped(_signal: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def migrate() -> None:

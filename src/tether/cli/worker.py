@@ -49,9 +49,9 @@ def worker(
         raise typer.Exit(1)
     if settings.env == "production":
         schema_ready(settings)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.resolved_log_format)
     probe_socket = _probe_socket(settings)
-    bound = broker.setup(settings)
+    bound = broker.setup(settings, on_shutdown=runtime.close_current)
     jobs.load()
     actor.declare(bound)
     runtime.configure(settings)
@@ -61,7 +61,10 @@ def worker(
     try:
         asyncio.run(_until_signalled(settings, schedule, probe_socket))
     finally:
-        running.stop()
+        # No new message is taken; jobs in flight have the grace to finish. One still running
+        # after it is not acknowledged: the broker hands it out again, and the scheduler resends
+        # its work after TETHER_DISPATCH_TIMEOUT_SECONDS.
+        running.stop(timeout=settings.shutdown_grace_seconds * 1000)
 
 
 async def _until_signalled(settings: Settings, schedule: bool, probe_socket: socket.socket) -> None:

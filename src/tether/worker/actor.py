@@ -2,10 +2,13 @@
 broker by `declare`, so importing a tasks module never needs a broker to exist yet. `tether.jobs`
 imports every tasks module; the worker imports none."""
 
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import dramatiq
+import structlog
+from dramatiq.middleware import CurrentMessage
 
 F = TypeVar("F", bound=Callable[..., Any])
 _functions: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {}
@@ -30,9 +33,31 @@ def declare(broker: dramatiq.Broker) -> dict[str, dramatiq.Actor[Any, Any]]:
         options = {"max_retries": 0, "queue_name": "default", **options}
         queue = options.pop("queue_name")
         _actors[name] = dramatiq.Actor(
-            fn, broker=broker, actor_name=name, queue_name=queue, priority=0, options=options
+            logged(name, fn),
+            broker=broker,
+            actor_name=name,
+            queue_name=queue,
+            priority=0,
+            options=options,
         )
     return dict(_actors)
+
+
+def logged(name: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """`fn` with its job's id and actor name on every line it logs.
+
+    Bound inside the coroutine, which runs on the worker's event-loop thread, so the ids end
+    with the job whatever thread took its message. The message is read from CurrentMessage: the
+    loop's task starts with a copy of the context of the thread that sent the coroutine over."""
+
+    @functools.wraps(fn)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        message = CurrentMessage.get_current_message()
+        ids = {"actor": name} | ({"job_id": message.message_id} if message else {})
+        with structlog.contextvars.bound_contextvars(**ids):
+            return await fn(*args, **kwargs)
+
+    return run
 
 
 def send(name: str, *args: Any) -> None:

@@ -16,12 +16,14 @@ from tether.worker import actor, broker, scheduler
 class Background:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
+    # Run on the jobs' event loop when the in-process worker stops (closes what jobs opened).
+    on_shutdown: broker.Closer | None = None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     worker: dramatiq.Worker | None = None
     task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        bound = broker.setup(self.settings)
+        bound = broker.setup(self.settings, on_shutdown=self.on_shutdown)
         actor.declare(bound)
         if isinstance(bound, StubBroker):
             self.worker = dramatiq.Worker(
@@ -37,4 +39,5 @@ class Background:
         if self.task is not None:
             await self.task
         if self.worker is not None:
-            await asyncio.to_thread(self.worker.stop)
+            grace_ms = self.settings.shutdown_grace_seconds * 1000
+            await asyncio.to_thread(self.worker.stop, grace_ms)
