@@ -1,0 +1,333 @@
+"""The production topology of deploy/compose.yaml, run as plain processes: a one-shot migrate,
+two web replicas and two workers on PostgreSQL and Redis, in production mode.
+
+The platform is the sandbox run on its own (`tether sandbox`), reached the way an operator
+points Tether at any platform: Pinterest Ads' own definition with an OAuth app's id and secret
+and its base URLs set (`TETHER_PROVIDERS__PINTEREST_ADS__*`), here the sandbox's Pinterest
+dialect. Production refuses the mounted sandbox and its stand-ins, and needs neither.
+
+The whole loop goes through both replicas over HTTP, with a worker killed (SIGKILL) while the
+first loads are in flight: nothing is lost and nothing is doubled.
+"""
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.fixtures.builders import consent
+from tests.fixtures.databases import empty_postgres
+from tests.fixtures.receiver import Receiver, receiving
+from tests.fixtures.redis import reachable
+from tests.fixtures.smtp import Mailbox, free_port
+from tests.fixtures.tls import Certificate, self_signed
+from tests.fixtures.topology import (
+    EnvFile,
+    Topology,
+    compose_file,
+    environment_of,
+    tether_services,
+    topology,
+)
+from tether.kit.crypto import format_key, generate_key
+
+pytestmark = pytest.mark.postgres
+
+REDIS_URL = os.environ.get("TETHER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+PUBLIC_URL = "https://tether.smoke.example"
+PROVIDER = "pinterest_ads"
+# The sandbox's own registered OAuth app, as a platform's developer console would give one.
+APP_ID, APP_SECRET = "tether", "tether-sandbox-secret"
+CLIENTS_PER_ACCOUNT, ACCOUNTS = 2, 2
+CONNECTIONS = CLIENTS_PER_ACCOUNT * ACCOUNTS
+HISTORY_DAYS = 90
+SLOW_MS = 1500
+# How long a job handed to a worker that died waits before it is handed out again: the one
+# setting shortened here (production keeps 300 s), so the test need not wait five minutes.
+DISPATCH_TIMEOUT = "10"
+WAIT = 90.0
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    with empty_postgres("tether_smoke") as url:
+        yield url
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    """A Redis key prefix of this test's own, deleted afterwards with everything under it."""
+    name = f"tether-smoke-{uuid.uuid4().hex[:12]}"
+    client = reachable(REDIS_URL)
+    try:
+        yield name
+    finally:
+        for key in client.scan_iter(match=f"{name}:*", count=1000):
+            client.delete(key)
+        client.close()
+
+
+@pytest.fixture
+def certificate(folder: Path) -> Certificate:
+    return self_signed(folder)
+
+
+@pytest.fixture
+def receiver(certificate: Certificate) -> Iterator[Receiver]:
+    """A webhook receiver on https, as Tether on https requires, under a private CA."""
+    with receiving(certificate) as running:
+        yield running
+
+
+class Site:
+    """The running topology as a member and an operator reach it."""
+
+    def __init__(self, running: Topology, platform: str, webs: list[str], token: str):
+        self.running = running
+        self.platform = httpx.AsyncClient(base_url=f"{platform}/control", timeout=30)
+        self.webs = webs
+        self.api = [
+            httpx.AsyncClient(
+                base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            )
+            for url in webs
+        ]
+
+    async def call(self, replica: int, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self.api[replica].request(method, f"/api/v1{path}", **kwargs)
+        assert response.status_code < 300, response.text
+        return response.json() if response.content else None
+
+    async def sign_in(self, start_on: int, finish_on: int, path: str, body: Any = None) -> str:
+        """Consent started on one replica, and the platform's redirect (to the public URL)
+        answered by the other, as a load balancer may send it: the authorization's id."""
+        started = await self.call(start_on, "POST", path, json=body)
+        callback = urlsplit(await consent(started["authorize_url"], "alice"))
+        assert f"{callback.scheme}://{callback.netloc}" == PUBLIC_URL
+        async with httpx.AsyncClient(timeout=30) as browser:
+            finished = await browser.get(
+                f"{self.webs[finish_on]}{callback.path}?{callback.query}",
+                headers={"Accept": "application/json"},
+            )
+        assert finished.status_code == 200, finished.text
+        return str(finished.json()["authorization_id"])
+
+    async def eventually(self, what: str, done: Callable[[], Awaitable[bool]]) -> None:
+        deadline = time.monotonic() + WAIT
+        while not await done():
+            self.running.check_alive()
+            if time.monotonic() > deadline:
+                pytest.fail(f"waited {WAIT:.0f} s for {what}")
+            await asyncio.sleep(0.5)
+
+    async def coverage_complete(self) -> bool:
+        rows = (await self.call(0, "GET", "/coverage"))["data"]
+        return len(rows) == CONNECTIONS and all(
+            r["days_loaded"] == HISTORY_DAYS and not r["missing"] for r in rows
+        )
+
+    async def counts(self, replica: int = 0) -> dict[str, int]:
+        return dict(await self.call(replica, "GET", "/connections/counts"))
+
+    async def switch(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One of the platform's control switches (the sandbox's)."""
+        response = await self.platform.request(method, path, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    async def close(self) -> None:
+        await self.platform.aclose()
+        for client in self.api:
+            await client.aclose()
+
+
+def start_platform(running: Topology) -> str:
+    port = free_port()
+    running.start("sandbox", running.command({"command": ["sandbox", "--port", str(port)]}), {})
+    url = f"http://127.0.0.1:{port}"
+    running.wait_ready("sandbox", f"{url}/control/state")
+    return url
+
+
+def env_file(platform: str, smtp: Mailbox, certificate: Certificate) -> EnvFile:
+    """What an operator's deploy/.env holds, for this machine."""
+    keys = format_key(generate_key("k1"))
+    pinterest = "TETHER_PROVIDERS__PINTEREST_ADS__"
+    return EnvFile(
+        {
+            "TETHER_SECRET_KEYS": keys,
+            "POSTGRES_PASSWORD": uuid.uuid4().hex,
+            "TETHER_PUBLIC_URL": PUBLIC_URL,
+            "TETHER_SMTP_HOST": "127.0.0.1",
+            "TETHER_SMTP_PORT": str(smtp.port),
+            "TETHER_SMTP_TLS": "none",
+            "TETHER_SMTP_FROM": "Tether <tether@smoke.example>",
+            pinterest + "CLIENT_ID": APP_ID,
+            pinterest + "CLIENT_SECRET": APP_SECRET,
+            pinterest + "BASE_URLS__WWW": f"{platform}/pinterest/www",
+            pinterest + "BASE_URLS__API": f"{platform}/pinterest/api",
+            # The webhook receiver listens on this machine's loopback, under a private CA.
+            "TETHER_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
+            "SSL_CERT_FILE": str(certificate.certfile),
+        }
+    )
+
+
+def local(database: str, namespace: str, port: int | None = None) -> dict[str, str]:
+    """The hosts, ports and URLs of this machine in place of the compose network's, and the
+    PostgreSQL connections kept low: the server is shared by every test."""
+    where = {
+        "TETHER_DATABASE_URL": database,
+        "TETHER_BROKER_URL": REDIS_URL,
+        "TETHER_BROKER_NAMESPACE": namespace,
+        "TETHER_DB_POOL_SIZE": "3",
+        "TETHER_DB_MAX_OVERFLOW": "2",
+        "TETHER_DISPATCH_TIMEOUT_SECONDS": DISPATCH_TIMEOUT,
+    }
+    if port is not None:
+        where |= {"TETHER_HOST": "127.0.0.1", "TETHER_PORT": str(port)}
+    return where
+
+
+async def test_two_replicas_and_two_workers_lose_and_double_nothing_through_a_lapse(
+    folder: Path,
+    database: str,
+    namespace: str,
+    smtp: Mailbox,
+    certificate: Certificate,
+    receiver: Receiver,
+) -> None:
+    services = tether_services(compose_file())
+    with topology(folder) as running:
+        platform = start_platform(running)
+        settings = env_file(platform, smtp, certificate)
+        running.secrets += [settings["TETHER_SECRET_KEYS"], APP_SECRET]
+
+        def env(name: str, port: int | None = None) -> dict[str, str]:
+            return environment_of(services[name], settings) | local(database, namespace, port)
+
+        running.run("migrate", running.command(services["migrate"]), env("migrate"))
+        webs = []
+        for name in ("web-1", "web-2"):
+            port = free_port()
+            running.start(name, running.command(services[name]), env(name, port))
+            webs.append(f"http://127.0.0.1:{port}")
+        running.start("worker-1", running.command(services["worker-1"]), env("worker-1"))
+        for name, url in zip(("web-1", "web-2"), webs, strict=True):
+            running.wait_ready(name, f"{url}/readyz")
+        admin = f"admin-{uuid.uuid4().hex[:6]}@agency.example.com"
+        create = ["admin", "create", admin, "-o", "Smoke Agency"]
+        token = running.run("admin", running.command({"command": create}), env("migrate"))
+        running.secrets.append(token.strip())
+        site = Site(running, platform, webs, token.strip())
+        worker_2 = (running.command(services["worker-2"]), env("worker-2"))
+        try:
+            await _the_loop(site, worker_2, admin, smtp, receiver)
+        finally:
+            await site.close()
+
+
+async def _the_loop(
+    site: Site,
+    worker_2: tuple[list[str], dict[str, str]],
+    admin: str,
+    smtp: Mailbox,
+    receiver: Receiver,
+) -> None:
+    events = ["authorization.lapsed", "connection.lapsed"]
+    events += ["authorization.restored", "connection.restored"]
+    hook = await site.call(
+        1, "POST", "/webhooks", json={"url": f"{receiver.url}/hooks", "events": events}
+    )
+    site.running.secrets.append(hook["secret"])
+
+    # Connect: consent started on web-1, the platform's redirect answered by web-2.
+    authorization_id = await site.sign_in(
+        0, 1, "/authorizations/oauth/start", {"provider": PROVIDER}
+    )
+    accounts = (await site.call(1, "GET", f"/authorizations/{authorization_id}/accounts"))["data"]
+    assert len(accounts) >= ACCOUNTS
+    # The platform answers slowly, so the first loads are still running when worker-1 dies.
+    await site.switch("PUT", "/faults", json={"slow_ms": SLOW_MS})
+    for n in range(CONNECTIONS):
+        replica = n % 2
+        client = await site.call(replica, "POST", "/clients", json={"name": f"Client {n}"})
+        body = {"client_id": client["id"], "account_id": accounts[n % ACCOUNTS]["id"]}
+        await site.call(replica, "POST", "/connections", json=body)
+
+    # worker-1, the only one, is mid-way through the first loads: it dies with what it held,
+    # and worker-2 starts. What worker-1 held is handed out again, nothing twice.
+    async def loading() -> bool:
+        return bool((await site.switch("GET", "/stats"))["totals"]["metrics"]["ok"])
+
+    await site.eventually("worker-1 loading", loading)
+    site.running.processes["worker-1"].kill()
+    await site.switch("DELETE", "/faults")
+    site.running.start("worker-2", *worker_2)
+    await site.eventually("every connection's history loaded", site.coverage_complete)
+
+    # The lapse: alice revokes Tether's access on the platform; a check on web-2 sees it.
+    await site.switch("POST", "/users/alice/grants/revoke")
+    checked = await site.call(1, "POST", f"/authorizations/{authorization_id}/check")
+    assert (checked["status"], checked["reason"]) == ("needs_reconnect", "token_revoked")
+    assert (await site.counts(0))["needs_reconnect"] == CONNECTIONS
+    opened = (await site.call(0, "GET", "/incidents", params={"state": "open"}))["data"]
+    assert [(i["provider"], i["authorization_id"]) for i in opened] == [
+        (PROVIDER, authorization_id)
+    ]
+
+    async def told() -> bool:
+        return bool(smtp.to(admin)) and _events(receiver)["authorization.lapsed"] == 1
+
+    await site.eventually("the lapse emailed and sent by webhook", told)
+
+    # The killed worker comes back; the member reconnects through web-2, answered by web-1.
+    site.running.processes["worker-1"].start()
+    assert (
+        await site.sign_in(1, 0, f"/authorizations/{authorization_id}/reconnect")
+        == authorization_id
+    )
+    counts = await site.counts(1)
+    assert (counts["active"], counts["needs_reconnect"]) == (CONNECTIONS, 0)
+
+    async def restored() -> bool:
+        return _events(receiver)["authorization.restored"] == 1
+
+    await site.eventually("the restoration sent by webhook", restored)
+    await site.eventually("every connection's history loaded again", site.coverage_complete)
+    incidents = (await site.call(1, "GET", "/incidents", params={"state": "all"}))["data"]
+    assert [(i["authorization_id"], i["closed_at"] is not None) for i in incidents] == [
+        (authorization_id, True)
+    ]
+    _nothing_doubled(smtp, receiver, admin)
+
+
+def _events(receiver: Receiver) -> Counter[str]:
+    return Counter(json.loads(r.body)["event"] for r in receiver.delivered("/hooks"))
+
+
+def _nothing_doubled(smtp: Mailbox, receiver: Receiver, admin: str) -> None:
+    """Each email reached each recipient once, and each webhook event arrived once."""
+    message_ids = Counter(
+        (address, str(r.message["Message-ID"])) for r in smtp.received for address in r.recipients
+    )
+    assert set(message_ids.values()) == {1}, message_ids
+    assert len(smtp.to(admin)) >= 1
+    deliveries = Counter(r.headers["webhook-id"] for r in receiver.delivered("/hooks"))
+    assert set(deliveries.values()) == {1}, deliveries
+    # One authorization lapsed and came back: its events, not one per connection.
+    assert _events(receiver) == {"authorization.lapsed": 1, "authorization.restored": 1}
