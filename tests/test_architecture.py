@@ -21,9 +21,9 @@ TRANSACTION_OWNERS = {
 EDGES = ("api.py", "schemas.py")
 
 # The domain packages. Each may import the shared foundation (config, db, errors, actor, events,
-# kit, models) and the domains it builds on; the graph between domains has no cycle, so each can
-# be read, tested and changed knowing only what is below it. Composition (app, web, cli, demo,
-# jobs, reactions, runtime, worker) sits above them all.
+# metrics, kit, models) and the domains it builds on; the graph between domains has no cycle, so
+# each can be read, tested and changed knowing only what is below it. Composition (app, web, cli,
+# demo, jobs, probes, reactions, runtime, scrape, worker) sits above them all.
 ALL_DOMAINS = (
     "audit", "authorizations", "clients", "connections", "health", "integrations", "members",
     "notifications", "organizations", "providers", "sync", "vault",

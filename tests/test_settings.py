@@ -115,6 +115,7 @@ def test_the_settings_in_effect_mask_every_secret() -> None:
     settings = Settings(
         **PRODUCTION,
         smtp_password="mail-s3cret",
+        metrics_token="metrics-s3cret-of-some-length",
         providers={"google": {"client_id": "gid", "client_secret": "g-s3cret"}},
     )
 
@@ -125,8 +126,9 @@ def test_the_settings_in_effect_mask_every_secret() -> None:
     assert shown["TETHER_PROVIDERS__GOOGLE__CLIENT_ID"] == "gid"
     assert shown["TETHER_PROVIDERS__GOOGLE__CLIENT_SECRET"] == settings_checks.MASK
     assert shown["TETHER_SMTP_PASSWORD"] == settings_checks.MASK
+    assert shown["TETHER_METRICS_TOKEN"] == settings_checks.MASK
     text = repr(shown)
-    for secret in ("mail-s3cret", "g-s3cret", PRODUCTION["secret_keys"], ":pw@"):
+    for secret in ("mail-s3cret", "metrics-s3cret", "g-s3cret", PRODUCTION["secret_keys"], ":pw@"):
         assert secret not in text
 
 

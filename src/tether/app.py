@@ -6,10 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI
 
-from tether import api_contract, api_docs, errors_http, jobs, readiness, runtime
+from tether import api_contract, api_docs, errors_http, jobs, probes, runtime, scrape
 from tether.audit.api import router as audit_router
 from tether.authorizations.api import router as authorizations_router
 from tether.clients.api import router as clients_router
@@ -18,6 +17,7 @@ from tether.connections.api import router as connections_router
 from tether.health.api import router as health_router
 from tether.integrations.api import router as integrations_router
 from tether.kit.body_limit import BodyLimitMiddleware
+from tether.kit.http_metrics import HttpMetricsMiddleware
 from tether.kit.security_headers import SecurityHeadersMiddleware
 from tether.kit.server_timing import ServerTimingMiddleware
 from tether.members.api import router as members_router
@@ -50,10 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         kept = sandbox.running() if sandbox is not None else nullcontext()
         async with kept, runtime.opened(settings) as opened:
             app.state.settings = settings
-            app.state.runtime = opened
             app.state.sessionmaker = opened.sessions
             app.state.registry = opened.registry
-            app.state.schema_head = readiness.release_head()
+            probes.install(app, opened)
             background = Background(settings, opened.sessions) if settings.background else None
             if background is not None:
                 runtime.configure(settings)
@@ -99,12 +98,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api_contract.install(app)
     web.install(app)
     # Liveness: the process answers. Readiness: it can serve (database, schema, broker).
-    app.add_api_route("/livez", _livez, methods=["GET"], tags=["probes"])
-    app.add_api_route("/healthz", _livez, methods=["GET"], tags=["probes"], include_in_schema=False)
-    app.add_api_route("/readyz", _readyz, methods=["GET"], tags=["probes"])
+    app.add_api_route("/livez", probes.livez, methods=["GET"], tags=["probes"])
+    app.add_api_route(
+        "/healthz", probes.livez, methods=["GET"], tags=["probes"], include_in_schema=False
+    )
+    app.add_api_route("/readyz", probes.readyz, methods=["GET"], tags=["probes"])
+    # Prometheus's text format, not JSON: outside the API's schema.
+    app.add_route("/metrics", scrape.endpoint, methods=["GET"], include_in_schema=False)
     errors_http.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ServerTimingMiddleware)
+    app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(
         SecurityHeadersMiddleware, https=settings.resolved_public_url.startswith("https://")
     )
@@ -120,24 +124,3 @@ def _sandbox_keeper(settings: Settings) -> "Keeper":
     from tether.sandbox.store import Keeper
 
     return Keeper.opened(settings.data_dir / SANDBOX_FILE)
-
-
-async def _livez() -> dict[str, str]:
-    """The process answers (nothing else is asked: a restart would not mend a database)."""
-    return {"status": "ok"}
-
-
-async def _readyz(request: Request) -> JSONResponse:
-    """Whether this process can serve: 200 when every check passes, else 503 naming which."""
-    opened: runtime.Runtime = request.app.state.runtime
-    head = request.app.state.schema_head
-    found = await readiness.checks(opened.engine, opened.settings, head)
-    ready = all(c.ok for c in found)
-    for failed in (c for c in found if not c.ok):
-        # The driver's words name hosts: for the operator's logs, not an unauthenticated answer.
-        log.warning("not ready: %s %s", failed.name, failed.detail)
-    body = {
-        "status": "ready" if ready else "not ready",
-        "checks": {c.name: "ok" if c.ok else "failing" for c in found},
-    }
-    return JSONResponse(body, status_code=200 if ready else 503)

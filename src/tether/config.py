@@ -84,6 +84,15 @@ class Settings(BaseSettings):
     # How long a check handed to the queue may stay unanswered before the scheduler resends it.
     dispatch_timeout_seconds: int = Field(default=300, ge=1, le=86_400)
 
+    # Prometheus metrics (see docs/operations.md). Without a token /metrics answers anyone who
+    # reaches it (counts by provider, never a secret); with one, only `Bearer <token>`.
+    metrics_token: str | None = Field(default=None, repr=False, min_length=16)
+    # The database is read for the scrape-time gauges at most this often per process.
+    metrics_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
+    # Where `tether worker` answers /metrics, /livez and /readyz (host: TETHER_HOST's).
+    worker_host: str | None = None
+    worker_port: int = Field(default=9100, ge=1, le=65535)
+
     # The data sync (see docs/sync.md).
     sync_interval_hours: int = Field(default=24, ge=1, le=24 * 31)
     # How many days back (today included) each connection's metrics are kept loaded.

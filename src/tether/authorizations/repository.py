@@ -378,3 +378,11 @@ async def client_counts(
 async def providers_in_use(session: AsyncSession, organization_id: uuid.UUID) -> list[str]:
     stmt = select(Authorization.provider).where(Authorization.organization_id == organization_id)
     return sorted((await session.scalars(stmt.distinct())).all())
+
+
+async def count_by_provider_and_status(session: AsyncSession) -> dict[tuple[str, str], int]:
+    """How many authorizations each provider has in each status (for /metrics)."""
+    stmt = select(Authorization.provider, Authorization.status, func.count()).group_by(
+        Authorization.provider, Authorization.status
+    )
+    return {(provider, status): n for provider, status, n in (await session.execute(stmt)).all()}

@@ -4,16 +4,18 @@ import asyncio
 import signal
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated
 
 import dramatiq
 import typer
+import uvicorn
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether import jobs, runtime
+from tether import jobs, probes, runtime
 from tether.cli.context import (
     check_providers_file,
     checked_settings,
@@ -25,6 +27,7 @@ from tether.config import Settings
 from tether.health import checks
 from tether.health import repository as health_repository
 from tether.kit import logs
+from tether.kit.serving import KEEP_ALIVE_SECONDS
 from tether.sync import repository as sync_repository
 from tether.sync import service as sync_service
 from tether.worker import actor, broker, scheduler
@@ -63,11 +66,47 @@ async def _until_signalled(settings: Settings, schedule: bool) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if not schedule:
-        await stop.wait()
-        return
-    async with runtime.opened(settings) as opened:
-        await scheduler.run(opened.sessions, settings, stop)
+    async with runtime.opened(settings) as opened, _probes_served(opened):
+        if schedule:
+            await scheduler.run(opened.sessions, settings, stop)
+        else:
+            await stop.wait()
+
+
+class _ProbeServer(uvicorn.Server):
+    """Served inside the worker's own loop, which handles SIGINT and SIGTERM itself."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@asynccontextmanager
+async def _probes_served(opened: runtime.Runtime) -> AsyncIterator[None]:
+    """/livez, /readyz and /metrics on TETHER_WORKER_PORT for as long as the worker runs."""
+    settings = opened.settings
+    host = settings.worker_host or settings.host
+    config = uvicorn.Config(
+        probes.worker_app(opened),
+        host=host,
+        port=settings.worker_port,
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
+    server = _ProbeServer(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():  # the port is taken, or the host is not ours: say so and stop
+            await serving
+            raise RuntimeError(f"Could not serve the worker's probes on {host}:{config.port}.")
+        await asyncio.sleep(0.05)
+    console.print(f"Probes and metrics on http://{host}:{config.port}.", highlight=False)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await serving
 
 
 def check(

@@ -87,3 +87,11 @@ async def find_duplicate(
         Connection.account_external_id == external_id,
     )
     return await session.scalar(stmt)
+
+
+async def count_by_provider_and_status(session: AsyncSession) -> dict[tuple[str, str], int]:
+    """How many connections each provider has in each status (for /metrics)."""
+    stmt = select(Connection.provider, Connection.status, func.count()).group_by(
+        Connection.provider, Connection.status
+    )
+    return {(provider, status): n for provider, status, n in (await session.execute(stmt)).all()}

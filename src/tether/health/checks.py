@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tether import metrics
 from tether.audit import service as audit
 from tether.authorizations.service import credentials_of
 from tether.config import Settings
@@ -116,8 +117,11 @@ async def _probe(engine: Engine, a: Authorization) -> Observation:
     try:
         await engine.registry.adapter(a.provider).probe(credentials_of(a))
     except ProviderCallError as error:
-        return observe(error)
-    return OK
+        seen = observe(error)
+    else:
+        seen = OK
+    metrics.PROBES.labels(a.provider, seen.verdict, seen.reason or "").inc()
+    return seen
 
 
 def _accounts_due(a: Authorization, settings: Settings, asked: bool | None) -> bool:

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether import metrics
 from tether.audit import service as audit
 from tether.events import publish
 from tether.health import repository
@@ -86,6 +87,8 @@ async def open_incident(
         scope=scope_key,
     )
     await session.flush()
+    if kind == IncidentKind.LAPSE:
+        metrics.on_commit(session, metrics.LAPSES.labels(provider, reason).inc)
     await publish(session, IncidentOpened(incident, now))
     return incident
 

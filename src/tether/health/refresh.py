@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tether import vault
+from tether import metrics, vault
 from tether.config import Settings
 from tether.db import utcnow
 from tether.health import repository
@@ -85,7 +85,9 @@ async def _refresh_holding_lease(
     try:
         grant = await adapter.refresh(refresh_token=vault.reveal(a.refresh_token))
     except ProviderCallError as error:
-        return RefreshResult(Refresh.FAILED, observe(error))
+        seen = observe(error)
+        metrics.REFRESHES.labels(a.provider, seen.verdict, seen.reason or "").inc()
+        return RefreshResult(Refresh.FAILED, seen)
     async with sessions.begin() as session:
         a = await repository.get_authorization(session, authorization_id)
         if a is None:
@@ -96,4 +98,5 @@ async def _refresh_holding_lease(
         a.expires_at = grant.expires_at
         if grant.refresh_expires_at is not None:
             a.refresh_expires_at = grant.refresh_expires_at
+    metrics.REFRESHES.labels(a.provider, Refresh.REFRESHED, "").inc()
     return RefreshResult(Refresh.REFRESHED)

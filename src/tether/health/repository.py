@@ -34,6 +34,12 @@ async def due_authorization_ids(
     return (await session.scalars(stmt)).all()
 
 
+async def oldest_due_check(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the check due longest ago (and not handed out) fell due, if any is due."""
+    stmt = select(func.min(Authorization.next_check_at)).where(Authorization.next_check_at <= now)
+    return await session.scalar(stmt)
+
+
 async def postpone(
     session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, until: datetime
 ) -> None:

@@ -23,6 +23,7 @@ from email.message import Message
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tether import metrics
 from tether.config import Settings
 from tether.db import utcnow
 from tether.kit.backoff import Backoff
@@ -131,8 +132,13 @@ async def send_emails(
             except Exception as error:
                 await _failed(sessions, settings, draft, error)
             else:
+                sent_at = utcnow()
                 async with sessions.begin() as session:
-                    await email_repository.mark_sent(session, draft.ids, utcnow())
+                    await email_repository.mark_sent(session, draft.ids, sent_at)
+                    rows = await email_repository.deliveries(session, draft.ids)
+                for row in rows:
+                    lag = (sent_at - row.created_at).total_seconds()
+                    metrics.DELIVERY_LAG.labels("email").observe(max(lag, 0.0))
                 log.info(
                     "Sent email %s (%d events) to member %s",
                     message["Message-ID"],

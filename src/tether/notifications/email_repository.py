@@ -140,3 +140,11 @@ async def abandoned_page(
         limit=limit,
     )
     return (await session.scalars(stmt)).all()
+
+
+async def unsent_count(session: AsyncSession) -> int:
+    """Emails neither sent nor abandoned yet (for /metrics)."""
+    stmt = select(func.count()).where(
+        EmailDelivery.sent_at.is_(None), EmailDelivery.abandoned_at.is_(None)
+    )
+    return int(await session.scalar(stmt) or 0)

@@ -34,7 +34,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tether import vault
+from tether import metrics, vault
 from tether.config import Settings
 from tether.db import utcnow
 from tether.kit import outbound
@@ -109,14 +109,18 @@ async def deliver(
     policy = target_policy(settings)
     headers = {"User-Agent": USER_AGENT}
 
-    async def one(http: httpx.AsyncClient, pending: Pending) -> dict[str, object]:
+    async def one(http: httpx.AsyncClient, pending: Pending) -> Outcome:
         async with gate:
-            return {"id": pending.id, **asdict(await _attempt(http, policy, pending))}
+            return await _attempt(http, policy, pending)
 
     async with outbound.client(policy, timeout=TIMEOUT_SECONDS, headers=headers) as http:
         outcomes = await asyncio.gather(*(one(http, p) for p in pendings))
     async with sessions.begin() as session:
-        await repository.record_attempts(session, outcomes)
+        await repository.record_attempts(
+            session, [{"id": p.id, **asdict(o)} for p, o in zip(pendings, outcomes, strict=True)]
+        )
+    for pending, outcome in zip(pendings, outcomes, strict=True):
+        _count(pending, outcome)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,3 +236,12 @@ def _outcome(pending: Pending, attempt: Attempt, now: datetime) -> Outcome:
     if pending.event == TEST_EVENT or next_at is None:
         return Outcome(attempt.status_code, attempt.error, None, None, now)
     return Outcome(attempt.status_code, attempt.error, None, next_at, None)
+
+
+def _count(pending: Pending, outcome: Outcome) -> None:
+    """An attempt recorded: its failure by reason, or its delivery's lag since the event."""
+    if outcome.delivered_at is not None:
+        lag = (outcome.delivered_at - pending.created_at).total_seconds()
+        metrics.DELIVERY_LAG.labels("webhook").observe(max(lag, 0.0))
+    else:
+        metrics.WEBHOOK_FAILURES.labels(outcome.error or "unknown").inc()

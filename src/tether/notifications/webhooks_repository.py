@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.models import WebhookDelivery, WebhookEndpoint
@@ -156,3 +156,11 @@ async def record_attempts(session: AsyncSession, attempts: Sequence[dict[str, ob
         await session.execute(
             _RECORD, [{f"b_{key}": value for key, value in a.items()} for a in attempts]
         )
+
+
+async def undelivered_count(session: AsyncSession) -> int:
+    """Deliveries neither delivered nor abandoned yet (for /metrics)."""
+    stmt = select(func.count()).where(
+        WebhookDelivery.delivered_at.is_(None), WebhookDelivery.abandoned_at.is_(None)
+    )
+    return int(await session.scalar(stmt) or 0)

@@ -40,6 +40,14 @@ async def due_connection_ids(
     return (await session.scalars(stmt)).all()
 
 
+async def oldest_due_sync(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the sync due longest ago (and not handed out) fell due, if any is due."""
+    stmt = select(func.min(Connection.next_sync_at)).where(
+        Connection.next_sync_at <= now, Connection.status.not_in(_NOT_SYNCED)
+    )
+    return await session.scalar(stmt)
+
+
 async def postpone(
     session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, until: datetime
 ) -> None:

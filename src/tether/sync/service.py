@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from tether import metrics
 from tether.db import utcnow
 from tether.errors import Unprocessable
 from tether.health import status
@@ -77,10 +78,25 @@ async def _load(
     regular: bool,
     synced: list[tuple[Plan, datetime]],
 ) -> SyncResult:
-    """Ask the provider for the plan's days, call by call, and store each call's days; the
-    last call's are stored with the success, which is also added to `synced`."""
+    """Load the plan's days (`_fetch`), counted by outcome once what it wrote has committed;
+    a skipped plan is no sync."""
     if isinstance(plan, Skip):
         return SyncResult(plan.connection_id, "skipped", error=plan.error)
+    result = await _fetch(engine, plan, budget, actor, regular, synced)
+    metrics.SYNCS.labels(plan.provider, result.outcome, result.reason or "").inc()
+    return result
+
+
+async def _fetch(
+    engine: Engine,
+    plan: Plan,
+    budget: sync_limits.Limits,
+    actor: str,
+    regular: bool,
+    synced: list[tuple[Plan, datetime]],
+) -> SyncResult:
+    """Ask the provider for the plan's days, call by call, and store each call's days; the
+    last call's are stored with the success, which is also added to `synced`."""
     connection_id, now = plan.connection_id, utcnow()
     adapter = engine.registry.adapter(plan.provider)
     loaded = rows = lost = 0

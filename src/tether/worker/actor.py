@@ -38,3 +38,8 @@ def declare(broker: dramatiq.Broker) -> dict[str, dramatiq.Actor[Any, Any]]:
 def send(name: str, *args: Any) -> None:
     """Enqueue a job by name. Call after the transaction that made it due has committed."""
     _actors[name].send(*args)
+
+
+def queues() -> set[str]:
+    """The queues the registered actors use (what /metrics reports the depth of)."""
+    return {options.get("queue_name", "default") for _, options in _functions.values()}

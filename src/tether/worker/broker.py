@@ -9,6 +9,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
 
 from tether.config import Settings
+from tether.worker.job_metrics import JobMetrics
 
 
 def create_broker(settings: Settings) -> dramatiq.Broker:
@@ -28,6 +29,7 @@ def create_broker(settings: Settings) -> dramatiq.Broker:
     else:
         raise ValueError("TETHER_BROKER_URL must start with redis://, rediss:// or amqp://.")
     broker.add_middleware(AsyncIO())
+    broker.add_middleware(JobMetrics())
     return broker
 
 

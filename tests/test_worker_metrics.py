@@ -1,0 +1,146 @@
+"""A `tether worker` is probed and scraped like a web replica: /livez, /readyz and /metrics on
+its own port, with the jobs it ran counted there."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures.connected import Connected
+from tests.fixtures.keys import TEST_KEYS
+from tests.fixtures.prometheus import scrape, value
+from tests.fixtures.redis import reachable
+from tether.db import utcnow
+from tether.health.schedule import CHECK_ACTOR
+from tether.models import Authorization
+
+REDIS_URL = os.environ.get("TETHER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Generous: a loaded machine starts a Python process, PostgreSQL connections and the broker.
+WITHIN_SECONDS = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`tether worker` in a process of its own, stopped by SIGTERM at the end; its output is
+    shown if the block fails."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tether.cli", "worker"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    except BaseException:
+        sys.stderr.write(f"----- tether worker -----\n{log.read_text(errors='replace')}\n")
+        raise
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def until(
+    what: str, process: subprocess.Popen[bytes], done: Callable[[], Awaitable[bool]]
+) -> None:
+    deadline = time.monotonic() + WITHIN_SECONDS
+    while True:
+        try:
+            if await done():
+                return
+        except httpx.TransportError:
+            pass  # not listening yet
+        if process.poll() is not None:
+            pytest.fail(f"tether worker exited (code {process.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {WITHIN_SECONDS:.0f} s for {what}")
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    """A Redis key prefix of this test's own, deleted afterwards with everything under it."""
+    name = f"tether-test-{uuid.uuid4().hex[:12]}"
+    client = reachable(REDIS_URL)
+    try:
+        yield name
+    finally:
+        for key in client.scan_iter(match=f"{name}:*", count=1000):
+            client.delete(key)
+        client.close()
+
+
+async def test_a_worker_serves_probes_and_metrics_and_counts_the_jobs_it_ran(
+    connected: Connected, namespace: str, tmp_path: Path
+) -> None:
+    tether = connected.tether
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TETHER_", "PROMETHEUS_"))}
+    env.update(
+        PYTHONUNBUFFERED="1",
+        TETHER_DATA_DIR=str(tmp_path),
+        TETHER_DATABASE_URL=tether.backend.url,
+        TETHER_SECRET_KEYS=TEST_KEYS,
+        TETHER_BROKER_URL=REDIS_URL,
+        TETHER_BROKER_NAMESPACE=namespace,
+        TETHER_SANDBOX_URL=tether.sandbox_url,
+        TETHER_SCHEDULER_TICK_SECONDS="0.2",
+        TETHER_METRICS_CACHE_SECONDS="0",
+        TETHER_WORKER_HOST="127.0.0.1",
+        TETHER_WORKER_PORT=str(port),
+        TETHER_WORKER_THREADS="2",
+        TETHER_DB_POOL_SIZE="3",
+        TETHER_DB_MAX_OVERFLOW="2",
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    job = {"actor": CHECK_ACTOR, "outcome": "ok"}
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        with worker(env, tmp_path / "worker.log") as process:
+
+            async def alive() -> bool:
+                return (await http.get("/livez")).status_code == 200
+
+            await until("/livez answered", process, alive)
+            ready = await http.get("/readyz")
+            before = await scrape(base_url)
+            async with tether.sessions.begin() as session:
+                stored = await session.get(Authorization, uuid.UUID(connected.id))
+                assert stored is not None
+                stored.next_check_at = utcnow()  # due now: the worker's scheduler hands it out
+
+            async def checked() -> bool:
+                text = await scrape(base_url)
+                return value(text, "tether_job_duration_seconds_count", **job) > 0
+
+            await until("the check job ran", process, checked)
+            after = await scrape(base_url)
+
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "schema": "ok", "broker": "ok"}
+    assert value(before, "tether_job_duration_seconds_count", **job) == 0
+    assert value(after, "tether_job_latency_seconds_count", actor=CHECK_ACTOR) >= 1
+    ok_probe = {"provider": "sandbox", "outcome": "ok", "reason": ""}
+    assert value(after, "tether_probes_total", **ok_probe) >= 1
+    assert value(after, "tether_authorizations", provider="sandbox", status="active") == 1
+    assert 'tether_queue_depth{queue="default"}' in after
