@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from tests.fixtures.builders import consent
 from tests.fixtures.databases import empty_postgres
@@ -55,6 +57,7 @@ SLOW_MS = 1500
 # setting shortened here (production keeps 300 s), so the test need not wait five minutes.
 DISPATCH_TIMEOUT = "10"
 WAIT = 90.0
+METRICS_TOKEN = uuid.uuid4().hex
 
 
 @pytest.fixture
@@ -96,15 +99,16 @@ def receiver(certificate: Certificate) -> Iterator[Receiver]:
 class Site:
     """The running topology as a member and an operator reach it."""
 
-    def __init__(self, running: Topology, platform: str, webs: list[str], token: str):
-        self.running = running
+    def __init__(self, services: "Services", platform: str, token: str):
+        self.running = services.running
+        self.services = services
         self.platform = httpx.AsyncClient(base_url=f"{platform}/control", timeout=30)
-        self.webs = webs
+        self.webs = [services.urls["web-1"], services.urls["web-2"]]
         self.api = [
             httpx.AsyncClient(
                 base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
             )
-            for url in webs
+            for url in self.webs
         ]
 
     async def call(self, replica: int, method: str, path: str, **kwargs: Any) -> Any:
@@ -143,6 +147,39 @@ class Site:
     async def counts(self, replica: int = 0) -> dict[str, int]:
         return dict(await self.call(replica, "GET", "/connections/counts"))
 
+    async def scrape(self) -> dict[str, list[Sample]]:
+        """Every running web replica's and worker's /metrics, by process."""
+        scraped = {}
+        headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+        async with httpx.AsyncClient(headers=headers, timeout=10) as http:
+            for name, url in self.services.urls.items():
+                if self.running.processes[name].alive:
+                    answer = await http.get(f"{url}/metrics")
+                    assert answer.status_code == 200, answer.text
+                    families = text_string_to_metric_families(answer.text)
+                    scraped[name] = [sample for f in families for sample in f.samples]
+        return scraped
+
+    def metrics_show(self, status: str) -> Callable[[], Awaitable[bool]]:
+        """Whether every process's /metrics shows the authorization and its connections in
+        `status`, and the one lapse counted once across them all."""
+
+        async def shown() -> bool:
+            scraped = await self.scrape()
+            lapses = sum(
+                s.value
+                for samples in scraped.values()
+                for s in samples
+                if s.name == "tether_lapses_total" and s.labels["provider"] == PROVIDER
+            )
+            return lapses == 1 and all(
+                _gauge(samples, "tether_authorizations", status) == 1
+                and _gauge(samples, "tether_connections", status) == CONNECTIONS
+                for samples in scraped.values()
+            )
+
+        return shown
+
     async def switch(self, method: str, path: str, **kwargs: Any) -> Any:
         """One of the platform's control switches (the sandbox's)."""
         response = await self.platform.request(method, path, **kwargs)
@@ -153,6 +190,15 @@ class Site:
         await self.platform.aclose()
         for client in self.api:
             await client.aclose()
+
+
+def _gauge(samples: list[Sample], name: str, status: str) -> float:
+    """The gauge's value for this test's provider in `status` (0 when it is not shown)."""
+    return sum(
+        s.value
+        for s in samples
+        if s.name == name and s.labels == {"provider": PROVIDER, "status": status}
+    )
 
 
 def start_platform(running: Topology) -> str:
@@ -183,14 +229,15 @@ def env_file(platform: str, smtp: Mailbox, certificate: Certificate) -> EnvFile:
             # The webhook receiver listens on this machine's loopback, under a private CA.
             "TETHER_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
             "SSL_CERT_FILE": str(certificate.certfile),
+            "TETHER_METRICS_TOKEN": METRICS_TOKEN,
         }
     )
 
 
-def local(database: str, namespace: str, port: int | None = None) -> dict[str, str]:
-    """The hosts, ports and URLs of this machine in place of the compose network's, and the
-    PostgreSQL connections kept low: the server is shared by every test."""
-    where = {
+def local(database: str, namespace: str) -> dict[str, str]:
+    """This machine's database and broker in place of the compose network's; the PostgreSQL
+    connections kept low (the server is shared by every test); and the dispatch time-out."""
+    return {
         "TETHER_DATABASE_URL": database,
         "TETHER_BROKER_URL": REDIS_URL,
         "TETHER_BROKER_NAMESPACE": namespace,
@@ -198,9 +245,38 @@ def local(database: str, namespace: str, port: int | None = None) -> dict[str, s
         "TETHER_DB_MAX_OVERFLOW": "2",
         "TETHER_DISPATCH_TIMEOUT_SECONDS": DISPATCH_TIMEOUT,
     }
-    if port is not None:
-        where |= {"TETHER_HOST": "127.0.0.1", "TETHER_PORT": str(port)}
-    return where
+
+
+class Services:
+    """The compose file's Tether services, each started on this machine's free ports."""
+
+    def __init__(self, running: Topology, settings: EnvFile, where: dict[str, str]) -> None:
+        self.running = running
+        self.compose = tether_services(compose_file())
+        self.settings = settings
+        self.where = where
+        self.urls: dict[str, str] = {}
+
+    def env(self, name: str) -> EnvFile:
+        return EnvFile(environment_of(self.compose[name], self.settings) | self.where)
+
+    def run(self, name: str, command: list[str] | None = None) -> str:
+        argv = self.running.command({"command": command or self.compose[name]["command"]})
+        return self.running.run(name, argv, self.env(name))
+
+    def start(self, *names: str) -> None:
+        """Start the services, each on a port of its own, and wait until each answers /readyz."""
+        for name in names:
+            port = str(free_port())
+            local_port = {"TETHER_HOST": "127.0.0.1", "TETHER_PORT": port}
+            local_port["TETHER_WORKER_PORT"] = port
+            overridden = {k: v for k, v in local_port.items() if k in self.env(name)}
+            assert overridden, f"{name} names no port in compose.yaml"
+            env = EnvFile(self.env(name) | overridden)
+            self.running.start(name, self.running.command(self.compose[name]), env)
+            self.urls[name] = f"http://127.0.0.1:{port}"
+        for name in names:
+            self.running.wait_ready(name, f"{self.urls[name]}/readyz")
 
 
 async def test_two_replicas_and_two_workers_lose_and_double_nothing_through_a_lapse(
@@ -211,42 +287,25 @@ async def test_two_replicas_and_two_workers_lose_and_double_nothing_through_a_la
     certificate: Certificate,
     receiver: Receiver,
 ) -> None:
-    services = tether_services(compose_file())
     with topology(folder) as running:
         platform = start_platform(running)
         settings = env_file(platform, smtp, certificate)
-        running.secrets += [settings["TETHER_SECRET_KEYS"], APP_SECRET]
-
-        def env(name: str, port: int | None = None) -> dict[str, str]:
-            return environment_of(services[name], settings) | local(database, namespace, port)
-
-        running.run("migrate", running.command(services["migrate"]), env("migrate"))
-        webs = []
-        for name in ("web-1", "web-2"):
-            port = free_port()
-            running.start(name, running.command(services[name]), env(name, port))
-            webs.append(f"http://127.0.0.1:{port}")
-        running.start("worker-1", running.command(services["worker-1"]), env("worker-1"))
-        for name, url in zip(("web-1", "web-2"), webs, strict=True):
-            running.wait_ready(name, f"{url}/readyz")
+        running.secrets += [settings["TETHER_SECRET_KEYS"], APP_SECRET, METRICS_TOKEN]
+        services = Services(running, settings, local(database, namespace))
+        services.run("migrate")
+        services.start("web-1", "web-2", "worker-1")
         admin = f"admin-{uuid.uuid4().hex[:6]}@agency.example.com"
-        create = ["admin", "create", admin, "-o", "Smoke Agency"]
-        token = running.run("admin", running.command({"command": create}), env("migrate"))
-        running.secrets.append(token.strip())
-        site = Site(running, platform, webs, token.strip())
-        worker_2 = (running.command(services["worker-2"]), env("worker-2"))
+        token = services.run("migrate", ["admin", "create", admin, "-o", "Smoke Agency"]).strip()
+        running.secrets.append(token)
+        site = Site(services, platform, token)
         try:
-            await _the_loop(site, worker_2, admin, smtp, receiver)
+            await _the_loop(site, services, admin, smtp, receiver)
         finally:
             await site.close()
 
 
 async def _the_loop(
-    site: Site,
-    worker_2: tuple[list[str], dict[str, str]],
-    admin: str,
-    smtp: Mailbox,
-    receiver: Receiver,
+    site: Site, services: Services, admin: str, smtp: Mailbox, receiver: Receiver
 ) -> None:
     events = ["authorization.lapsed", "connection.lapsed"]
     events += ["authorization.restored", "connection.restored"]
@@ -276,27 +335,15 @@ async def _the_loop(
 
     await site.eventually("worker-1 loading", loading)
     site.running.processes["worker-1"].kill()
+    assert not await site.coverage_complete()
     await site.switch("DELETE", "/faults")
-    site.running.start("worker-2", *worker_2)
+    services.start("worker-2")
     await site.eventually("every connection's history loaded", site.coverage_complete)
 
-    # The lapse: alice revokes Tether's access on the platform; a check on web-2 sees it.
-    await site.switch("POST", "/users/alice/grants/revoke")
-    checked = await site.call(1, "POST", f"/authorizations/{authorization_id}/check")
-    assert (checked["status"], checked["reason"]) == ("needs_reconnect", "token_revoked")
-    assert (await site.counts(0))["needs_reconnect"] == CONNECTIONS
-    opened = (await site.call(0, "GET", "/incidents", params={"state": "open"}))["data"]
-    assert [(i["provider"], i["authorization_id"]) for i in opened] == [
-        (PROVIDER, authorization_id)
-    ]
-
-    async def told() -> bool:
-        return bool(smtp.to(admin)) and _events(receiver)["authorization.lapsed"] == 1
-
-    await site.eventually("the lapse emailed and sent by webhook", told)
+    await _lapse(site, services, authorization_id, admin, smtp, receiver)
 
     # The killed worker comes back; the member reconnects through web-2, answered by web-1.
-    site.running.processes["worker-1"].start()
+    services.start("worker-1")
     assert (
         await site.sign_in(1, 0, f"/authorizations/{authorization_id}/reconnect")
         == authorization_id
@@ -313,7 +360,34 @@ async def _the_loop(
     assert [(i["authorization_id"], i["closed_at"] is not None) for i in incidents] == [
         (authorization_id, True)
     ]
+    await site.eventually("/metrics showing the restoration", site.metrics_show("active"))
     _nothing_doubled(smtp, receiver, admin)
+
+
+async def _lapse(
+    site: Site,
+    services: Services,
+    authorization_id: str,
+    admin: str,
+    smtp: Mailbox,
+    receiver: Receiver,
+) -> None:
+    """Alice revokes Tether's access on the platform; a check on web-2 sees it, and everyone
+    who should hears of it once."""
+    await site.switch("POST", "/users/alice/grants/revoke")
+    checked = await site.call(1, "POST", f"/authorizations/{authorization_id}/check")
+    assert (checked["status"], checked["reason"]) == ("needs_reconnect", "token_revoked")
+    assert (await site.counts(0))["needs_reconnect"] == CONNECTIONS
+    opened = (await site.call(0, "GET", "/incidents", params={"state": "open"}))["data"]
+    assert [(i["provider"], i["authorization_id"]) for i in opened] == [
+        (PROVIDER, authorization_id)
+    ]
+    await site.eventually("/metrics showing the lapse", site.metrics_show("needs_reconnect"))
+
+    async def told() -> bool:
+        return bool(smtp.to(admin)) and _events(receiver)["authorization.lapsed"] == 1
+
+    await site.eventually("the lapse emailed and sent by webhook", told)
 
 
 def _events(receiver: Receiver) -> Counter[str]:
