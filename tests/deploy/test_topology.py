@@ -18,6 +18,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -278,7 +279,8 @@ class Services:
             self.urls[name] = f"http://127.0.0.1:{port}"
         for name in names:
             self.running.wait_ready(name, f"{self.urls[name]}/readyz")
-            self.healthcheck(name)
+        with ThreadPoolExecutor() as pool:
+            list(pool.map(self.healthcheck, names))
 
     def healthcheck(self, name: str) -> None:
         """The service's health check from compose.yaml, run as Docker runs it inside the
