@@ -251,6 +251,8 @@ def worker_base_env(
         "TETHER_BROKER_URL": redis_url,
         "TETHER_BROKER_NAMESPACE": namespace,
         "TETHER_SANDBOX_URL": sandbox_url,
+        # Several workers on this machine: each answers its probes on a free port of its own.
+        "TETHER_WORKER_PORT": "0",
     }
 
 

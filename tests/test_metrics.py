@@ -14,16 +14,18 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import select
 
 from tests.fixtures.connected import Connected
 from tests.fixtures.prometheus import label_values, scrape, value
 from tests.fixtures.running import Tether, alongside
+from tether import metrics, settings_checks
 from tether import scrape as metrics_scrape
-from tether import settings_checks
 from tether.db import utcnow
 from tether.health.classify import LAPSE_REASONS
-from tether.kit.http_metrics import UNMATCHED
-from tether.models import Authorization
+from tether.kit.http_metrics import METHODS, OTHER, UNMATCHED
+from tether.models import Authorization, Connection
 
 TOKEN = "a-metrics-token-of-some-length"
 
@@ -101,6 +103,7 @@ async def test_request_durations_are_labelled_by_route_template_never_by_raw_pat
 
     assert (await connected.org.api.get(f"/api/v1/connections/{connection_id}")).is_success
     assert (await connected.org.api.get(f"/no-such-page/{stray}")).status_code == 404
+    await connected.org.api.request(f"X{stray[:8].upper()}", "/api/v1/connections")
     after = await scrape(connected.tether.base_url)
 
     name = "tether_http_request_duration_seconds_count"
@@ -110,6 +113,7 @@ async def test_request_durations_are_labelled_by_route_template_never_by_raw_pat
     assert value(after, name, **unmatched) - value(before, name, **unmatched) == pytest.approx(1)
     routes = label_values(after, name, "route")
     assert not any(connection_id in r or stray in r for r in routes)
+    assert label_values(after, name, "method") <= {*METHODS, OTHER}
 
 
 async def test_the_metrics_token_admits_only_its_bearer(tether: Tether) -> None:
@@ -132,17 +136,17 @@ async def test_the_state_is_read_at_most_once_per_period(connected: Connected) -
     cached = metrics_scrape.State(
         tether.sessions, tether.settings.model_copy(update={"metrics_cache_seconds": 3600})
     )
+    active = {"provider": "sandbox", "status": "active"}
     await cached.refresh()
-    active = metrics_scrape.AUTHORIZATIONS.labels("sandbox", "active")
-    assert active._value.get() == 1
+    assert REGISTRY.get_sample_value("tether_authorizations", active) == 1
     await connected.tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
     await connected.check()
 
     await cached.refresh()
-    assert active._value.get() == 1  # within the period: not read again
+    assert REGISTRY.get_sample_value("tether_authorizations", active) == 1  # not read again
 
     await metrics_scrape.State(tether.sessions, tether.settings).refresh()
-    assert active._value.get() == 0
+    assert REGISTRY.get_sample_value("tether_authorizations", active) == 0
 
 
 def _in_a_process(code: str, folder: Path) -> str:
@@ -188,3 +192,69 @@ def test_the_client_librarys_variable_and_the_metrics_settings_are_not_refused()
         "TETHER_METRICS_CACHE_SECOND is not a setting Tether knows. "
         "Did you mean TETHER_METRICS_CACHE_SECONDS?"
     ]
+
+
+async def test_syncs_are_counted_by_outcome_and_reason(connected: Connected, fresh: Tether) -> None:
+    tether, api = connected.tether, connected.org.api
+    before = await scrape(fresh.base_url)
+
+    synced = await tether.sync(api, connected.connections[0]["id"])
+    await tether.sandbox("POST", f"/grants/{await connected.grant_id()}/revoke")
+    failed = await tether.sync(api, connected.connections[1]["id"])
+    after = await scrape(fresh.base_url)
+
+    assert (synced["outcome"], failed["outcome"]) == ("synced", "failed")
+    for labels in (
+        {"provider": "sandbox", "outcome": "synced", "reason": ""},
+        {"provider": "sandbox", "outcome": "failed", "reason": "token_revoked"},
+    ):
+        assert value(after, "tether_syncs_total", **labels) - value(
+            before, "tether_syncs_total", **labels
+        ) == pytest.approx(1), labels
+    lapse = {"provider": "sandbox", "reason": "token_revoked"}
+    assert value(after, "tether_lapses_total", **lapse) - value(
+        before, "tether_lapses_total", **lapse
+    ) == pytest.approx(1)
+
+
+async def test_overdue_checks_and_syncs_show_the_age_of_the_oldest(
+    connected: Connected, fresh: Tether
+) -> None:
+    now = utcnow()
+    connection_ids = [uuid.UUID(c["id"]) for c in connected.connections]
+
+    async def due(check: timedelta, *syncs: timedelta) -> str:
+        async with connected.tether.sessions.begin() as session:
+            stored = await session.get(Authorization, uuid.UUID(connected.id))
+            assert stored is not None
+            stored.next_check_at = now + check
+            for connection_id, when in zip(connection_ids, syncs, strict=True):
+                found = await session.get(Connection, connection_id)
+                assert found is not None
+                found.next_sync_at = now + when
+        return await scrape(fresh.base_url)
+
+    behind = await due(-timedelta(hours=1), -timedelta(hours=2), timedelta(hours=1))
+    on_time = await due(timedelta(minutes=5), timedelta(hours=1), timedelta(hours=1))
+
+    assert 3600 <= value(behind, "tether_oldest_overdue_check_seconds") < 3600 + 60
+    assert 7200 <= value(behind, "tether_oldest_overdue_sync_seconds") < 7200 + 60
+    assert value(on_time, "tether_oldest_overdue_check_seconds") == 0
+    assert value(on_time, "tether_oldest_overdue_sync_seconds") == 0
+
+
+async def test_a_count_waits_for_the_commit_and_is_dropped_by_a_rollback(tether: Tether) -> None:
+    counted: list[str] = []
+
+    async with tether.sessions() as session:
+        await session.execute(select(1))
+        metrics.on_commit(session, lambda: counted.append("rolled back"))
+        await session.rollback()
+        async with session.begin():
+            async with session.begin_nested():
+                metrics.on_commit(session, lambda: counted.append("committed"))
+            assert counted == []  # a savepoint released is not the transaction committed
+        await session.execute(select(1))
+        metrics.on_commit(session, lambda: counted.append("left open"))
+
+    assert counted == ["committed"]

@@ -14,17 +14,27 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pika
 import pytest
+from dramatiq import Message
+from prometheus_client import REGISTRY
 
 from tests.fixtures.connected import Connected
 from tests.fixtures.keys import TEST_KEYS
 from tests.fixtures.prometheus import scrape, value
 from tests.fixtures.redis import reachable
+from tests.fixtures.running import Tether
+from tether import scrape as scrape_state
+from tether.config import Settings
 from tether.db import utcnow
 from tether.health.schedule import CHECK_ACTOR
 from tether.models import Authorization
+from tether.worker.broker import create_broker
+from tether.worker.job_metrics import read_depths
 
 REDIS_URL = os.environ.get("TETHER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+RABBITMQ_URL = os.environ.get("TETHER_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+QUEUE = "default"  # the queue Tether's actors use
 # Generous: a loaded machine starts a Python process, PostgreSQL connections and the broker.
 WITHIN_SECONDS = 60.0
 
@@ -144,3 +154,38 @@ async def test_a_worker_serves_probes_and_metrics_and_counts_the_jobs_it_ran(
     assert value(after, "tether_probes_total", **ok_probe) >= 1
     assert value(after, "tether_authorizations", provider="sandbox", status="active") == 1
     assert 'tether_queue_depth{queue="default"}' in after
+
+
+async def test_queue_depth_is_what_waits_in_redis(tether: Tether, namespace: str) -> None:
+    settings = tether.settings.model_copy(
+        update={"broker_url": REDIS_URL, "broker_namespace": namespace, "metrics_cache_seconds": 0}
+    )
+    broker = create_broker(settings)
+    try:
+        broker.declare_queue(QUEUE)
+        for _ in range(3):
+            broker.enqueue(Message(QUEUE, CHECK_ACTOR, ([],), {}, {}))
+
+        await scrape_state.State(tether.sessions, settings).refresh()
+    finally:
+        broker.close()
+
+    assert REGISTRY.get_sample_value("tether_queue_depth", {"queue": QUEUE}) == 3
+
+
+def test_queue_depth_is_what_waits_in_rabbitmq() -> None:
+    queue = f"tether-test-{uuid.uuid4().hex[:12]}"
+    connection = pika.BlockingConnection(pika.URLParameters(RABBITMQ_URL))
+    channel = connection.channel()
+    try:
+        channel.queue_declare(queue)
+        for n in range(2):
+            channel.basic_publish("", queue, f"job {n}".encode())
+        settings = Settings(broker_url=RABBITMQ_URL)
+
+        depths = asyncio.run(read_depths(settings, {queue, f"{queue}-never-declared"}))
+    finally:
+        channel.queue_delete(queue)
+        connection.close()
+
+    assert depths == {queue: 2, f"{queue}-never-declared": 0}

@@ -89,9 +89,10 @@ class Settings(BaseSettings):
     metrics_token: str | None = Field(default=None, repr=False, min_length=16)
     # The database is read for the scrape-time gauges at most this often per process.
     metrics_cache_seconds: float = Field(default=5.0, ge=0, le=3600)
-    # Where `tether worker` answers /metrics, /livez and /readyz (host: TETHER_HOST's).
+    # Where `tether worker` answers /metrics, /livez and /readyz (host: TETHER_HOST's); port 0
+    # takes any free one, printed at start (for several workers on one machine without ports).
     worker_host: str | None = None
-    worker_port: int = Field(default=9100, ge=1, le=65535)
+    worker_port: int = Field(default=9100, ge=0, le=65535)
 
     # The data sync (see docs/sync.md).
     sync_interval_hours: int = Field(default=24, ge=1, le=24 * 31)

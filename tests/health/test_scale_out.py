@@ -281,6 +281,8 @@ async def running_scene(database: Backend, namespace: str, folder: Path) -> Asyn
                 TETHER_BROKER_URL=REDIS_URL,
                 TETHER_BROKER_NAMESPACE=namespace,
                 TETHER_SANDBOX_URL=sandbox_url,
+                # Two workers on one machine: each answers its probes on a free port of its own.
+                TETHER_WORKER_PORT="0",
                 TETHER_SCHEDULER_TICK_SECONDS="0.2",
                 # Long enough that a round is one round: the next regular check is an hour away.
                 TETHER_CHECK_INTERVAL_SECONDS="3600",

@@ -1,7 +1,9 @@
 """`tether worker`, `tether check` and `tether sync`."""
 
 import asyncio
+import os
 import signal
+import socket
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -48,6 +50,7 @@ def worker(
     if settings.env == "production":
         schema_ready(settings)
     logs.configure(settings.log_level)
+    probe_socket = _probe_socket(settings)
     bound = broker.setup(settings)
     jobs.load()
     actor.declare(bound)
@@ -56,17 +59,17 @@ def worker(
     running.start()
     console.print(f"Worker running with {running.worker_threads} threads.", highlight=False)
     try:
-        asyncio.run(_until_signalled(settings, schedule))
+        asyncio.run(_until_signalled(settings, schedule, probe_socket))
     finally:
         running.stop()
 
 
-async def _until_signalled(settings: Settings, schedule: bool) -> None:
+async def _until_signalled(settings: Settings, schedule: bool, probe_socket: socket.socket) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with runtime.opened(settings) as opened, _probes_served(opened):
+    async with runtime.opened(settings) as opened, _probes_served(opened, probe_socket):
         if schedule:
             await scheduler.run(opened.sessions, settings, stop)
         else:
@@ -81,27 +84,36 @@ class _ProbeServer(uvicorn.Server):
         yield
 
 
-@asynccontextmanager
-async def _probes_served(opened: runtime.Runtime) -> AsyncIterator[None]:
-    """/livez, /readyz and /metrics on TETHER_WORKER_PORT for as long as the worker runs."""
-    settings = opened.settings
+def _probe_socket(settings: Settings) -> socket.socket:
+    """The port of the worker's probes, taken before any job runs, so that a port in use stops
+    the worker with a sentence naming it."""
     host = settings.worker_host or settings.host
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, settings.worker_port), family=family)
+    except OSError as error:
+        errors.print(
+            f"Cannot serve the worker's probes and metrics on {host}:{settings.worker_port} "
+            f"({os.strerror(error.errno) if error.errno else error}): set TETHER_WORKER_PORT "
+            "or TETHER_WORKER_HOST."
+        )
+        raise typer.Exit(1) from None
+
+
+@asynccontextmanager
+async def _probes_served(opened: runtime.Runtime, sock: socket.socket) -> AsyncIterator[None]:
+    """/livez, /readyz and /metrics on TETHER_WORKER_PORT for as long as the worker runs."""
     config = uvicorn.Config(
         probes.worker_app(opened),
-        host=host,
-        port=settings.worker_port,
         log_config=None,
         access_log=False,
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     server = _ProbeServer(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():  # the port is taken, or the host is not ours: say so and stop
-            await serving
-            raise RuntimeError(f"Could not serve the worker's probes on {host}:{config.port}.")
-        await asyncio.sleep(0.05)
-    console.print(f"Probes and metrics on http://{host}:{config.port}.", highlight=False)
+    # The socket already listens: a probe that comes before uvicorn is ready waits in its queue.
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    host, port = sock.getsockname()[:2]
+    console.print(f"Probes and metrics on http://{host}:{port}.", highlight=False)
     try:
         yield
     finally:
