@@ -51,10 +51,10 @@ PUBLIC_URL = "https://tether.smoke.example"
 PROVIDER = "pinterest_ads"
 # The sandbox's own registered OAuth app, as a platform's developer console would give one.
 APP_ID, APP_SECRET = "tether", "tether-sandbox-secret"
-CLIENTS_PER_ACCOUNT, ACCOUNTS = 2, 2
+CLIENTS_PER_ACCOUNT, ACCOUNTS = 2, 3
 CONNECTIONS = CLIENTS_PER_ACCOUNT * ACCOUNTS
 HISTORY_DAYS = 90
-SLOW_MS = 1500
+SLOW_MS = 2000
 # How long a job handed to a worker that died waits before it is handed out again: the one
 # setting shortened here (production keeps 300 s), so the test need not wait five minutes.
 DISPATCH_TIMEOUT = "10"
@@ -343,13 +343,14 @@ async def _the_loop(
         await site.call(replica, "POST", "/connections", json=body)
 
     # worker-1, the only one, is mid-way through the first loads: it dies with what it held,
-    # and worker-2 starts. What worker-1 held is handed out again, nothing twice.
+    # and worker-2 starts. What worker-1 held is handed out again, nothing twice. (Three
+    # accounts, two calls at once per authorization: after the first answer, more are to come.)
     async def loading() -> bool:
         return bool((await site.switch("GET", "/stats"))["totals"]["metrics"]["ok"])
 
     await site.eventually("worker-1 loading", loading)
     site.running.processes["worker-1"].kill()
-    assert not await site.coverage_complete()
+    assert not await site.coverage_complete(), "the first loads ended before worker-1 died"
     await site.switch("DELETE", "/faults")
     services.start("worker-2")
     await site.eventually("every connection's history loaded", site.coverage_complete)
