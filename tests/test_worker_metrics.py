@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -101,6 +102,13 @@ def namespace() -> Iterator[str]:
         client.close()
 
 
+async def set_next_check(connected: Connected, when: datetime) -> None:
+    async with connected.tether.sessions.begin() as session:
+        stored = await session.get(Authorization, uuid.UUID(connected.id))
+        assert stored is not None
+        stored.next_check_at = when
+
+
 async def test_a_worker_serves_probes_and_metrics_and_counts_the_jobs_it_ran(
     connected: Connected, namespace: str, tmp_path: Path
 ) -> None:
@@ -125,6 +133,7 @@ async def test_a_worker_serves_probes_and_metrics_and_counts_the_jobs_it_ran(
     )
     base_url = f"http://127.0.0.1:{port}"
     job = {"actor": CHECK_ACTOR, "outcome": "ok"}
+    await set_next_check(connected, utcnow() + timedelta(days=1))  # nothing due at start
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
         with worker(env, tmp_path / "worker.log") as process:
 
@@ -134,10 +143,7 @@ async def test_a_worker_serves_probes_and_metrics_and_counts_the_jobs_it_ran(
             await until("/livez answered", process, alive)
             ready = await http.get("/readyz")
             before = await scrape(base_url)
-            async with tether.sessions.begin() as session:
-                stored = await session.get(Authorization, uuid.UUID(connected.id))
-                assert stored is not None
-                stored.next_check_at = utcnow()  # due now: the worker's scheduler hands it out
+            await set_next_check(connected, utcnow())  # due now: the scheduler hands it out
 
             async def checked() -> bool:
                 text = await scrape(base_url)
