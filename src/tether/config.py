@@ -187,6 +187,11 @@ class Settings(BaseSettings):
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
+    def sandbox_runs(self) -> bool:
+        """Whether a sandbox answers for this Tether: mounted at /sandbox, or at its own URL."""
+        return self.mount_sandbox or bool(self.sandbox_url)
+
+    @property
     def resolved_sandbox_url(self) -> str:
         return (self.sandbox_url or f"{self.resolved_public_url}/sandbox").rstrip("/")
 

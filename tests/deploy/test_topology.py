@@ -321,6 +321,11 @@ async def test_two_replicas_and_two_workers_lose_and_double_nothing_through_a_la
 async def _the_loop(
     site: Site, services: Services, admin: str, smtp: Mailbox, receiver: Receiver
 ) -> None:
+    # Production mounts no sandbox: its card says so, and /sandbox is not there to be used.
+    sandbox = await site.call(0, "GET", "/providers/sandbox")
+    assert (sandbox["available"], sandbox["setup"]["missing"]) == (False, ["TETHER_SANDBOX_URL"])
+    assert (await site.api[1].get("/sandbox/control/state")).status_code == 404
+
     events = ["authorization.lapsed", "connection.lapsed"]
     events += ["authorization.restored", "connection.restored"]
     hook = await site.call(

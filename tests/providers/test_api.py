@@ -60,6 +60,23 @@ async def test_the_sandbox_stands_in_for_the_providers_named_each_in_its_dialect
     assert not registry.available("google_ads")  # not named, and no credentials set
 
 
+async def test_without_a_sandbox_its_providers_and_stand_ins_cannot_be_connected() -> None:
+    # Production mode mounts no sandbox: its cards must not lead to a page that is not there.
+    alone = Settings(mount_sandbox=False, sandbox_stands_in_for="meta_ads")
+    elsewhere = alone.model_copy(update={"sandbox_url": "http://sbx.internal:9000"})
+    async with httpx.AsyncClient() as http:
+        without = build_registry(alone, http)
+        with_one = build_registry(elsewhere, http)
+
+    for key in ("sandbox", "sandbox_api_key", "meta_ads"):
+        why = without.why_unavailable(key)
+        assert why is not None
+        assert "no sandbox runs" in why.reason
+        assert why.missing == ("TETHER_SANDBOX_URL",)
+        assert with_one.available(key)
+    assert with_one.providers["meta_ads"].bases["graph"] == "http://sbx.internal:9000/meta/graph"
+
+
 async def test_the_sandbox_cannot_stand_in_for_a_provider_tether_does_not_know() -> None:
     async with httpx.AsyncClient() as http:
         with pytest.raises(ValueError, match="unknown provider: quora_ads"):

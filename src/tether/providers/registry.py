@@ -22,6 +22,8 @@ from tether.providers.oauth import OAuthClient
 
 # What a stand-in uses when the operator set nothing: the sandbox's own registered client.
 SANDBOX_DEVELOPER_TOKEN = "sandbox-developer-token"
+# The sandbox's own providers: they exist only where a sandbox runs.
+SANDBOX_KEYS = ("sandbox", "sandbox_api_key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +138,12 @@ def _add(
     *,
     stand_in: bool,
 ) -> None:
+    if (stand_in or definition.key in SANDBOX_KEYS) and not settings.sandbox_runs:
+        registry.unavailable[definition.key] = Unavailable(
+            "it is answered by the sandbox, and no sandbox runs with this Tether.",
+            ("TETHER_SANDBOX_URL",),
+        )
+        return
     own = _settings_of(definition, settings)
     bases = resolve_bases(definition, settings, own, stand_in=stand_in)
     missing = missing_settings(definition, own, stand_in=stand_in)
@@ -184,7 +192,7 @@ def resolve_bases(
     stand_in: bool,
 ) -> dict[str, str]:
     """The definition's bases, overridden by the settings, or by the sandbox's dialect."""
-    if definition.key in ("sandbox", "sandbox_api_key") or (stand_in and not definition.dialect):
+    if definition.key in SANDBOX_KEYS or (stand_in and not definition.dialect):
         return {"sandbox": settings.resolved_sandbox_url}
     bases = dict(definition.bases)
     if stand_in:
@@ -197,7 +205,7 @@ def missing_settings(
     definition: ProviderDefinition, own: ProviderSettings, *, stand_in: bool
 ) -> list[str]:
     """The variables an operator must set before the provider can be connected."""
-    if stand_in or definition.key in ("sandbox", "sandbox_api_key") or definition.oauth is None:
+    if stand_in or definition.key in SANDBOX_KEYS or definition.oauth is None:
         needed: list[str] = []
     else:
         needed = ["client_id", "client_secret"]

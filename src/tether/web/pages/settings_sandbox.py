@@ -94,7 +94,7 @@ def _error_message(response: httpx.Response) -> str:
 def control_of(request: Request) -> Control | None:
     """The sandbox of this Tether: mounted at /sandbox, or at its own URL; None without one."""
     settings = request.app.state.settings
-    if not settings.mount_sandbox and not settings.sandbox_url:
+    if not settings.sandbox_runs:
         return None
     return Control(request.app.state.runtime.http, settings.resolved_sandbox_url)
 
