@@ -14,6 +14,7 @@ from tests.fixtures.builders import Org, create_org
 from tests.fixtures.connected import connected, org_with_meta_like_grant
 from tests.fixtures.databases import Backend, postgres_backend, sqlite_backend, temporary_folder
 from tests.fixtures.keys import TEST_KEYS
+from tests.fixtures.redis import namespace
 from tests.fixtures.running import STAND_INS, Tether, bound_socket, running
 from tests.fixtures.smtp import Mailbox, smtp, smtp_server
 from tether import vault
@@ -25,7 +26,15 @@ from tether.kit.crypto import KeyRing, parse_keys
 from tether.providers.registry import build_registry
 
 # Fixtures shared by every folder.
-__all__ = ["Tether", "connected", "org_with_meta_like_grant", "smtp", "smtp_server", "stub_broker"]
+__all__ = [
+    "Tether",
+    "connected",
+    "namespace",
+    "org_with_meta_like_grant",
+    "smtp",
+    "smtp_server",
+    "stub_broker",
+]
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,10 @@
-"""Tether's server keeps an idle connection open longer than its clients do (httpx: 5 s), so a
-client reusing one never meets a connection the server has just closed; behind a trusted proxy it
+"""Every answer carries its request id and the time Tether took (Server-Timing). Tether's
+server keeps an idle connection open longer than its clients do (httpx: 5 s), so a client
+reusing one never meets a connection the server has just closed; behind a trusted proxy it
 takes the client's address and scheme from the proxy's headers."""
 
 import asyncio
+import re
 from urllib.parse import urlsplit
 
 import httpx
@@ -23,6 +25,21 @@ async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host:
     )
     await reader.readexactly(length)
     return head.split(b"\r\n", 1)[0]
+
+
+async def test_every_answer_names_its_request_and_the_time_tether_took(tether: Tether) -> None:
+    async with httpx.AsyncClient(base_url=tether.base_url) as http:
+        kept = await http.get("/livez", headers={"X-Request-Id": "lb-7f3a.2"})
+        replaced = await http.get("/livez", headers={"X-Request-Id": "evil\\n{json}"})
+        missing = await http.get("/no-such-page")
+
+    assert kept.headers.get_list("x-request-id") == ["lb-7f3a.2"]
+    assert re.fullmatch(r"[0-9a-f]{32}", replaced.headers["x-request-id"])
+    assert re.fullmatch(r"[0-9a-f]{32}", missing.headers["x-request-id"])
+    assert missing.status_code == 404
+    for answer in (kept, replaced, missing):
+        (timing,) = answer.headers.get_list("server-timing")
+        assert re.fullmatch(r"app;dur=\d+\.\d\d", timing)
 
 
 async def test_an_idle_connection_outlives_the_clients_own_keep_alive(tether: Tether) -> None:

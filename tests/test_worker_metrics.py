@@ -3,14 +3,11 @@ its own port, with the jobs it ran counted there."""
 
 import asyncio
 import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,10 +18,10 @@ from dramatiq import Message
 from prometheus_client import REGISTRY
 
 from tests.fixtures.connected import Connected
-from tests.fixtures.keys import TEST_KEYS
 from tests.fixtures.prometheus import scrape, value
-from tests.fixtures.redis import reachable
+from tests.fixtures.redis import REDIS_URL
 from tests.fixtures.running import Tether
+from tests.fixtures.workers import tether_workers, worker_env
 from tether import scrape as scrape_state
 from tether.config import Settings
 from tether.db import utcnow
@@ -33,7 +30,6 @@ from tether.models import Authorization
 from tether.worker.broker import create_broker
 from tether.worker.job_metrics import read_depths
 
-REDIS_URL = os.environ.get("TETHER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("TETHER_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 QUEUE = "default"  # the queue Tether's actors use
 # Generous: a loaded machine starts a Python process, PostgreSQL connections and the broker.
@@ -44,32 +40,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@contextmanager
-def worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`tether worker` in a process of its own, stopped by SIGTERM at the end; its output is
-    shown if the block fails."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tether.cli", "worker"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield process
-    except BaseException:
-        sys.stderr.write(f"----- tether worker -----\n{log.read_text(errors='replace')}\n")
-        raise
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 async def until(
@@ -89,19 +59,6 @@ async def until(
         await asyncio.sleep(0.2)
 
 
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    """A Redis key prefix of this test's own, deleted afterwards with everything under it."""
-    name = f"tether-test-{uuid.uuid4().hex[:12]}"
-    client = reachable(REDIS_URL)
-    try:
-        yield name
-    finally:
-        for key in client.scan_iter(match=f"{name}:*", count=1000):
-            client.delete(key)
-        client.close()
-
-
 async def set_next_check(connected: Connected, when: datetime) -> None:
     async with connected.tether.sessions.begin() as session:
         stored = await session.get(Authorization, uuid.UUID(connected.id))
@@ -114,15 +71,11 @@ async def test_a_worker_serves_probes_and_metrics_and_counts_the_jobs_it_ran(
 ) -> None:
     tether = connected.tether
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TETHER_", "PROMETHEUS_"))}
-    env.update(
-        PYTHONUNBUFFERED="1",
-        TETHER_DATA_DIR=str(tmp_path),
-        TETHER_DATABASE_URL=tether.backend.url,
-        TETHER_SECRET_KEYS=TEST_KEYS,
-        TETHER_BROKER_URL=REDIS_URL,
-        TETHER_BROKER_NAMESPACE=namespace,
-        TETHER_SANDBOX_URL=tether.sandbox_url,
+    env = worker_env(
+        tmp_path,
+        tether.backend.url,
+        namespace,
+        tether.sandbox_url,
         TETHER_SCHEDULER_TICK_SECONDS="0.2",
         TETHER_METRICS_CACHE_SECONDS="0",
         TETHER_WORKER_HOST="127.0.0.1",
@@ -135,7 +88,8 @@ async def test_a_worker_serves_probes_and_metrics_and_counts_the_jobs_it_ran(
     job = {"actor": CHECK_ACTOR, "outcome": "ok"}
     await set_next_check(connected, utcnow() + timedelta(days=1))  # nothing due at start
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-        with worker(env, tmp_path / "worker.log") as process:
+        with tether_workers(1, env, tmp_path) as (started,):
+            process = started.process
 
             async def alive() -> bool:
                 return (await http.get("/livez")).status_code == 200

@@ -12,7 +12,6 @@ first loads are in flight: nothing is lost and nothing is doubled.
 
 import asyncio
 import json
-import os
 import sys
 import time
 import uuid
@@ -31,7 +30,7 @@ from prometheus_client.samples import Sample
 from tests.fixtures.builders import consent
 from tests.fixtures.databases import empty_postgres
 from tests.fixtures.receiver import Receiver, receiving
-from tests.fixtures.redis import reachable
+from tests.fixtures.redis import REDIS_URL
 from tests.fixtures.smtp import Mailbox, free_port
 from tests.fixtures.tls import Certificate, self_signed
 from tests.fixtures.topology import (
@@ -46,7 +45,6 @@ from tether.kit.crypto import format_key, generate_key
 
 pytestmark = pytest.mark.postgres
 
-REDIS_URL = os.environ.get("TETHER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PUBLIC_URL = "https://tether.smoke.example"
 PROVIDER = "pinterest_ads"
 # The sandbox's own registered OAuth app, as a platform's developer console would give one.
@@ -71,19 +69,6 @@ def folder(tmp_path: Path) -> Path:
 def database() -> Iterator[str]:
     with empty_postgres("tether_smoke") as url:
         yield url
-
-
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    """A Redis key prefix of this test's own, deleted afterwards with everything under it."""
-    name = f"tether-smoke-{uuid.uuid4().hex[:12]}"
-    client = reachable(REDIS_URL)
-    try:
-        yield name
-    finally:
-        for key in client.scan_iter(match=f"{name}:*", count=1000):
-            client.delete(key)
-        client.close()
 
 
 @pytest.fixture

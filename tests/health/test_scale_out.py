@@ -6,14 +6,10 @@ whose token is due, the provider sees one refresh and Tether keeps the newest gr
 """
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,12 +21,12 @@ from dramatiq import Message
 from sqlalchemy import Select, Update, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import TEST_KEYS
 from tests.fixtures.builders import create_org
 from tests.fixtures.databases import Backend, postgres_backend
 from tests.fixtures.fleet import Member, connect_fleet
-from tests.fixtures.redis import own_namespace
+from tests.fixtures.redis import REDIS_URL
 from tests.fixtures.server import serve
+from tests.fixtures.workers import Worker, tether_workers, worker_env
 from tether import vault
 from tether.config import Settings
 from tether.db import create_engine, create_sessionmaker, utcnow
@@ -43,13 +39,11 @@ from tether.worker.queue import BATCH
 
 pytestmark = pytest.mark.postgres
 
-REDIS_URL = os.environ.get("TETHER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 FLEET = 500
 QUEUE = "default"  # the queue Tether's actors use
 # Generous: a loaded 2-core machine runs PostgreSQL, Redis, the sandbox and both workers.
 STARTUP_TIMEOUT = 60.0
 ROUND_TIMEOUT = 90.0
-STOP_TIMEOUT = 20.0
 SLOW_MS = 300  # the sandbox's delay while two workers race: every refresh holds its lease so long
 THREADS = 10  # per worker: the 10 jobs of one round fit in either worker alone
 S = TypeVar("S", Select[Any], Update)
@@ -58,63 +52,6 @@ S = TypeVar("S", Select[Any], Update)
 @pytest.fixture(scope="module")
 def database() -> Iterator[Backend]:
     yield from postgres_backend()
-
-
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    yield from own_namespace(REDIS_URL)
-
-
-@dataclass
-class Worker:
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-
-@contextmanager
-def tether_workers(count: int, env: dict[str, str], folder: Path) -> Iterator[list[Worker]]:
-    """`tether worker` processes, always stopped at the end (SIGTERM, then SIGKILL); their
-    output is shown when the block fails."""
-    started: list[Worker] = []
-    try:
-        for n in range(count):
-            log = folder / f"worker-{n}.log"
-            with log.open("wb") as out:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "tether.cli", "worker"],
-                    env=env,
-                    cwd=folder,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            started.append(Worker(process, log))
-        yield started
-    except BaseException:
-        for n, worker in enumerate(started):
-            sys.stderr.write(
-                f"----- tether worker {n} (exit code {worker.process.poll()}) -----\n"
-                f"{worker.output()[-20_000:]}\n"
-            )
-        raise
-    finally:
-        _stop(started)
-
-
-def _stop(workers: list[Worker]) -> None:
-    for worker in workers:
-        if worker.process.poll() is None:
-            worker.process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT
-    for worker in workers:
-        try:
-            worker.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            worker.process.kill()
-            worker.process.wait()
 
 
 @dataclass
@@ -264,15 +201,11 @@ async def running_scene(database: Backend, namespace: str, folder: Path) -> Asyn
             members = await connect_fleet(
                 sessions, state, organization_id=org.id, connector_id=org.admin_id, count=FLEET
             )
-            env = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
-            env.update(
-                PYTHONUNBUFFERED="1",
-                TETHER_DATA_DIR=str(folder / "data"),
-                TETHER_DATABASE_URL=database.url,
-                TETHER_SECRET_KEYS=TEST_KEYS,
-                TETHER_BROKER_URL=REDIS_URL,
-                TETHER_BROKER_NAMESPACE=namespace,
-                TETHER_SANDBOX_URL=sandbox_url,
+            env = worker_env(
+                folder,
+                database.url,
+                namespace,
+                sandbox_url,
                 # Two workers on one machine: each answers its probes on a free port of its own.
                 TETHER_WORKER_PORT="0",
                 TETHER_SCHEDULER_TICK_SECONDS="0.2",

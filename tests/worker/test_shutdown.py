@@ -3,10 +3,7 @@ flight: it takes nothing new, lets the job finish and record its outcome, closes
 exits 0, logging in JSON throughout."""
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,12 +17,12 @@ from dramatiq import Message
 from sqlalchemy import select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tests.conftest import TEST_KEYS
 from tests.fixtures.builders import create_org
 from tests.fixtures.databases import Backend, postgres_backend
 from tests.fixtures.fleet import connect_fleet
-from tests.fixtures.redis import own_namespace, reachable
+from tests.fixtures.redis import REDIS_URL, reachable
 from tests.fixtures.server import serve
+from tests.fixtures.workers import Worker, tether_workers, worker_env
 from tether.config import Settings
 from tether.db import create_engine, create_sessionmaker
 from tether.health.schedule import CHECK_ACTOR
@@ -36,17 +33,10 @@ from tether.worker.broker import create_broker
 
 pytestmark = pytest.mark.postgres
 
-REDIS_URL = os.environ.get("TETHER_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
 
 @pytest.fixture(scope="module")
 def database() -> Iterator[Backend]:
     yield from postgres_backend()
-
-
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    yield from own_namespace(REDIS_URL)
 
 
 class Arrivals:
@@ -86,7 +76,6 @@ async def stopped_mid_job(
     sessions = create_sessionmaker(engine)
     state = SandboxState.seeded()
     sandbox = Arrivals(create_app(state))
-    log = folder / "worker.log"
     client = reachable(REDIS_URL)
     try:
         with serve(sandbox) as sandbox_url:
@@ -96,31 +85,24 @@ async def stopped_mid_job(
                 sessions, state, organization_id=org.id, connector_id=org.admin_id, count=1
             )
             state.set_faults(slow_ms=slow_ms)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("TETHER_")}
-            env.update(
-                PYTHONUNBUFFERED="1",
-                TETHER_DATA_DIR=str(folder / "data"),
-                TETHER_DATABASE_URL=database.url,
-                TETHER_SECRET_KEYS=TEST_KEYS,
-                TETHER_BROKER_URL=REDIS_URL,
-                TETHER_BROKER_NAMESPACE=namespace,
-                TETHER_SANDBOX_URL=sandbox_url,
+            env = worker_env(
+                folder,
+                database.url,
+                namespace,
+                sandbox_url,
                 TETHER_LOG_FORMAT="json",
                 TETHER_SHUTDOWN_GRACE_SECONDS=str(grace),
                 TETHER_DB_POOL_SIZE="2",
                 TETHER_DB_MAX_OVERFLOW="2",
             )
-            process = _start_worker(env, folder, log)
-            try:
-                _wait_for(lambda: "Worker running" in log.read_text(), process, log)
+            with tether_workers(1, env, folder, "--no-schedule") as (worker,):
+                process = worker.process
+                _wait_for(lambda: "Worker running" in worker.output(), worker)
                 _enqueue_check(namespace, str(member.authorization_id))
-                _wait_for(sandbox.probed.is_set, process, log)
+                _wait_for(sandbox.probed.is_set, worker)
                 process.send_signal(signal.SIGTERM)
                 exit_code = process.wait(timeout=grace + 30)
-            finally:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
+                output = worker.output()
             answered = state.stats()["totals"]["me"]["ok"]
         async with sessions() as session:
             checked = await session.scalar(
@@ -132,7 +114,7 @@ async def stopped_mid_job(
     finally:
         client.close()
         await engine.dispose()
-    return Stopped(exit_code, log.read_text(), answered, checked, unacknowledged)
+    return Stopped(exit_code, output, answered, checked, unacknowledged)
 
 
 async def test_sigterm_lets_the_job_in_flight_finish_then_the_worker_exits_0(
@@ -163,18 +145,6 @@ async def test_a_job_still_running_after_the_grace_is_left_to_the_queue(
     assert stopped.unacknowledged == 1
 
 
-def _start_worker(env: dict[str, str], folder: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "tether.cli", "worker", "--no-schedule"],
-            env=env,
-            cwd=folder,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
 def _enqueue_check(namespace: str, authorization_id: str) -> None:
     settings = Settings(broker_url=REDIS_URL, broker_namespace=namespace)
     bound = create_broker(settings)
@@ -192,9 +162,10 @@ def _enqueue_check(namespace: str, authorization_id: str) -> None:
         bound.close()
 
 
-def _wait_for(done: Callable[[], bool], process: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_for(done: Callable[[], bool], worker: Worker) -> None:
+    """Until `done`; the worker's output is shown when it exits or takes a minute."""
     deadline = time.monotonic() + 60
     while not done():
-        assert process.poll() is None, f"tether worker exited:\n{log.read_text()}"
-        assert time.monotonic() < deadline, f"tether worker did not get there:\n{log.read_text()}"
+        assert worker.process.poll() is None, "tether worker exited"
+        assert time.monotonic() < deadline, "tether worker did not get there"
         time.sleep(0.1)

@@ -11,7 +11,9 @@ import time
 
 from prometheus_client import Histogram
 from starlette.routing import BaseRoute, Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from tether.kit.asgi import HttpMiddleware
 
 UNMATCHED = "<unmatched>"
 # Any other method a client invents is labelled OTHER: a label must not take whatever is sent.
@@ -28,14 +30,8 @@ HTTP_DURATION = Histogram(
 )
 
 
-class HttpMetricsMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class HttpMetricsMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         root_path = scope.get("root_path", "")
         status = 500  # what the server answers if the app raises before starting a response

@@ -9,7 +9,9 @@ import re
 import uuid
 
 import structlog
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
+
+from tether.kit.asgi import HttpMiddleware, with_headers
 
 HEADER = b"x-request-id"
 STATE_KEY = "request_id"
@@ -24,26 +26,14 @@ def incoming(scope: Scope) -> str | None:
     return None
 
 
-class RequestIdMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class RequestIdMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = incoming(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})[STATE_KEY] = request_id
-
-        async def with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k != HEADER]
-                headers.append((HEADER, request_id.encode("ascii")))
-                message = {**message, "headers": headers}
-            await send(message)
+        send = with_headers(send, lambda: [(HEADER, request_id.encode("ascii"))])
 
         bound = structlog.contextvars.bind_contextvars(request_id=request_id)
-        await self.app(scope, receive, with_id)
+        await self.app(scope, receive, send)
         # Left bound when the app raised: the unexpected-error answer and the server's own line
         # about it are written outside this middleware, in the same task (which ends with it).
         structlog.contextvars.reset_contextvars(**bound)

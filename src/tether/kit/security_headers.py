@@ -14,7 +14,9 @@ Swagger UI at `/docs` starts itself with an inline script, and the sandbox's pag
 other companies' sign-in pages.
 """
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tether.kit.asgi import HttpMiddleware, with_headers
 
 STRICT = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -28,9 +30,9 @@ LOOSE_PREFIXES = ("/docs", "/sandbox")
 HSTS = "max-age=31536000"
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(HttpMiddleware):
     def __init__(self, app: ASGIApp, *, https: bool) -> None:
-        self.app = app
+        super().__init__(app)
         self.common = [
             (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"same-origin"),
@@ -39,19 +41,9 @@ class SecurityHeadersMiddleware:
         if https:
             self.common.append((b"strict-transport-security", HSTS.encode()))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         policy = LOOSE if path.startswith(LOOSE_PREFIXES) else STRICT
         added = [*self.common, (b"content-security-policy", policy.encode())]
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(name, value) for name, value in added if name not in present]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        # A header a handler set itself is kept: it knows its own answer best.
+        await self.app(scope, receive, with_headers(send, lambda: added, override=False))

@@ -6,25 +6,17 @@ network and client around it.
 
 import time
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
+
+from tether.kit.asgi import HttpMiddleware, with_headers
 
 
-class ServerTimingMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class ServerTimingMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
 
-        async def timed_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                elapsed = (time.perf_counter() - started) * 1000
-                headers = list(message.get("headers", []))
-                headers.append((b"server-timing", f"app;dur={elapsed:.2f}".encode()))
-                message = {**message, "headers": headers}
-            await send(message)
+        def timing() -> list[tuple[bytes, bytes]]:
+            elapsed = (time.perf_counter() - started) * 1000
+            return [(b"server-timing", f"app;dur={elapsed:.2f}".encode())]
 
-        await self.app(scope, receive, timed_send)
+        await self.app(scope, receive, with_headers(send, timing))
