@@ -227,3 +227,30 @@ def _sample(kind: sa.types.TypeEngine[Any], label: str) -> Any:
         return label.encode()
     length = getattr(kind, "length", None) or 200
     return f"{label}-{uuid.uuid4().hex}"[:length]
+
+
+def test_upgrading_counts_the_connections_already_there(
+    empty_database: Callable[[], Any],
+) -> None:
+    """0013 starts the kept counts from the rows: a database upgraded with connections in it
+    counts them, and its triggers count what comes after."""
+    with empty_database() as url:
+        upgrade(url, "0012")
+        seeded = on(url, seed)
+        upgrade(url)
+        counted = on(url, lambda c: c.execute(sa.text(COUNTED)).all())
+        on(url, lambda c: c.execute(sa.text("UPDATE connections SET status = 'failing'")))
+        recounted = on(url, lambda c: c.execute(sa.text(COUNTED)).all())
+
+    connection = seeded["connections"]
+    assert counted == [(connection["provider"], connection["status"], 1)]
+    assert recounted == [(connection["provider"], "failing", 1)]
+
+
+# The kept counts with the changes not yet folded (PostgreSQL's), as a count reads them.
+COUNTED = """
+    SELECT provider, status, sum(n) FROM (
+        SELECT provider, status, n FROM connection_counts
+        UNION ALL SELECT provider, status, n FROM connection_count_changes
+    ) AS both_parts GROUP BY provider, status HAVING sum(n) <> 0 ORDER BY provider, status
+"""

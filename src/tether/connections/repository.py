@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.connections import counts_repository
 from tether.kit.pagination import AnySelect, Sort, keyset
 from tether.models import Connection
 
@@ -62,7 +63,18 @@ async def page(
 
 
 async def counts_by_status(session: AsyncSession, where: ConnectionFilter) -> dict[str, int]:
-    """How many connections match the filter, per status (the status filter itself ignored)."""
+    """How many connections match the filter, per status (the status filter itself ignored).
+
+    Over a whole organization (of one provider, or all but some) this reads the counts the
+    database keeps, whatever its size; narrowed to clients or an authorization, it counts their
+    rows through the indexes that start with them."""
+    if where.visible_client_ids is None and not (where.client_id or where.authorization_id):
+        return await counts_repository.by_status(
+            session,
+            where.organization_id,
+            provider=where.provider,
+            excluded_providers=where.excluded_providers,
+        )
     stmt = where.apply(
         select(Connection.status, func.count()).group_by(Connection.status), with_status=False
     )
@@ -91,7 +103,4 @@ async def find_duplicate(
 
 async def count_by_provider_and_status(session: AsyncSession) -> dict[tuple[str, str], int]:
     """How many connections each provider has in each status (for /metrics)."""
-    stmt = select(Connection.provider, Connection.status, func.count()).group_by(
-        Connection.provider, Connection.status
-    )
-    return {(provider, status): n for provider, status, n in (await session.execute(stmt)).all()}
+    return await counts_repository.by_provider_and_status(session)

@@ -6,6 +6,7 @@ from tether.models.audit_event import AuditEvent
 from tether.models.authorization import Authorization
 from tether.models.client import Client
 from tether.models.connection import Connection
+from tether.models.connection_count import ConnectionCount, ConnectionCountChange
 from tether.models.incident import Incident, IncidentClient, IncidentKind, IncidentScope
 from tether.models.invitation import Invitation
 from tether.models.lease import Lease
@@ -35,6 +36,8 @@ __all__ = [
     "Channel",
     "Client",
     "Connection",
+    "ConnectionCount",
+    "ConnectionCountChange",
     "EmailDelivery",
     "Event",
     "Incident",
