@@ -43,7 +43,7 @@ run: $(STAMP) ## Run Tether embedded (SQLite in ./.tether, demo organization, sa
 	TETHER_SANDBOX_STANDS_IN_FOR="$${TETHER_SANDBOX_STANDS_IN_FOR-$(DEMO_STAND_INS)}" $(BIN)/tether serve
 
 test: $(STAMP) $(OIDC_STAMP) browser ## Run the test suite (SQLite and PostgreSQL; the web app in Chromium)
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 --durations=25
 
 lint: $(STAMP) ## Check style (ruff)
 	$(BIN)/ruff check src tests bench
