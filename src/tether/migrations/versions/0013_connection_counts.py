@@ -124,11 +124,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
     for event in ("insert", "update", "delete"):
-        op.execute(f"DROP TRIGGER IF EXISTS connections_counted_{event} ON connections"
-                   if op.get_bind().dialect.name == "postgresql"
-                   else f"DROP TRIGGER IF EXISTS connections_counted_{event}")  # fmt: skip
-    if op.get_bind().dialect.name == "postgresql":
+        on = " ON connections" if postgres else ""
+        op.execute(f"DROP TRIGGER IF EXISTS connections_counted_{event}{on}")
+    if postgres:
         op.execute("DROP FUNCTION IF EXISTS connection_counts_changed()")
     op.drop_index(
         op.f("ix_connection_count_changes_organization_id"), table_name="connection_count_changes"
