@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.kit.locks_repository import lock_in_order
 from tether.kit.pagination import AnySelect, Sort, keyset
 from tether.models import Account, Authorization, Connection, Member, OAuthState, Status
 from tether.models.status import AuthorizationRole
@@ -56,6 +57,12 @@ async def list_with_connector(
 async def demote_others(
     session: AsyncSession, organization_id: uuid.UUID, provider: str, main_id: uuid.UUID
 ) -> None:
+    """Every other authorization of the provider becomes secondary: the provider's
+    authorizations locked first, in id order (kit.locks_repository)."""
+    of_provider = select(Authorization.id).where(
+        Authorization.organization_id == organization_id, Authorization.provider == provider
+    )
+    await lock_in_order(session, Authorization, (await session.scalars(of_provider)).all())
     await session.execute(
         update(Authorization)
         .where(

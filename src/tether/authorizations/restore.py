@@ -16,8 +16,9 @@ from tether.authorizations import repository
 from tether.authorizations.events import AccountLost, AuthorizationRestored, ConnectionsReconnected
 from tether.authorizations.service import seal_if_any, store_authorization
 from tether.db import utcnow
-from tether.errors import Conflict
+from tether.errors import Conflict, NotFound
 from tether.events import publish
+from tether.kit.locks_repository import locked
 from tether.kit.words import plural
 from tether.models import (
     Account,
@@ -57,7 +58,11 @@ async def restore_in_place(
 
     Accounts the new credentials cannot reach stay lapsed (`access_removed`, naming the account).
     If they reach none of the authorization's accounts, nothing changes (409)."""
-    a = authorization
+    # Held from here on, as every writer holds an authorization before its accounts and
+    # connections (kit.locks_repository), and read as it is now.
+    a = await locked(session, Authorization, authorization.id)
+    if a is None:
+        raise NotFound("The data source to reconnect no longer exists; connect it again.")
     known = await repository.account_external_ids(session, a.id)
     reachable = {account.external_id: account for account in new.accounts}
     if known and not known & reachable.keys():
@@ -154,6 +159,8 @@ async def reconnect_own_clients(
     """A member who sees only some of the clients moves theirs to a new authorization of their own;
     the other clients' connections are left as they are."""
     actor = f"member:{member.member_id}"
+    if await locked(session, Authorization, old.id) is None:  # before its connections, as above
+        raise NotFound("The data source to reconnect no longer exists; connect it again.")
     visible = member.client_ids or frozenset()
     mine = await repository.visible_connections(session, old.id, visible)
     reachable = {e.external_id for e in new.accounts}

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether.models import Client, Connection
+from tether.kit.locks_repository import lock_in_order
+from tether.models import Authorization, Client, Connection
 
 
 async def existing_ids(
@@ -72,6 +73,9 @@ async def connection_count(session: AsyncSession, client_id: uuid.UUID) -> int:
 
 
 async def rename_in_connections(session: AsyncSession, client_id: uuid.UUID, name: str) -> None:
+    """The connections of several authorizations: those first, in order (kit.locks_repository)."""
+    used = select(Connection.authorization_id).where(Connection.client_id == client_id).distinct()
+    await lock_in_order(session, Authorization, (await session.scalars(used)).all())
     await session.execute(
         update(Connection).where(Connection.client_id == client_id).values(client_name=name)
     )

@@ -19,6 +19,7 @@ from tether.health import repository, status
 from tether.health.classify import OK, Observation, Verdict, observe
 from tether.health.incidents import authorization_key
 from tether.health.refresh import Refresh, needs_refresh, refresh
+from tether.kit.locks_repository import locked
 from tether.models import Authorization, IncidentKind, Status
 from tether.providers.base import ExternalAccount, ProviderCallError, Reason
 from tether.providers.registry import Registry
@@ -58,7 +59,7 @@ async def _record(
 ) -> str | None:
     """Apply what a check saw to the authorization as it is now, in one transaction."""
     async with engine.sessions.begin() as session:
-        a = await repository.get_authorization(session, authorization_id)
+        a = await locked(session, Authorization, authorization_id)
         if a is None:
             return None
         ctx = status.Context(engine.settings, utcnow(), actor)
@@ -191,7 +192,8 @@ async def check_many(
             results.append(error)
         else:
             counts[Status.ACTIVE] += len(recorded)
-            # Changed since they were read (a refresh, a reconnect): recorded as `check` would.
+            # Changed since they were read (a refresh, a reconnect), or being changed now: recorded
+            # as `check` would, once free.
             changed = [a for a in healthy if a.id not in recorded]
             results += await asyncio.gather(
                 *(recorded_alone(a) for a in changed), return_exceptions=True

@@ -9,6 +9,8 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, se
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.db import UTCDateTime
+from tether.kit.due_repository import hand_out_due
+from tether.kit.locks_repository import free_of
 from tether.models import (
     Account,
     Authorization,
@@ -42,15 +44,10 @@ async def oldest_due_check(session: AsyncSession, now: datetime) -> datetime | N
 
 async def postpone(
     session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, until: datetime
-) -> None:
-    """Move due work out of the scheduler's sight until `until`, while a worker has it."""
-    if ids:
-        await session.execute(
-            update(Authorization)
-            .where(Authorization.id.in_(ids))
-            .values(next_check_at=until)
-            .execution_options(synchronize_session=False)
-        )
+) -> set[uuid.UUID]:
+    """Move due work out of the scheduler's sight until `until`, while a worker has it;
+    returns the ids moved (not those another transaction holds: they come round again)."""
+    return await hand_out_due(session, Authorization.next_check_at, ids, now, until)
 
 
 async def get_authorization(
@@ -80,8 +77,8 @@ async def mark_checked(
     session: AsyncSession, checked: Sequence[tuple[Authorization, datetime]], now: datetime
 ) -> set[uuid.UUID]:
     """One UPDATE recording a successful check (checked now, next check at the time given,
-    no failures) on each authorization still as it was read (same `updated_at`); returns the
-    ids updated."""
+    no failures) on each authorization still as it was read (same `updated_at`) and not held by
+    another transaction; returns the ids updated."""
     if not checked:
         return set()
     when = UTCDateTime()
@@ -89,8 +86,13 @@ async def mark_checked(
     read_at = case({a.id: literal(a.updated_at, when) for a, _ in checked}, value=Authorization.id)
     stmt = (
         update(Authorization)
-        .where(Authorization.id.in_([a.id for a, _ in checked]))
-        .where(Authorization.updated_at == read_at)
+        .where(
+            Authorization.id.in_(
+                free_of(
+                    Authorization, [a.id for a, _ in checked], Authorization.updated_at == read_at
+                )
+            )
+        )
         .values(
             last_checked_at=now,
             next_check_at=next_at,

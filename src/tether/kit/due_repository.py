@@ -6,18 +6,55 @@ finished) and given up (`abandoned_at`). A row is pending while it has neither. 
 hands pending rows out by moving their due time ahead, so its next pass does not hand them out
 again; a worker claims them before the attempt, which moves the due time past any second claim. Both
 are single UPDATEs that return the rows they moved: two schedulers or two workers racing for
-a row never both get it.
+a row never both get it, and neither waits for a row another transaction holds
+(`locks_repository.free_of`): it comes round again at the next pass.
 """
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+
+from tether.kit.locks_repository import free_of
+
+
+async def hand_out_due(
+    session: AsyncSession,
+    due_at: InstrumentedAttribute[Any],
+    ids: Sequence[uuid.UUID],
+    now: datetime,
+    until: datetime,
+) -> set[uuid.UUID]:
+    """Move the rows of `ids` still due at `now` out of the scheduler's sight until `until`
+    (the column `due_at` says when a row is due); returns the ones moved."""
+    model = cast(type[Any], due_at.class_)  # a mapped class's column, never an alias's
+    return await move_free(session, model, ids, [due_at <= now], {due_at.key: until})
+
+
+async def move_free(
+    session: AsyncSession,
+    model: type[Any],
+    ids: Sequence[uuid.UUID],
+    conditions: Sequence[ColumnElement[bool]],
+    values: dict[str, Any],
+) -> set[uuid.UUID]:
+    """Change the rows of `ids` that meet `conditions` and no other transaction holds; returns
+    the ones changed."""
+    if not ids:
+        return set()
+    stmt = (
+        update(model)
+        .where(model.id.in_(free_of(model, ids, *conditions)))
+        .values(values)
+        .returning(model.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set((await session.execute(stmt)).scalars().all())
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +85,9 @@ class DueRows:
         self, session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, until: datetime
     ) -> set[uuid.UUID]:
         """Move due rows out of the scheduler's sight until `until`; returns the ones moved."""
-        if not ids:
-            return set()
-        return await self._moved(session, ids, self.due_at <= now, {self.due_at.key: until})
+        return await move_free(
+            session, self.model, ids, [self.pending(), self.due_at <= now], {self.due_at.key: until}
+        )
 
     async def claim(
         self,
@@ -64,10 +101,9 @@ class DueRows:
 
         A row is claimable while its due time is at most `claimable_until`; a claim sets it past
         that, so a second worker running the same job meanwhile finds nothing to do."""
-        if not ids:
-            return set()
         values = {self.due_at.key: until, self.attempts.key: self.attempts + 1}
-        return await self._moved(session, ids, self.due_at <= claimable_until, values)
+        conditions = [self.pending(), self.due_at <= claimable_until]
+        return await move_free(session, self.model, ids, conditions, values)
 
     async def mark_done(
         self, session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, **values: Any
@@ -85,22 +121,6 @@ class DueRows:
         self, session: AsyncSession, ids: Sequence[uuid.UUID], error: str, now: datetime
     ) -> None:
         await self._update(session, ids, {self.last_error.key: error, self.abandoned_at.key: now})
-
-    async def _moved(
-        self,
-        session: AsyncSession,
-        ids: Sequence[uuid.UUID],
-        condition: ColumnElement[bool],
-        values: dict[str, Any],
-    ) -> set[uuid.UUID]:
-        stmt = (
-            update(self.model)
-            .where(self.model.id.in_(ids), self.pending(), condition)
-            .values(values)
-            .returning(self.model.id)
-            .execution_options(synchronize_session=False)
-        )
-        return set((await session.execute(stmt)).scalars().all())
 
     async def _update(
         self, session: AsyncSession, ids: Sequence[uuid.UUID], values: dict[str, Any]

@@ -83,7 +83,7 @@ async def plan_many(
         why = _skipped(r.status, a.status)
         if why is not None or reports is None:
             # Nothing to load until someone reconnects; the backfill makes it due again then.
-            await repository.postpone(session, [r.id], now, now + interval)
+            await repository.put_off(session, r.id, now + interval)
             plans[r.id] = Skip(r.id, f"The connection is {why}." if why else _unloaded(r.provider))
             continue
         assert reports is not None

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.connections.repository import ConnectionFilter
+from tether.kit.due_repository import hand_out_due, move_free
 from tether.models import (
     Account,
     Authorization,
@@ -50,15 +51,16 @@ async def oldest_due_sync(session: AsyncSession, now: datetime) -> datetime | No
 
 async def postpone(
     session: AsyncSession, ids: Sequence[uuid.UUID], now: datetime, until: datetime
-) -> None:
-    """Move due work out of the scheduler's sight until `until`, while a worker has it."""
-    if ids:
-        await session.execute(
-            update(Connection)
-            .where(Connection.id.in_(ids))
-            .values(next_sync_at=until)
-            .execution_options(synchronize_session=False)
-        )
+) -> set[uuid.UUID]:
+    """Move due work out of the scheduler's sight until `until`, while a worker has it;
+    returns the ids moved (not those another transaction holds: they come round again)."""
+    return await hand_out_due(session, Connection.next_sync_at, ids, now, until)
+
+
+async def put_off(session: AsyncSession, connection_id: uuid.UUID, until: datetime) -> None:
+    """Not due again before `until` (unless another transaction holds it: it is being changed,
+    and is planned again at its next pass)."""
+    await move_free(session, Connection, [connection_id], [], {"next_sync_at": until})
 
 
 async def make_due(
@@ -92,12 +94,6 @@ async def get_connection(session: AsyncSession, connection_id: uuid.UUID) -> Con
 
 async def get_account(session: AsyncSession, account_id: uuid.UUID) -> Account | None:
     return await session.get(Account, account_id, populate_existing=True)
-
-
-async def get_authorization(
-    session: AsyncSession, authorization_id: uuid.UUID
-) -> Authorization | None:
-    return await session.get(Authorization, authorization_id, populate_existing=True)
 
 
 async def authorization_ids_of(

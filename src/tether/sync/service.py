@@ -15,6 +15,8 @@ from tether.errors import Unprocessable
 from tether.health import status
 from tether.health.checks import Engine
 from tether.health.classify import Verdict, backoff, observe
+from tether.kit.locks_repository import locked
+from tether.models import Authorization
 from tether.providers.base import ProviderCallError, Reason
 from tether.sync import limits as sync_limits
 from tether.sync import repository
@@ -139,10 +141,9 @@ async def _fetch(
 
 
 async def _mark_synced(engine: Engine, synced: Sequence[tuple[Plan, datetime]]) -> None:
-    """Each table in a transaction of its own (see `store_repository`'s docstring)."""
-    for model, latest in store.latest_syncs(synced):
+    if synced:
         async with engine.sessions.begin() as session:
-            await store.mark_synced(session, model, latest)
+            await store.mark_synced(session, synced)
 
 
 async def _failed(engine: Engine, plan: Plan, error: ProviderCallError, actor: str) -> None:
@@ -150,11 +151,11 @@ async def _failed(engine: Engine, plan: Plan, error: ProviderCallError, actor: s
     authorization like a check's (incident, notifications); anything else waits and retries."""
     settings = engine.settings
     async with engine.sessions.begin() as session:
+        # The authorization first, as every writer locks them (see `kit.locks_repository`).
+        a = await locked(session, Authorization, plan.authorization_id)
         c = await repository.get_connection(session, plan.connection_id)
-        if c is None or c.account_id != plan.account_id:
+        if a is None or c is None or c.account_id != plan.account_id:
             return  # deleted or switched meanwhile: the refusal is about what it was
-        a = await repository.get_authorization(session, plan.authorization_id)
-        assert a is not None
         now = utcnow()
         seen = observe(error)
         if seen.verdict == Verdict.LAPSE and sealed_of(a) != plan.sealed:

@@ -9,9 +9,10 @@ encodes arrays in C, where an executemany of 90 row dictionaries had SQLAlchemy 
 multi-row VALUES and process every bind of every row (about 1 ms of CPU per connection).
 
 The accounts' and authorizations' `last_synced_at` are written once per batch
-(`mark_synced`), each table in a transaction of its own: storing a sync's results then never
-holds a lock on more than one of connections, accounts and authorizations at a time, so it
-cannot deadlock with the health engine, which locks an authorization before its connections.
+(`mark_synced`), in one transaction that locks the authorizations first, in id order, as
+every writer does (`kit.locks_repository`); a call's days lock only their connection, in a
+statement of its own, so storing a sync's results never holds one row while waiting for
+another.
 
 SQLite takes the same steps as separate statements in one transaction.
 """
@@ -25,6 +26,7 @@ from sqlalchemy import ColumnElement, Update, bindparam, case, func, literal, se
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.db import UTCDateTime
+from tether.kit.locks_repository import lock_in_order
 from tether.models import Account, Authorization, Connection
 from tether.providers.base import DailyMetrics
 from tether.sync import repository
@@ -199,10 +201,10 @@ async def record(session: AsyncSession, plan: Plan, synced_at: datetime, *, regu
     return bool(recorded.rowcount)
 
 
-def latest_syncs(
-    synced: Sequence[tuple[Plan, datetime]],
-) -> list[tuple[type[Authorization] | type[Account], dict[uuid.UUID, datetime]]]:
-    """The latest sync of each authorization and account among these connections' syncs."""
+async def mark_synced(session: AsyncSession, synced: Sequence[tuple[Plan, datetime]]) -> None:
+    """Record the latest sync of each authorization and account among these connections' syncs:
+    the authorizations locked first, in id order (see `kit.locks_repository`), then one UPDATE per
+    table."""
     by_authorization: dict[uuid.UUID, datetime] = {}
     by_account: dict[uuid.UUID, datetime] = {}
     for plan, at in synced:
@@ -211,21 +213,16 @@ def latest_syncs(
             (by_account, plan.account_id),
         ):
             latest[owner] = max(at, latest.get(owner, at))
-    tables = ((Authorization, by_authorization), (Account, by_account))
-    return [(model, latest) for model, latest in tables if latest]
-
-
-async def mark_synced(
-    session: AsyncSession,
-    model: type[Authorization] | type[Account],
-    latest: dict[uuid.UUID, datetime],
-) -> None:
-    """Record when these authorizations or accounts were last synced, in one UPDATE: the
-    caller commits each table on its own (see the module's docstring)."""
-    when = case({owner: literal(at, UTCDateTime()) for owner, at in latest.items()}, value=model.id)
-    await session.execute(
-        update(model)
-        .where(model.id.in_(sorted(latest)))
-        .values(last_synced_at=when)
-        .execution_options(synchronize_session=False)
-    )
+    await lock_in_order(session, Authorization, by_authorization)
+    for model, latest in ((Authorization, by_authorization), (Account, by_account)):
+        if latest:
+            when = case(
+                {owner: literal(at, UTCDateTime()) for owner, at in latest.items()},
+                value=model.id,
+            )
+            await session.execute(
+                update(model)
+                .where(model.id.in_(sorted(latest)))
+                .values(last_synced_at=when)
+                .execution_options(synchronize_session=False)
+            )
