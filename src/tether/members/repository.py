@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.db import utcnow
 from tether.models import (
     ApiToken,
     Client,
@@ -63,6 +64,9 @@ async def client_ids_by_member(
 async def replace_client_access(
     session: AsyncSession, member_id: uuid.UUID, client_ids: Sequence[uuid.UUID]
 ) -> None:
+    """Also moves the member's `updated_at`, which tells kept copies of the access that they
+    are stale (members/client_access.py)."""
+    await session.execute(update(Member).where(Member.id == member_id).values(updated_at=utcnow()))
     await session.execute(
         delete(MemberClientAccess).where(MemberClientAccess.member_id == member_id)
     )

@@ -15,6 +15,7 @@ from tether.clients import repository as clients_repository
 from tether.db import utcnow
 from tether.errors import Conflict, Forbidden, NotAuthenticated, NotFound
 from tether.members import repository
+from tether.members.client_access import visible_clients
 from tether.members.passwords import hash_password, verify_password
 from tether.models import ApiToken, Member
 from tether.models.member import Role
@@ -235,7 +236,7 @@ async def authenticate(session: AsyncSession, plaintext: str) -> Actor:
 
 
 async def actor_for(session: AsyncSession, member: Member) -> Actor:
-    client_ids = None if member.all_clients else await repository.client_ids(session, member.id)
+    client_ids = None if member.all_clients else await visible_clients(session, member)
     return Actor(member.id, member.organization_id, member.role, member.email, client_ids)
 
 
