@@ -5,18 +5,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.connections import counts_repository
-from tether.kit.pagination import AnySelect, Sort, keyset
-from tether.models import Connection
+from tether.kit.pagination import AnySelect, Sort, keyset, keyset_in_parts
+from tether.models import Connection, MemberClientAccess
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectionFilter:
     organization_id: uuid.UUID
-    visible_client_ids: frozenset[uuid.UUID] | None = None
+    # A limited staff member: only the clients their access rows name. Tested row by row
+    # (EXISTS on the access table's key), so a page walks the index of its sort and stops at
+    # the page's end; a list of thousands of ids led the planners to fetch every row of those
+    # clients and sort them (130 ms at a million connections, 5,000 clients).
+    visible_to: uuid.UUID | None = None
     statuses: tuple[str, ...] = ()
     provider: str | None = None
     client_id: uuid.UUID | None = None
@@ -26,8 +30,13 @@ class ConnectionFilter:
 
     def apply(self, stmt: AnySelect, *, with_status: bool = True) -> AnySelect:
         stmt = stmt.where(Connection.organization_id == self.organization_id)
-        if self.visible_client_ids is not None:
-            stmt = stmt.where(Connection.client_id.in_(self.visible_client_ids))
+        if self.visible_to is not None:
+            stmt = stmt.where(
+                exists().where(
+                    MemberClientAccess.member_id == self.visible_to,
+                    MemberClientAccess.client_id == Connection.client_id,
+                )
+            )
         if with_status and self.statuses:
             stmt = stmt.where(Connection.status.in_(self.statuses))
         if self.provider:
@@ -50,16 +59,16 @@ async def page(
     limit: int,
 ) -> Sequence[Connection]:
     column = getattr(Connection, sort.field)
-    stmt = keyset(
-        where.apply(select(Connection)),
-        column=column,
-        id_column=Connection.id,
-        sort=sort,
-        after=after,
-        limit=limit,
-        nullable=column.nullable,
-    )
-    return (await session.scalars(stmt)).all()
+    stmt = where.apply(select(Connection))
+    bounds = {"column": column, "id_column": Connection.id, "sort": sort, "after": after}
+    if not column.nullable:
+        return (await session.scalars(keyset(stmt, **bounds, limit=limit))).all()
+    rows: list[Connection] = []
+    for part in keyset_in_parts(stmt, **bounds, limit=limit):
+        rows += (await session.scalars(part.limit(limit + 1 - len(rows)))).all()
+        if len(rows) > limit:
+            break
+    return rows
 
 
 async def counts_by_status(session: AsyncSession, where: ConnectionFilter) -> dict[str, int]:
@@ -68,7 +77,7 @@ async def counts_by_status(session: AsyncSession, where: ConnectionFilter) -> di
     Over a whole organization (of one provider, or all but some) this reads the counts the
     database keeps, whatever its size; narrowed to clients or an authorization, it counts their
     rows through the indexes that start with them."""
-    if where.visible_client_ids is None and not (where.client_id or where.authorization_id):
+    if where.visible_to is None and not (where.client_id or where.authorization_id):
         return await counts_repository.by_status(
             session,
             where.organization_id,

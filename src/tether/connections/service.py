@@ -119,8 +119,9 @@ def visible(
     """The filter that scopes any connection query to what the actor may see."""
     if client_id is not None and not actor.can_see_client(client_id):
         raise NotFound("No such client.")
+    visible_to = None if actor.client_ids is None else actor.member_id
     return ConnectionFilter(
-        actor.organization_id, actor.client_ids, statuses, provider, client_id, authorization_id
+        actor.organization_id, visible_to, statuses, provider, client_id, authorization_id
     )
 
 
