@@ -146,6 +146,28 @@ async def test_sorting_by_last_updated_keeps_never_updated_rows_last(
         assert updated == sorted(updated, reverse=sort.startswith("-"))
 
 
+async def test_sorted_by_status_and_filtered_by_several_each_comes_once_in_order(
+    org: Org, tether: Tether
+) -> None:
+    await _seed(org, clients=3)
+    async with tether.sessions.begin() as session:
+        ids = (await session.scalars(select(Connection.id).order_by(Connection.id))).all()
+        for n, connection_id in enumerate(ids):
+            status = ("failing", "needs_reconnect", "active")[n % 3]
+            await session.execute(
+                update(Connection).where(Connection.id == connection_id).values(status=status)
+            )
+    lapsed_or_failing = {i for n, i in enumerate(ids) if n % 3 != 2}
+
+    for sort in ("status", "-status"):
+        params = {"sort": sort, "limit": 2, "status": ["needs_reconnect", "failing"]}
+        rows = await _walk(org.api, **params)
+        keys = [(row["status"], row["id"]) for row in rows]
+        assert {row["id"] for row in rows} == {str(i) for i in lapsed_or_failing}
+        assert len(rows) == len(lapsed_or_failing)
+        assert keys == sorted(keys, reverse=sort.startswith("-")), sort
+
+
 async def test_filters_by_status_provider_and_client(org: Org) -> None:
     await _seed(org, clients=3)
     client = (await org.api.get("/api/v1/clients", params={"search": "Client 01"})).json()["data"][

@@ -59,16 +59,46 @@ async def page(
     limit: int,
 ) -> Sequence[Connection]:
     column = getattr(Connection, sort.field)
-    stmt = where.apply(select(Connection))
-    bounds = {"column": column, "id_column": Connection.id, "sort": sort, "after": after}
-    if not column.nullable:
+    if sort.field == "status" and len(where.statuses) > 1:
+        parts = _status_by_status(where, sort, after, limit)
+    elif column.nullable:
+        bounds = {"column": column, "id_column": Connection.id, "sort": sort, "after": after}
+        parts = keyset_in_parts(where.apply(select(Connection)), **bounds, limit=limit)
+    else:
+        stmt = where.apply(select(Connection))
+        bounds = {"column": column, "id_column": Connection.id, "sort": sort, "after": after}
         return (await session.scalars(keyset(stmt, **bounds, limit=limit))).all()
     rows: list[Connection] = []
-    for part in keyset_in_parts(stmt, **bounds, limit=limit):
+    for part in parts:
         rows += (await session.scalars(part.limit(limit + 1 - len(rows)))).all()
         if len(rows) > limit:
             break
     return rows
+
+
+def _status_by_status(
+    where: ConnectionFilter, sort: Sort, after: tuple[Any, uuid.UUID] | None, limit: int
+) -> list[AnySelect]:
+    """Sorted by status and filtered by several: one status after another, each a range of the
+    (status, id) index. As one statement, PostgreSQL 15 reads `status IN (...)` as a filter on
+    an index scan in status order, so a page of the lapsed read every active row first (2.4 s
+    at a million connections)."""
+    statuses = sorted(set(where.statuses), reverse=sort.descending)
+    stmt = where.apply(select(Connection), with_status=False)
+    id_order = Connection.id.desc() if sort.descending else Connection.id.asc()
+    parts = []
+    for status in statuses:
+        part = stmt.where(Connection.status == status).order_by(id_order).limit(limit + 1)
+        if after is not None:
+            passed = status < after[0] if not sort.descending else status > after[0]
+            if passed:
+                continue
+            if status == after[0]:
+                part = part.where(
+                    Connection.id < after[1] if sort.descending else Connection.id > after[1]
+                )
+        parts.append(part)
+    return parts
 
 
 async def counts_by_status(session: AsyncSession, where: ConnectionFilter) -> dict[str, int]:
