@@ -375,7 +375,9 @@ def time_api(
     counts and the floor, alternating between the actors."""
     tokens = {"admin": seeded.token, "staff": seeded.staff_token}
     clients = {
-        actor: httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"})
+        actor: httpx.Client(
+            base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=120
+        )
         for actor, token in tokens.items()
     }
     took: dict[int, tuple[float, float]] = {}

@@ -31,9 +31,6 @@ class Connection(IdMixin, TimestampMixin, Base):
             for column in SORTABLE
             if column != "status"
         ),
-        # Account ids are shaped by their platform, so one provider's sit together in their
-        # order: filtered by provider, that sort needs the provider first (migration 0014).
-        Index(None, "organization_id", "provider", "account_external_id", "id"),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
