@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from _harness import POSTGRES_ADMIN_URL, _admin
+from _harness import POSTGRES_ADMIN_URL, _admin, create_admin
 from tether import migrate
 from tether.config import async_database_url
 from tether.connections import counts_repository
@@ -42,7 +42,6 @@ from tether.models import (
     Role,
     Status,
 )
-from tether.organizations.service import create_organization
 
 BATCH = 5_000
 SEED_CACHE_KIB = 512 * 1024  # SQLite's page cache while seeding: the indexes of 1M rows fit
@@ -263,19 +262,11 @@ class Seeded:
 
 
 async def seed(url: str, sizes: Sizes) -> Seeded:
+    admin = await create_admin(url)
     engine = create_engine(url)
     sessions = create_sessionmaker(engine)
     try:
-        async with sessions() as session:
-            admin = await create_organization(
-                session,
-                name="Benchmark Agency",
-                admin_email="admin@benchmark.example",
-                admin_name="Benchmark Admin",
-                password=None,
-            )
-            await session.commit()
-        rows = generate(sizes, admin.organization.id, admin.member.id, datetime.now(UTC))
+        rows = generate(sizes, admin.organization_id, admin.member_id, datetime.now(UTC))
         started = time.perf_counter()
         # A transaction a batch: SQLite checkpoints its WAL as it goes, where one transaction of
         # a million rows would grow the WAL to gigabytes and slow every page lookup in it.
@@ -297,7 +288,7 @@ async def seed(url: str, sizes: Sizes) -> Seeded:
         async with sessions.begin() as session:
             staff = await create_member(
                 session,
-                organization_id=admin.organization.id,
+                organization_id=admin.organization_id,
                 email="staff@benchmark.example",
                 name="Benchmark Staff",
                 role=Role.STAFF,
@@ -317,7 +308,7 @@ async def seed(url: str, sizes: Sizes) -> Seeded:
         for row in rows.connections:
             counts[row["status"]] += 1
         return Seeded(
-            organization_id=admin.organization.id,
+            organization_id=admin.organization_id,
             token=admin.token,
             staff_token=staff_token,
             staff_client_ids=staff_clients,
