@@ -37,7 +37,7 @@ async def locked(session: AsyncSession, model: type[T], row_id: uuid.UUID) -> T 
 
 
 async def lock_in_order(session: AsyncSession, model: type[Any], ids: Iterable[uuid.UUID]) -> None:
-    """Lock these rows of `model` in id order, waiting for any another transaction holds."""
+    """Lock these rows of `model` in id order, waiting for those another transaction holds."""
     wanted = sorted(set(ids))
     if wanted:
         stmt = select(model.id).where(model.id.in_(wanted)).order_by(model.id)
