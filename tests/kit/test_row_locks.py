@@ -1,5 +1,5 @@
 """Writers lock in one order and bulk hand-outs pass over held rows (kit/locks_repository.py):
-a reconnect holding an authorization neither stalls the scheduler nor deadlocks with it.
+a reconnect holding an authorization neither stalls the scheduler nor loses a check's write.
 
 PostgreSQL only: SQLite holds the whole database for any write, so nothing there can pass over
 one row."""
@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 import pytest
 from sqlalchemy import select, update
@@ -16,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.fixtures.builders import Org, connect_provider
 from tests.fixtures.running import Tether
 from tether.db import utcnow
+from tether.health.checks import Engine, check
 from tether.health.schedule import CHECKS
 from tether.kit.locks_repository import locked
 from tether.models import Authorization, Connection
 from tether.sync.schedule import SYNCS
+from tether.worker.queue import DueWork
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
@@ -45,11 +48,11 @@ async def all_due(tether: Tether, organization_id: uuid.UUID) -> None:
             )
 
 
-async def handed_out(tether: Tether, work: object) -> set[str]:
+async def handed_out(tether: Tether, work: DueWork) -> set[str]:
     async def hand_out() -> set[str]:
         async with tether.sessions.begin() as session:
-            jobs = await work.take_due(session, utcnow(), tether.settings)  # type: ignore[attr-defined]
-        return {i for job in jobs for i in job.args[0]}
+            jobs = await work.take_due(session, utcnow(), tether.settings)
+        return {i for job in jobs for i in cast(list[str], job.args[0])}
 
     return await asyncio.wait_for(hand_out(), PATIENCE)
 
@@ -89,29 +92,34 @@ async def test_the_scheduler_passes_over_what_a_reconnect_holds_and_hands_it_out
     assert await handed_out(tether, SYNCS) == {str(i) for i in of_alice}
 
 
-async def test_a_check_recorded_meanwhile_waits_for_the_reconnect_and_reads_what_it_wrote(
-    org: Org, tether: Tether
+async def test_a_check_recorded_meanwhile_waits_for_the_reconnect_and_counts_from_it(
+    org: Org, tether: Tether, engine: Engine
 ) -> None:
-    """No lost update: a writer that read the authorization before a reconnect committed
-    applies its change to the reconnected row, not to the copy it read."""
+    """No lost update: a check that failed while a reconnect was under way counts its failure
+    from what the reconnect wrote (0, so 1), not from what it read before (3, so 4)."""
     alice = await connect_provider(org.api, "sandbox", username="alice")
     authorization_id = uuid.UUID(alice["id"])
-
-    async def record_a_check() -> str:
-        async with tether.sessions.begin() as session:
-            a = await locked(session, Authorization, authorization_id)
+    async with tether.sessions.begin() as session:
+        await session.execute(
+            update(Authorization)
+            .where(Authorization.id == authorization_id)
+            .values(check_failures=3)
+        )
+    await tether.sandbox("PUT", "/faults", json={"down": True})
+    try:
+        async with held(tether, authorization_id) as reconnecting:
+            a = await reconnecting.get(Authorization, authorization_id)
             assert a is not None
-            seen = a.external_user_name
-            a.last_checked_at = utcnow()
-        return seen
+            a.check_failures = 0
+            await reconnecting.flush()
+            checking = asyncio.create_task(check(engine, authorization_id, accounts=False))
+            await asyncio.sleep(1.0)
+            assert not checking.done(), "the check waits while the reconnect holds the row"
+        await asyncio.wait_for(checking, PATIENCE)
+    finally:
+        await tether.sandbox("DELETE", "/faults")
 
-    async with held(tether, authorization_id) as reconnecting:
-        a = await reconnecting.get(Authorization, authorization_id)
-        assert a is not None
-        a.external_user_name = "Alice (signed in again)"
-        await reconnecting.flush()
-        waiting = asyncio.create_task(record_a_check())
-        await asyncio.sleep(0.5)
-        assert not waiting.done(), "the check waits while the reconnect holds the row"
-
-    assert await asyncio.wait_for(waiting, PATIENCE) == "Alice (signed in again)"
+    async with tether.sessions() as session:
+        after = await session.get(Authorization, authorization_id)
+    assert after is not None
+    assert after.check_failures == 1

@@ -169,7 +169,7 @@ async def _apply(
         return added.authorization, added.message(name)
     old = await repository.get(session, attempt.organization_id, attempt.authorization_id)
     if old is None:
-        raise NotFound("The data source to reconnect no longer exists; connect it again.")
+        raise NotFound(restore.GONE)
     if attempt.connection_id is not None:
         done = await restore.reconnect_own_clients(
             session, old=old, member=await _starter(session, attempt), new=new

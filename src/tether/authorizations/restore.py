@@ -58,11 +58,7 @@ async def restore_in_place(
 
     Accounts the new credentials cannot reach stay lapsed (`access_removed`, naming the account).
     If they reach none of the authorization's accounts, nothing changes (409)."""
-    # Held from here on, as every writer holds an authorization before its accounts and
-    # connections (kit.locks_repository), and read as it is now.
-    a = await locked(session, Authorization, authorization.id)
-    if a is None:
-        raise NotFound("The data source to reconnect no longer exists; connect it again.")
+    a = await held(session, authorization)
     known = await repository.account_external_ids(session, a.id)
     reachable = {account.external_id: account for account in new.accounts}
     if known and not known & reachable.keys():
@@ -109,6 +105,18 @@ async def restore_in_place(
             await _lapse_unreachable(session, a, account, new.identity, actor)
         await publish(session, AuthorizationRestored(a, actor))
     return Restored(a, restored, [f"{x.name} ({x.external_id})" for x in lost])
+
+
+GONE = "The data source to reconnect no longer exists; connect it again."
+
+
+async def held(session: AsyncSession, authorization: Authorization) -> Authorization:
+    """The authorization, held by this transaction from here on (as every writer holds it
+    before its accounts and connections: kit.locks_repository) and read as it is now."""
+    a = await locked(session, Authorization, authorization.id)
+    if a is None:
+        raise NotFound(GONE)
+    return a
 
 
 async def follow_managers(
@@ -159,8 +167,7 @@ async def reconnect_own_clients(
     """A member who sees only some of the clients moves theirs to a new authorization of their own;
     the other clients' connections are left as they are."""
     actor = f"member:{member.member_id}"
-    if await locked(session, Authorization, old.id) is None:  # before its connections, as above
-        raise NotFound("The data source to reconnect no longer exists; connect it again.")
+    await held(session, old)
     visible = member.client_ids or frozenset()
     mine = await repository.visible_connections(session, old.id, visible)
     reachable = {e.external_id for e in new.accounts}

@@ -59,15 +59,20 @@ async def page(
     limit: int,
 ) -> Sequence[Connection]:
     column = getattr(Connection, sort.field)
+    stmt = where.apply(select(Connection))
     if sort.field == "status" and len(where.statuses) > 1:
         parts = _status_by_status(where, sort, after, limit)
     elif column.nullable:
-        bounds = {"column": column, "id_column": Connection.id, "sort": sort, "after": after}
-        parts = keyset_in_parts(where.apply(select(Connection)), **bounds, limit=limit)
+        parts = keyset_in_parts(
+            stmt, column=column, id_column=Connection.id, sort=sort, after=after, limit=limit
+        )
     else:
-        stmt = where.apply(select(Connection))
-        bounds = {"column": column, "id_column": Connection.id, "sort": sort, "after": after}
-        return (await session.scalars(keyset(stmt, **bounds, limit=limit))).all()
+        parts = [
+            keyset(
+                stmt, column=column, id_column=Connection.id, sort=sort, after=after, limit=limit
+            )
+        ]
+    # The parts in turn, each asked only for what the page still lacks.
     rows: list[Connection] = []
     for part in parts:
         rows += (await session.scalars(part.limit(limit + 1 - len(rows)))).all()
@@ -84,21 +89,20 @@ def _status_by_status(
     an index scan in status order, so a page of the lapsed read every active row first (2.4 s
     at a million connections)."""
     statuses = sorted(set(where.statuses), reverse=sort.descending)
+    if after is not None:  # the statuses the cursor has passed are done
+        statuses = [s for s in statuses if s == after[0] or (s > after[0]) != sort.descending]
     stmt = where.apply(select(Connection), with_status=False)
-    id_order = Connection.id.desc() if sort.descending else Connection.id.asc()
-    parts = []
-    for status in statuses:
-        part = stmt.where(Connection.status == status).order_by(id_order).limit(limit + 1)
-        if after is not None:
-            passed = status < after[0] if not sort.descending else status > after[0]
-            if passed:
-                continue
-            if status == after[0]:
-                part = part.where(
-                    Connection.id < after[1] if sort.descending else Connection.id > after[1]
-                )
-        parts.append(part)
-    return parts
+    return [
+        keyset(
+            stmt.where(Connection.status == status),
+            column=Connection.status,
+            id_column=Connection.id,
+            sort=sort,
+            after=after if after is not None and status == after[0] else None,
+            limit=limit,
+        )
+        for status in statuses
+    ]
 
 
 async def counts_by_status(session: AsyncSession, where: ConnectionFilter) -> dict[str, int]:
