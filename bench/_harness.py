@@ -48,6 +48,9 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "TETHER_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 HOST = "127.0.0.1"
+# Seconds: no second check and no account listing during a run (the longest interval Tether
+# takes for either).
+QUIET = 604_800
 T = TypeVar("T")
 
 

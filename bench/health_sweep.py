@@ -44,6 +44,7 @@ import httpx
 from sqlalchemy import select
 
 from _harness import (
+    QUIET,
     THROUGH,
     RequestLog,
     Shape,
@@ -91,7 +92,6 @@ POLL_SECONDS = 0.2
 CHECKS_PER_JOB: int = Settings.model_fields["check_concurrency"].default
 ENGINE_HTTP_POOL = 100
 # Settings for the worker: every check is a probe only, and comes once.
-QUIET = 10**7  # seconds: no account listing and no second check during the run
 
 
 @dataclass(frozen=True)

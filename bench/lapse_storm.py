@@ -63,6 +63,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from _harness import (
+    QUIET,
     clear_redis,
     database_urls,
     new_keyring,
@@ -118,7 +119,6 @@ STANDS_IN_FOR = "meta_ads,snapchat_ads"
 # 401 does not say why, the one refresh that does.
 REFUSED_PER_LAPSE = {"sandbox": 1, "meta_ads": 1, "snapchat_ads": 2}
 LAPSED = Event.AUTHORIZATION_LAPSED.value
-QUIET = 10**7  # seconds: no second check and no account listing during the run
 BATCH = 5_000
 PUBLIC_URL = "http://127.0.0.1:8000"  # only printed in links; nothing serves it
 USER_PREFIX = "storm"

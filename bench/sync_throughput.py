@@ -44,6 +44,7 @@ import httpx
 from sqlalchemy import insert, select
 
 from _harness import (
+    QUIET,
     THROUGH,
     RequestLog,
     Shape,
@@ -89,7 +90,6 @@ DAYS = 90
 POLL_SECONDS = 0.5
 # What one `sync.sync_connections` job runs at once (sync_many's default).
 PER_JOB = 8
-QUIET = 10**7  # seconds: no health check and no second sync during the run
 CLIENTS = 200
 
 

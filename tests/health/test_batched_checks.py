@@ -1,4 +1,5 @@
-"""A job's healthy checks are recorded together, and exactly as one check at a time records them."""
+"""A job's checks are recorded together (the healthy ones in one UPDATE, the others in one
+transaction), and exactly as one check at a time records them."""
 
 import uuid
 from collections import Counter
@@ -7,13 +8,13 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.conftest import Tether
 from tests.fixtures.builders import Org, connect_sandbox
 from tether.db import utcnow
 from tether.health import checks, repository
-from tether.models import AuditEvent, Authorization, Incident
+from tether.models import AuditEvent, Authorization, EmailDelivery, Incident, Notification
 from tether.runtime import opened
 
 USERS = ("alice", "bob", "carol")
@@ -171,3 +172,81 @@ async def test_an_authorization_changed_during_its_probe_is_recorded_on_what_it_
             )
         ).all()
     assert [(e.from_value, e.to_value) for e in changes] == [("failing", "active")]
+
+
+async def _revoke(tether: Tether, *users: str) -> None:
+    for user in users:
+        for grant in await tether.sandbox("GET", "/grants", params={"username": user}):
+            await tether.sandbox("POST", f"/grants/{grant['id']}/revoke")
+
+
+async def _told(tether: Tether, authorization_id: uuid.UUID) -> list[tuple[str, str]]:
+    """The in-app and email rows that tell of the authorization's incidents."""
+    async with tether.sessions() as session:
+        incidents = select(Incident.id).where(Incident.authorization_id == authorization_id)
+        in_app = await session.scalars(
+            select(Notification.event).where(Notification.incident_id.in_(incidents))
+        )
+        emails = await session.scalars(
+            select(EmailDelivery.event).where(EmailDelivery.incident_id.in_(incidents))
+        )
+        return sorted([("in_app", e) for e in in_app] + [("email", e) for e in emails])
+
+
+async def test_lapses_of_a_batch_are_recorded_in_one_transaction_and_told_once_each(
+    org: Org, other_org: Org, tether: Tether
+) -> None:
+    batched, single = await _connect(org), await _connect(other_org)
+    await _revoke(tether, *USERS)
+    started = utcnow()
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    async with opened(tether.settings) as runtime:
+        bind = runtime.health.sessions.kw["bind"].sync_engine
+        event.listen(bind, "before_cursor_execute", seen)
+        counts = await checks.check_many(runtime.health, list(batched.values()))
+        event.remove(bind, "before_cursor_execute", seen)
+        alone = [await checks.check(runtime.health, single[user]) for user in USERS]
+
+    assert counts == Counter({"needs_reconnect": 3})
+    assert alone == ["needs_reconnect"] * 3
+    for user in USERS:
+        outcome = await _outcome(tether, batched[user], started)
+        assert outcome == await _outcome(tether, single[user], started), user
+        assert outcome["incidents"] == [("lapse", "token_revoked", True)], user
+        told = await _told(tether, batched[user])
+        assert told == await _told(tether, single[user]), user
+        assert told == [("email", "authorization.lapsed"), ("in_app", "authorization.lapsed")]
+    held = [s for s in statements if s.startswith("SELECT") and "ORDER BY authorizations.id" in s]
+    assert len(held) == 1, "the three authorizations are read (and held) by one statement"
+    if tether.backend.name == "postgresql":  # SQLite locks the whole database instead
+        assert held[0].endswith("FOR NO KEY UPDATE")
+    members = [s for s in statements if s.startswith("SELECT") and "FROM members" in s]
+    assert len(members) == 1, "the organization's audience is read once for the three lapses"
+
+
+async def test_a_batch_that_cannot_be_recorded_together_is_recorded_check_by_check(
+    org: Org, tether: Tether, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = await _connect(org)
+    await _revoke(tether, "bob")
+    await tether.sandbox("PUT", "/faults", json={"users": ["carol"], "throttle_retry_after": 30})
+
+    async def lost(*_: Any) -> None:
+        raise ConnectionResetError("the database connection was reset")
+
+    monkeypatch.setattr(checks, "all_locked", lost)
+    async with opened(tether.settings) as runtime:
+        counts = await checks.check_many(runtime.health, list(ids.values()))
+
+    assert counts == Counter({"active": 1, "needs_reconnect": 1, "failing": 1})
+    rows = await _rows(tether, list(ids.values()))
+    assert rows[ids["bob"]].status == "needs_reconnect"
+    assert (rows[ids["carol"]].status, rows[ids["carol"]].check_failures) == ("failing", 1)
+    assert await _told(tether, ids["bob"]) == [
+        ("email", "authorization.lapsed"),
+        ("in_app", "authorization.lapsed"),
+    ]

@@ -19,7 +19,7 @@ from tether.health import repository, status
 from tether.health.classify import OK, Observation, Verdict, observe
 from tether.health.incidents import authorization_key
 from tether.health.refresh import Refresh, needs_refresh, refresh
-from tether.kit.locks_repository import locked
+from tether.kit.locks_repository import all_locked, locked
 from tether.models import Authorization, IncidentKind, Status
 from tether.providers.base import ExternalAccount, ProviderCallError, Reason
 from tether.providers.registry import Registry
@@ -67,6 +67,37 @@ async def _record(
         if reachable is not None:
             await status.reconcile_accounts(session, a, reachable, ctx)
     return a.status
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """What a check saw of one authorization, to be recorded."""
+
+    authorization_id: uuid.UUID
+    seen: Observation
+    reachable: list[ExternalAccount] | None
+
+
+async def _record_together(engine: Engine, observed: Sequence[Observed]) -> Counter[str]:
+    """Record several checks as `_record` records each, in one transaction: their
+    authorizations locked in id order, each read as it is once held. A storm of lapses costs
+    one transaction per batch, and the outbox reads each organization's audience once."""
+    counts: Counter[str] = Counter()
+    async with engine.sessions.begin() as session:
+        held = await all_locked(session, Authorization, [o.authorization_id for o in observed])
+        by_id = {a.id: a for a in held}
+        ctx = status.Context(engine.settings, utcnow(), audit.HEALTH)
+        for o in observed:
+            a = by_id.get(o.authorization_id)
+            if a is None:
+                counts["skipped"] += 1
+                continue
+            await status.record(session, a, o.seen, ctx)
+            if o.reachable is not None:
+                await status.reconcile_accounts(session, a, o.reachable, ctx)
+    for a in held:
+        counts[a.status] += 1
+    return counts
 
 
 async def _observe(
@@ -142,8 +173,10 @@ async def check_many(
 
     The common case, a healthy authorization whose check changes nothing but its check times,
     is read with the rest of the batch and recorded with the other healthy ones in one UPDATE.
-    Anything else (a failure, a refresh or accounts check due, a status other than active, an
-    open incident, a token about to end) takes the path of `check`, so it is recorded the same.
+    Those of them whose check found a failure are recorded together, in one transaction, each
+    as `check` records it (`_record_together`; one by one if that transaction fails). Anything
+    else (a refresh or accounts check due, a status other than active, an open incident, a
+    token about to end) takes the path of `check`.
     """
     gate = asyncio.Semaphore(concurrency or engine.settings.check_concurrency)
     counts: Counter[str] = Counter()
@@ -153,6 +186,7 @@ async def check_many(
         log.error("Could not read a batch of authorizations; checking each alone", exc_info=True)
         plain = {}
     healthy: list[Authorization] = []
+    observed: list[Observed] = []  # plain authorizations whose check found something wrong
 
     async def one(authorization_id: uuid.UUID) -> None:
         async with gate:
@@ -166,24 +200,36 @@ async def check_many(
                         healthy.append(a)
                         return
                     after, reachable = await _follow_up(engine, a, seen, None)
-                    outcome = None
                     if after is not None:
-                        outcome = await _record(engine, a.id, after, reachable, audit.HEALTH)
+                        observed.append(Observed(a.id, after, reachable))
+                        return
+                    outcome = None
                 counts[outcome or "skipped"] += 1
             except Exception:  # one broken authorization must not stop the others
                 counts["error"] += 1
                 raise
 
-    async def recorded_alone(a: Authorization) -> None:
+    async def recorded_alone(o: Observed) -> None:
         async with gate:
             try:
-                outcome = await _record(engine, a.id, OK, None, audit.HEALTH)
+                outcome = await _record(
+                    engine, o.authorization_id, o.seen, o.reachable, audit.HEALTH
+                )
                 counts[outcome or "skipped"] += 1
             except Exception:
                 counts["error"] += 1
                 raise
 
     results = await asyncio.gather(*(one(i) for i in ids), return_exceptions=True)
+    if observed:
+        try:
+            counts.update(await _record_together(engine, observed))
+        except Exception:
+            log.warning("Could not record a batch of checks together; recording each alone",
+                        exc_info=True)  # fmt: skip
+            results += await asyncio.gather(
+                *(recorded_alone(o) for o in observed), return_exceptions=True
+            )
     if healthy:
         try:
             recorded = await _record_healthy(engine, healthy)
@@ -196,7 +242,8 @@ async def check_many(
             # as `check` would, once free.
             changed = [a for a in healthy if a.id not in recorded]
             results += await asyncio.gather(
-                *(recorded_alone(a) for a in changed), return_exceptions=True
+                *(recorded_alone(Observed(a.id, OK, None)) for a in changed),
+                return_exceptions=True,
             )
     for result in results:
         if isinstance(result, Exception):

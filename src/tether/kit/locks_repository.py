@@ -7,7 +7,8 @@ incidents and what hangs off them. So:
 - a transaction that changes an authorization's accounts or connections locks the
   authorization first, and reads it as it is once locked (`locked`);
 - one that writes several authorizations (or the accounts and connections of several) locks
-  those authorizations in id order before anything else (`lock_in_order`);
+  those authorizations in id order before anything else (`lock_in_order`, or `all_locked`
+  to read them as they are once held);
 - work handed out or claimed in bulk (due checks, syncs, emails) passes over rows another
   transaction holds (`free_of`): they are that transaction's for now, and come round again at
   the next pass. A bulk UPDATE that waited would hold the rows it had already passed while
@@ -42,6 +43,17 @@ async def lock_in_order(session: AsyncSession, model: type[Any], ids: Iterable[u
     if wanted:
         stmt = select(model.id).where(model.id.in_(wanted)).order_by(model.id)
         await session.execute(stmt.with_for_update(key_share=True))
+
+
+async def all_locked(session: AsyncSession, model: type[T], ids: Iterable[uuid.UUID]) -> list[T]:
+    """These rows as they are once this transaction holds them all, locked in id order (those
+    gone are left out), waiting for any other transaction that holds one."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    stmt = select(model).where(model.id.in_(wanted)).order_by(model.id)  # type: ignore[attr-defined]
+    stmt = stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
+    return list((await session.scalars(stmt)).all())
 
 
 def free_of(

@@ -5,11 +5,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.db import utcnow
+from tether.kit.inserts_repository import insert_ignoring_conflicts
 from tether.models import (
     ApiToken,
     Client,
@@ -148,9 +147,8 @@ async def hold_brakes(
     concurrent sign-ins for one email or from one address take turns: PostgreSQL locks the
     rows, SQLite the database (the insert takes its write lock before anything is read)."""
     ordered = sorted(keys)  # one order everywhere, so two sign-ins never wait on each other
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     fresh = [{"key": k, "failures": 0, "counted_at": now, "next_attempt_at": now} for k in ordered]
-    await session.execute(insert(SignInBrake).values(fresh).on_conflict_do_nothing())
+    await insert_ignoring_conflicts(session, SignInBrake, fresh)
     stmt = (
         select(SignInBrake)
         .where(SignInBrake.key.in_(ordered))

@@ -175,8 +175,11 @@ def _forget_audiences(session: Session) -> None:
 
 
 @sa_event.listens_for(Session, "after_transaction_end")
-def _after_transaction_end(session: Session, _transaction: SessionTransaction) -> None:
-    _forget_audiences(session)
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    # Only the outermost transaction: a savepoint's end (each incident opens one) undoes no
+    # read, and whatever it wrote to the audience's tables already dropped the cache.
+    if transaction.parent is None:
+        _forget_audiences(session)
 
 
 @sa_event.listens_for(Session, "after_flush")

@@ -5,10 +5,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tether.kit.inserts_repository import insert_ignoring_conflicts
 from tether.models import (
     Authorization,
     Client,
@@ -110,11 +109,7 @@ async def insert_ignoring_duplicates(
 
     This, with the unique constraints, is what makes one incident one notification per recipient
     and channel however often the code that emits it runs."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(insert(model).values(rows).on_conflict_do_nothing())
+    await insert_ignoring_conflicts(session, model, rows)
 
 
 async def resolve_notifications(

@@ -3,15 +3,14 @@
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, and_, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.connections.repository import ConnectionFilter
 from tether.kit.due_repository import hand_out_due, move_free
+from tether.kit.inserts_repository import insert_ignoring_conflicts, insert_into
 from tether.models import (
     Account,
     Authorization,
@@ -126,12 +125,7 @@ async def upsert_days(session: AsyncSession, rows: list[dict[str, Any]]) -> None
     """Write metric days; a day loaded before is replaced (providers restate recent days)."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    # One statement for any number of rows, sent as an executemany of the table (not the
-    # entity): SQLAlchemy compiles it once and caches it, and batches the rows into multi-row
-    # VALUES itself. A `.values(rows)` statement is compiled anew, bind by bind, on every call.
-    stmt = insert(cast(Table, MetricDay.__table__))
+    stmt = insert_into(session, MetricDay)
     replaced = {
         name: stmt.excluded[name]
         for name in ("impressions", "clicks", "conversions", "spend", "currency", "loaded_at")
@@ -146,10 +140,8 @@ async def add_lost_days(
 ) -> None:
     if not days:
         return
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     rows = [{"connection_id": connection_id, "day": d, "reason": reason} for d in days]
-    await session.execute(insert(LostDay).values(rows).on_conflict_do_nothing())
+    await insert_ignoring_conflicts(session, LostDay, rows)
 
 
 async def forget_lost_days(
