@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tether import metrics
 from tether.config import Settings
 from tether.db import utcnow
+from tether.health import repository as health_repository
 from tether.kit.backoff import Backoff
 from tether.models import Authorization, EmailDelivery, Event, Incident, Member
 from tether.notifications import email_repository, repository
@@ -101,6 +102,7 @@ class Draft:
     ids: list[uuid.UUID]
     member: Member
     items: list[Item] = field(default_factory=list)
+    written: list[datetime] = field(default_factory=list)  # when each row was written
 
 
 async def send_emails(
@@ -135,9 +137,8 @@ async def send_emails(
                 sent_at = utcnow()
                 async with sessions.begin() as session:
                     await email_repository.mark_sent(session, draft.ids, sent_at)
-                    rows = await email_repository.deliveries(session, draft.ids)
-                for row in rows:
-                    lag = (sent_at - row.created_at).total_seconds()
+                for written in draft.written:
+                    lag = (sent_at - written).total_seconds()
                     metrics.DELIVERY_LAG.labels("email").observe(max(lag, 0.0))
                 log.info(
                     "Sent email %s (%d events) to member %s",
@@ -202,7 +203,7 @@ async def _drafts(session: AsyncSession, settings: Settings, ids: set[uuid.UUID]
     )
     limited = [m.id for m in members.values() if not m.all_clients]
     access = await repository.client_access(session, limited) if limited else {}
-    clients = {i: await repository.affected_clients(session, i) for i in incidents}
+    clients = await health_repository.affected_clients(session, list(incidents))
 
     drafts: dict[object, Draft] = {}
     for row in rows:
@@ -226,6 +227,7 @@ async def _drafts(session: AsyncSession, settings: Settings, ids: set[uuid.UUID]
             if member.all_clients or client_id in access.get(member.id, set())
         ]
         draft.ids.append(row.id)
+        draft.written.append(row.created_at)
         draft.items.append(
             _item(row, incident, authorization, connector, visible, settings.resolved_public_url)
         )

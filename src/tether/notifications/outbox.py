@@ -16,6 +16,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
+from tether.health import repository as health_repository
 from tether.models import (
     Authorization,
     Channel,
@@ -113,7 +114,7 @@ async def _facts(session: AsyncSession, incident: Incident, event: Event) -> Fac
         incident,
         name,
         describe(event, name, who, incident.message),
-        await repository.affected_clients(session, incident.id),
+        (await health_repository.affected_clients(session, [incident.id]))[incident.id],
         authorization.connector_id if authorization else None,
     )
 

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tether.kit.inserts_repository import insert_ignoring_conflicts
 from tether.models import (
     Authorization,
-    Client,
     EmailDelivery,
     Incident,
     IncidentClient,
@@ -70,18 +69,6 @@ async def set_preference(
     else:
         existing.enabled = enabled
     await session.flush()
-
-
-async def affected_clients(
-    session: AsyncSession, incident_id: uuid.UUID
-) -> list[tuple[uuid.UUID, str]]:
-    stmt = (
-        select(Client.id, Client.name)
-        .join(IncidentClient, IncidentClient.client_id == Client.id)
-        .where(IncidentClient.incident_id == incident_id)
-        .order_by(Client.name)
-    )
-    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
 
 
 async def organizations_using(session: AsyncSession, provider: str) -> Sequence[uuid.UUID]:

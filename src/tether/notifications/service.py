@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tether.actor import Actor
 from tether.db import utcnow
 from tether.errors import Conflict, NotFound
+from tether.health import repository as health_repository
 from tether.kit.pagination import Page, Sort, decode_cursor, paginate
 from tether.models import (
     Channel,
@@ -94,10 +95,11 @@ async def list_notifications(
         session, actor.member_id, unread_only=unread_only, before=before, limit=limit
     )
     incidents = await repository.incidents_by_id(session, [n.incident_id for n in rows])
+    affected = await health_repository.affected_clients(session, list(incidents))
     items = []
     for notification in rows:
         incident = incidents[notification.incident_id]
-        clients = await repository.affected_clients(session, incident.id)
+        clients = affected[incident.id]
         target = reconnect_target(incident)
         open_lapse = notification.event in LAPSES and notification.resolved_at is None
         items.append(
