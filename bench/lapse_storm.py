@@ -1115,7 +1115,8 @@ async def _watch(
                 printed = elapsed
                 tracks = (*tally.tracks, tally.digests) if wait_for_digests else tally.tracks
                 status = ", ".join(
-                    f"{t.name.split(' (')[0].split(',')[0]} {t.got:,}/{t.expected:,}"
+                    f"{t.name.split(' (')[0].split(',')[0]} "
+                    f"{max(t.got, t.messages if t is tally.in_app else 0):,}/{t.expected:,}"
                     for t in tracks
                 )
                 print(f"  {elapsed:4.0f} s: {status}", flush=True)

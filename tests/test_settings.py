@@ -58,6 +58,18 @@ def test_the_test_suites_and_benchmarks_own_variables_are_not_settings_and_pass(
     assert problems({"TETHER_TEST_POSTGRES_URL": "x", "TETHER_BENCH_REDIS_URL": "y"}) == []
 
 
+def test_the_benchmarks_quiet_intervals_are_ones_tether_accepts() -> None:
+    """The benchmarks start workers that never check twice nor list accounts during a run;
+    an interval out of bounds would stop every one of them at start-up."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    try:
+        from _harness import QUIET
+    finally:
+        sys.path.pop(0)
+    quiet = {"TETHER_CHECK_INTERVAL_SECONDS": str(QUIET)}
+    assert problems({**quiet, "TETHER_ACCOUNTS_CHECK_INTERVAL_SECONDS": str(QUIET)}) == []
+
+
 @pytest.mark.parametrize(
     ("setting", "value", "words"),
     [

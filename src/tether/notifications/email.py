@@ -111,7 +111,8 @@ async def send_emails(
     """Send the emails of these outbox rows that are still unsent; safe to run again.
 
     Rows already sent, or held by another worker sending them right now, are left alone. Each
-    email is marked sent in its own commit; a failed one is retried later, with back-off."""
+    email is marked sent by a statement that commits as it runs, right after the server took
+    it; a failed one is retried later, with back-off."""
     held = queue.holds(utcnow(), settings)
     async with sessions.begin() as session:
         claimed = await email_repository.claim(
@@ -126,7 +127,11 @@ async def send_emails(
     async with sessions() as session:
         drafts = await _drafts(session, settings, claimed)
     mailer = Mailer(settings)
+    # One connection marks the job's emails sent, each mark committing by itself the moment
+    # its UPDATE runs (autocommit): no transaction, pool checkout or ping per email.
+    marks = sessions()
     try:
+        await marks.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         for draft in drafts:
             try:
                 message = render(draft, settings)
@@ -135,8 +140,7 @@ async def send_emails(
                 await _failed(sessions, settings, draft, error)
             else:
                 sent_at = utcnow()
-                async with sessions.begin() as session:
-                    await email_repository.mark_sent(session, draft.ids, sent_at)
+                await email_repository.mark_sent(marks, draft.ids, sent_at)
                 for written in draft.written:
                     lag = (sent_at - written).total_seconds()
                     metrics.DELIVERY_LAG.labels("email").observe(max(lag, 0.0))
@@ -147,6 +151,7 @@ async def send_emails(
                     draft.member.id,
                 )
     finally:
+        await marks.close()
         await mailer.close()
 
 
