@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
-from tests.fixtures.browser import SCREENSHOTS, consent_in_popup
+from tests.fixtures.browser import SCREENSHOTS, consent_in_popup, expect_days
 from tests.fixtures.embedded import Embedded, serving
 from tether.demo.lapse import LAPSED_DAYS_AGO
 from tether.providers.catalog import CATALOG
@@ -124,9 +124,9 @@ async def _walk_the_web(page: Page, embedded: Embedded, *, shots: str | None) ->
         await expect(_coverage_row(page, client).locator("button.day")).to_have_count(
             0, timeout=LOADS
         )
-    await expect(
-        _coverage_row(page, "Lumen Skincare").locator("button.day.incident")
-    ).to_have_count(LAPSED_DAYS_AGO)
+    await expect_days(
+        _coverage_row(page, "Lumen Skincare").locator("button.day.incident"), LAPSED_DAYS_AGO
+    )
 
     # 3. Settings → Sandbox → Revoke access on Alice Martin's card, then Check now.
     await _go(page, "Settings")
@@ -160,7 +160,7 @@ async def _walk_the_web(page: Page, embedded: Embedded, *, shots: str | None) ->
     await _go(page, "Coverage")
     lumen = _coverage_row(page, "Lumen Skincare")
     red = lumen.locator("button.day.incident")
-    await expect(red).to_have_count(LAPSED_DAYS_AGO)
+    await expect_days(red, LAPSED_DAYS_AGO)
     await shot("coverage")
     await red.first.click()
     gap = page.get_by_role("dialog")

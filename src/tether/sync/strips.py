@@ -50,14 +50,32 @@ GAPS = frozenset({DayState.MISSING, DayState.INCIDENT, DayState.BACKFILLING,
 class Day:
     day: date
     state: DayState
-    # The first day of a run of days in the same state: where the keyboard stops.
-    first: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Days in a row in one state: one mark on a strip, and, for a gap, one button whose
+    dialog tells of the whole run."""
+
+    state: DayState
+    days: DayRange
 
 
 @dataclass(frozen=True, slots=True)
 class Strip:
     connection: Connection
     days: list[Day]
+
+    @property
+    def runs(self) -> list[Run]:
+        """The strip as the page draws it: 90 days of one state are one mark, not 90."""
+        runs: list[Run] = []
+        for d in self.days:
+            if runs and runs[-1].state == d.state:
+                runs[-1] = Run(d.state, DayRange(runs[-1].days.start, d.day))
+            else:
+                runs.append(Run(d.state, DayRange(d.day, d.day)))
+        return runs
 
     def count(self, *states: DayState) -> int:
         return sum(d.state in states for d in self.days)
@@ -266,10 +284,7 @@ def classify(
         else:
             state = DayState.MISSING
         states.append(state)
-    return [
-        Day(d, s, n == 0 or states[n - 1] != s)
-        for n, (d, s) in enumerate(zip(window.each(), states, strict=True))
-    ]
+    return [Day(d, s) for d, s in zip(window.each(), states, strict=True)]
 
 
 def _touches(incident: Incident, c: Connection) -> bool:

@@ -115,8 +115,6 @@ async def coverage_page(
         "days": days,
         "windows": WINDOWS,
         "window": window,
-        # Every row's strip has the same days: their labels are worked out once.
-        "cells": [(d.isoformat(), day_label(d)) for d in window.each()],
         "summary": summary,
         "items": items,
         "next_cursor": page.next_cursor if page else None,

@@ -61,6 +61,15 @@
     if (dialog && elt.hasAttribute("data-close-on-success")) dialog.close();
   });
 
+  // A gap of a coverage strip opens its dialog. The request comes from the dialog slot, which
+  // outlives the strip: while days load, the page refreshes itself every few seconds, and the
+  // answer to a request made by a button that refresh replaced would be dropped.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-gap]");
+    if (!button || !window.htmx) return;
+    window.htmx.ajax("GET", button.dataset.gap, {source: "#dialog-slot", target: "#dialog-slot"});
+  });
+
   // Sign in at the provider in a pop-up; this page updates itself when the pop-up reports back
   // (oauth_result.html) or closes.
   var popup = null;
