@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection as Pipe
@@ -328,12 +328,14 @@ def serve_tether(pipe: Pipe, url: str, folder: str, keys: str) -> None:
 
 
 @contextmanager
-def serving(url: str) -> Iterator[str]:
+def serving(url: str, serve: Callable[[Pipe, str, str, str], None] = serve_tether) -> Iterator[str]:
+    """Tether on a loopback port, served by `serve` in a spawned process of its own; the
+    base URL once it answers."""
     keys = "b1:" + base64.b64encode(os.urandom(32)).decode()
     context = multiprocessing.get_context("spawn")
     parent, child = context.Pipe()
     folder = tempfile.mkdtemp(prefix="tether-bench-")
-    process = context.Process(target=serve_tether, args=(child, url, folder, keys))
+    process = context.Process(target=serve, args=(child, url, folder, keys))
     process.start()
     try:
         if not parent.poll(60):

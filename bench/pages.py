@@ -32,21 +32,16 @@ PostgreSQL is reached at TETHER_BENCH_POSTGRES_URL (default postgres@127.0.0.1:5
 
 import argparse
 import asyncio
-import base64
 import itertools
-import multiprocessing
-import os
 import pickle
 import random
 import re
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -60,6 +55,7 @@ from sqlalchemy import func, insert, select, update
 
 from _big_org import Seeded, Sizes, big_organization
 from _harness import serve_until_told
+from connections_list import serving
 from tether.app import create_app
 from tether.config import Settings
 from tether.db import create_engine
@@ -153,35 +149,6 @@ def serve_pages(pipe: Pipe, url: str, folder: str, keys: str) -> None:
     serve_until_told(pipe, capturing)
 
 
-@contextmanager
-def serving(url: str) -> Iterator[str]:
-    keys = "b1:" + base64.b64encode(os.urandom(32)).decode()
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    folder = tempfile.mkdtemp(prefix="tether-bench-")
-    process = context.Process(target=serve_pages, args=(child, url, folder, keys))
-    process.start()
-    try:
-        if not parent.poll(120):
-            raise RuntimeError("Tether did not start.")
-        base = f"http://127.0.0.1:{parent.recv()}"
-        deadline = time.monotonic() + 60
-        while True:  # the socket is bound before uvicorn listens on it
-            try:
-                if httpx.get(f"{base}/livez").status_code == 200:
-                    break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or not process.is_alive():
-                    raise RuntimeError("Tether did not start.") from None
-                time.sleep(0.1)
-        yield base
-    finally:
-        parent.send("stop")
-        process.join(15)
-        if process.is_alive():
-            process.terminate()
-
-
 # ---------------------------------------------------------------------------------------------
 # What the screens beyond Connections show.
 
@@ -213,27 +180,12 @@ async def add_screen_data(url: str, seeded: Seeded) -> Names:
         if done < AUDIT_ROWS:
             await _insert_screen_data(engine, seeded, admin_id, rng, now)
         async with engine.connect() as db:
-            clients = (
-                await db.scalars(
-                    select(Client.name)
-                    .where(Client.organization_id == seeded.organization_id)
-                    .order_by(Client.id)
-                    .limit(DRAWN * 5)
-                )
-            ).all()
-            accounts = (
-                await db.scalars(
-                    select(Account.id)
-                    .where(Account.organization_id == seeded.organization_id)
-                    .order_by(Account.id)
-                    .limit(DRAWN * 5)
-                )
-            ).all()
-        return Names(
-            rng.sample(list(clients), min(DRAWN, len(clients))),
-            [str(a) for a in rng.sample(list(accounts), min(DRAWN, len(accounts)))],
-            admin_id,
-        )
+            drawn = []
+            for column, model in ((Client.name, Client), (Account.id, Account)):
+                stmt = select(column).where(model.organization_id == seeded.organization_id)
+                some = (await db.scalars(stmt.order_by(model.id).limit(DRAWN * 5))).all()
+                drawn.append([str(v) for v in rng.sample(list(some), min(DRAWN, len(some)))])
+        return Names(drawn[0], drawn[1], admin_id)
     finally:
         await engine.dispose()
 
@@ -549,8 +501,11 @@ async def coverage(raw: Raw, answer: Answer, ctx: Context) -> list[str]:
     days = 90 if "days=90" in answer.path else 30
     strips = answer.html.count('<div class="strip"')
     _expect(problems, strips == len(ids), f"{strips} strips for {len(ids)} rows")
-    cells = answer.html.count('class="day ')
-    _expect(problems, cells >= days * len(ids), f"{cells} day cells for {len(ids)} x {days}")
+    # Each mark is a run of days in one state; together a row's marks cover the window.
+    covered = sum(int(n) for n in re.findall(r'data-days="(\d+)"', answer.html))
+    _expect(
+        problems, covered == days * len(ids), f"marks cover {covered} days, not {len(ids)} x {days}"
+    )
     return problems
 
 
@@ -723,7 +678,7 @@ def run(backend: str, sizes: Sizes, repeat: int, keep: Path | None) -> bool:
         print(f"{backend}: screen data in {time.perf_counter() - started:.0f} s; timing "
               f"{repeat} requests per screen...", flush=True)  # fmt: skip
         ctx = Context(seeded, names)
-        with serving(url) as base_url:
+        with serving(url, serve_pages) as base_url:
             results = asyncio.run(time_screens(base_url, url, ctx, repeat))
         return report(backend, sizes, results)
 
