@@ -311,11 +311,11 @@ def _check_raw(item: Prepared, rows: Sequence[Sequence[Any]]) -> None:
 # the server's do not share one interpreter lock.
 
 
-def serve_tether(pipe: Pipe, url: str, folder: str, keys: str) -> None:
+def web_settings(url: str, folder: str, keys: str) -> Settings:
     """A web process alone, as in production beside `tether worker`: no scheduler or worker
     inside it, which would start checking the 200,000 authorizations while the answers are
     timed."""
-    settings = Settings(
+    return Settings(
         background=False,
         data_dir=Path(folder),
         database_url=url,
@@ -324,7 +324,10 @@ def serve_tether(pipe: Pipe, url: str, folder: str, keys: str) -> None:
         seed_demo=False,
         log_level="warning",
     )
-    serve_until_told(pipe, create_app(settings))
+
+
+def serve_tether(pipe: Pipe, url: str, folder: str, keys: str) -> None:
+    serve_until_told(pipe, create_app(web_settings(url, folder, keys)))
 
 
 @contextmanager

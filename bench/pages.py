@@ -55,9 +55,8 @@ from sqlalchemy import func, insert, select, update
 
 from _big_org import Seeded, Sizes, big_organization
 from _harness import serve_until_told
-from connections_list import serving
+from connections_list import serving, web_settings
 from tether.app import create_app
-from tether.config import Settings
 from tether.db import create_engine
 from tether.members.passwords import hash_password
 from tether.models import (
@@ -98,15 +97,7 @@ def serve_pages(pipe: Pipe, url: str, folder: str, keys: str) -> None:
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    settings = Settings(
-        background=False,
-        data_dir=Path(folder),
-        database_url=url,
-        secret_keys=keys,
-        mount_sandbox=False,
-        seed_demo=False,
-        log_level="warning",
-    )
+    settings = web_settings(url, folder, keys)
     current: dict[str, Any] = {"statements": [], "render": 0.0}
     kept: dict[str, dict[str, Any]] = {}
 
