@@ -305,7 +305,7 @@ class Raw:
         return (time.perf_counter() - started) * 1000
 
     async def rows(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        values = [self._value(a) for a in args]
+        values = [self.value(a) for a in args]
         if self._lite is not None:
             return [tuple(r) for r in self._lite.execute(sql, values).fetchall()]
         assert self._pg is not None
@@ -321,7 +321,7 @@ class Raw:
         found = await self.rows(f"SELECT id, {column} FROM {table} WHERE id IN ({marks})", *ids)
         return {str(uuid.UUID(str(i))): value for i, value in found}
 
-    def _value(self, value: Any) -> Any:
+    def value(self, value: Any) -> Any:
         if isinstance(value, uuid.UUID) or _is_uuid(value):
             as_uuid = uuid.UUID(str(value))
             return as_uuid.hex if self.sqlite else as_uuid
@@ -476,7 +476,7 @@ async def integrations(raw: Raw, answer: Answer, ctx: Context) -> list[str]:
                 *ids,
             )
         )
-        counts = [used.get(raw._value(i), 0) for i in ids]
+        counts = [used.get(raw.value(i), 0) for i in ids]
         _expect(problems, counts == sorted(counts, reverse=True), "rows out of clients order")
     return problems
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
 from tether.health import repository as health_repository
+from tether.kit.inserts_repository import insert_ignoring_conflicts
 from tether.models import (
     Authorization,
     Channel,
@@ -232,7 +233,7 @@ async def _for_organization(
         "event": facts.event.value,
         "provider": facts.incident.provider,
     }
-    await repository.insert_ignoring_duplicates(
+    await insert_ignoring_conflicts(
         session,
         Notification,
         [{**base, "id": uuid.uuid4(), "member_id": m.id, "message": facts.message,
@@ -243,7 +244,7 @@ async def _for_organization(
         if facts.incident.provider in BY_KEY
         else "individual"
     )
-    await repository.insert_ignoring_duplicates(
+    await insert_ignoring_conflicts(
         session,
         EmailDelivery,
         [{**base, "id": uuid.uuid4(), "member_id": m.id, "grouping": grouping, "due_at": now,
@@ -251,7 +252,7 @@ async def _for_organization(
     )  # fmt: skip
     endpoints = found.endpoints
     payload = webhook_payload(facts, now, organization_id)
-    await repository.insert_ignoring_duplicates(
+    await insert_ignoring_conflicts(
         session,
         WebhookDelivery,
         [{"id": uuid.uuid4(), "organization_id": organization_id, "endpoint_id": e.id,

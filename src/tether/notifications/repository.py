@@ -7,17 +7,14 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tether.kit.inserts_repository import insert_ignoring_conflicts
 from tether.models import (
     Authorization,
-    EmailDelivery,
     Incident,
     IncidentClient,
     Member,
     MemberClientAccess,
     Notification,
     NotificationPreference,
-    WebhookDelivery,
     WebhookEndpoint,
 )
 
@@ -85,18 +82,6 @@ async def subscribed_endpoints(
         WebhookEndpoint.organization_id == organization_id, WebhookEndpoint.active.is_(True)
     )
     return [e for e in (await session.scalars(stmt)).all() if event in e.events]
-
-
-async def insert_ignoring_duplicates(
-    session: AsyncSession,
-    model: type[Notification | EmailDelivery | WebhookDelivery],
-    rows: list[dict[str, object]],
-) -> None:
-    """Add outbox rows; a row that already exists (same incident, recipient, event) is kept as is.
-
-    This, with the unique constraints, is what makes one incident one notification per recipient
-    and channel however often the code that emits it runs."""
-    await insert_ignoring_conflicts(session, model, rows)
 
 
 async def resolve_notifications(
