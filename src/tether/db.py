@@ -1,5 +1,6 @@
 """The database: engine, sessions, and the column types every table shares."""
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -7,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, String, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -92,9 +94,39 @@ def create_engine(
         engine = create_async_engine(url, connect_args={"timeout": 30}, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(
-        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow, **options
-    )
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, **options)
+    _ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
+    return engine
+
+
+# A pooled PostgreSQL connection that sat idle this long is pinged (one round trip) before it is
+# handed out, and replaced if the server dropped it (a restart, an idle timeout, a failover). One
+# in steady use is not: pinging on every checkout (`pool_pre_ping`) cost each request 0.4-0.6 ms,
+# a tenth of the cheapest. A connection dropped within the last seconds fails the one statement
+# that meets it; the pool then replaces every connection older than the failure.
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: AsyncEngine, after: float) -> None:
+    dialect = engine.sync_engine.dialect
+
+    def checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checkout(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < after:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                # The pool discards this connection and checks out another (up to 3 tries).
+                raise DisconnectionError() from error
+            raise
+
+    event.listen(engine.sync_engine, "checkin", checkin)
+    event.listen(engine.sync_engine, "checkout", checkout)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -5,7 +5,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException
 
 from tether.errors import TetherError
@@ -67,6 +67,23 @@ async def _integrity_error(_: Request, error: Exception) -> JSONResponse:
     return error_response(409, "conflict", "This conflicts with something that already exists.")
 
 
+async def _database_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, DBAPIError)
+    if not error.connection_invalidated:
+        return await _unexpected(request, error)
+    # The database dropped the connection (a restart, a failover): the transaction rolled back
+    # and the pool replaces its connections, so the same request succeeds when sent again.
+    log.warning("The database dropped a connection while serving a request; asked to retry")
+    message = "Tether lost its connection to its database for a moment. Try again."
+    response: Response
+    if is_page_request(request):
+        response = page_error(request, error, status=503, message=message)
+    else:
+        response = error_response(503, "database_unavailable", message)
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 async def _unexpected(request: Request, error: Exception) -> Response:
     log.error("Unexpected error while serving a request", exc_info=error)
     message = "Something went wrong on Tether's side; it was logged."
@@ -88,4 +105,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)
