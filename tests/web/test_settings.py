@@ -111,6 +111,24 @@ async def test_an_admin_changes_a_members_role_and_client_access(
     assert changed["client_access"] == "all"
 
 
+async def test_the_members_list_names_a_staff_members_first_clients_and_counts_the_rest(
+    web: Web,
+) -> None:
+    names = ["Quill Dental", "Acme Roofing", "Orbit Fitness", "Mesa Bakery", "Beacon Legal"]
+    ids = [(await web.org.client(name))["id"] for name in names]
+    many = await web.member("staff", clients=ids)
+    none = await web.member("staff", clients=[])
+    await web.sign_in(await web.admin_email())
+    await web.page.goto("/settings/members")
+
+    access = web.page.get_by_role("row", name=re.compile(re.escape(many))).locator("td").nth(3)
+    await expect(access).to_have_text(
+        re.compile(r"^\s*Acme Roofing, Beacon Legal, Mesa Bakery\s+and 2 more \(5 clients\)\s*$")
+    )
+    nothing = web.page.get_by_role("row", name=re.compile(re.escape(none))).locator("td").nth(3)
+    await expect(nothing).to_have_text("No clients")
+
+
 async def test_the_last_admin_cannot_be_removed_or_demoted(web: Web) -> None:
     await web.sign_in(await web.admin_email())
     await web.page.goto("/settings/members")

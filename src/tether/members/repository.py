@@ -171,6 +171,45 @@ async def sweep_brakes(session: AsyncSession, *, since: datetime, now: datetime)
     await session.execute(delete(SignInBrake).where(SignInBrake.key.in_(stale)))
 
 
+async def client_access_summary(
+    session: AsyncSession, organization_id: uuid.UUID, member_ids: Sequence[uuid.UUID], first: int
+) -> dict[uuid.UUID, tuple[int, list[str]]]:
+    """Per member, how many clients they are given and the names of the first few by name: two
+    statements, however many clients (a member of a big agency may have thousands)."""
+    found: dict[uuid.UUID, tuple[int, list[str]]] = {m: (0, []) for m in member_ids}
+    if not member_ids:
+        return found
+    counted = (
+        select(MemberClientAccess.member_id, func.count())
+        .where(MemberClientAccess.member_id.in_(member_ids))
+        .group_by(MemberClientAccess.member_id)
+    )
+    for member_id, n in (await session.execute(counted)).all():
+        found[member_id] = (n, [])
+    ranked = (
+        select(
+            MemberClientAccess.member_id,
+            Client.name,
+            func.row_number()
+            .over(partition_by=MemberClientAccess.member_id, order_by=(Client.name, Client.id))
+            .label("rank"),
+        )
+        .join(Client, Client.id == MemberClientAccess.client_id)
+        .where(
+            MemberClientAccess.member_id.in_(member_ids), Client.organization_id == organization_id
+        )
+        .subquery()
+    )
+    stmt = (
+        select(ranked.c.member_id, ranked.c.name)
+        .where(ranked.c.rank <= first)
+        .order_by(ranked.c.member_id, ranked.c.rank)
+    )
+    for member_id, name in (await session.execute(stmt)).all():
+        found[member_id][1].append(name)
+    return found
+
+
 async def client_names(
     session: AsyncSession, organization_id: uuid.UUID, client_ids: Sequence[uuid.UUID]
 ) -> list[tuple[uuid.UUID, str]]:

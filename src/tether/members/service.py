@@ -174,6 +174,20 @@ async def list_members(
     return members, await repository.client_ids_by_member(session, limited)
 
 
+async def list_member_rows(session: AsyncSession, *, actor: Actor) -> Sequence[Member]:
+    """Every member of the organization, without their client lists (to name them)."""
+    return await repository.list_all(session, actor.organization_id)
+
+
+async def client_access_summary(
+    session: AsyncSession, *, actor: Actor, members: Sequence[Member], first: int
+) -> dict[uuid.UUID, tuple[int, list[str]]]:
+    """For each limited staff member among these: how many clients they see, and the names of
+    the first `first` by name."""
+    limited = [m.id for m in members if not m.all_clients]
+    return await repository.client_access_summary(session, actor.organization_id, limited, first)
+
+
 async def client_names(
     session: AsyncSession, *, actor: Actor, client_ids: Sequence[uuid.UUID]
 ) -> list[tuple[uuid.UUID, str]]:

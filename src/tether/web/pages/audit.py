@@ -102,7 +102,7 @@ def _who(actor: str, names: dict[str, str]) -> str:
 
 async def _members(session: AsyncSession, actor: Actor) -> dict[str, str]:
     """`member:<id>` to a name a reader knows, for every member of the organization."""
-    found, _ = await members.list_members(session, actor=actor)
+    found = await members.list_member_rows(session, actor=actor)
     return {f"member:{m.id}": f"{m.name} ({m.email})" for m in found}
 
 

@@ -59,14 +59,16 @@ class MemberRow:
 @router.get("/settings/members")
 async def members_page(request: Request, session: SessionDep, actor: PageActor) -> Response:
     actor.require_admin(DOING)
-    members, access = await service.list_members(session, actor=actor)
-    shown = [client_id for ids in access.values() for client_id in ids[:NAMES_SHOWN]]
-    names = dict(await service.client_names(session, actor=actor, client_ids=shown))
-    rows = []
-    for member in members:
-        ids = None if member.all_clients else access.get(member.id, [])
-        first = sorted(names[i] for i in (ids or [])[:NAMES_SHOWN] if i in names)
-        rows.append(MemberRow(member, None if ids is None else len(ids), first))
+    members = await service.list_member_rows(session, actor=actor)
+    access = await service.client_access_summary(
+        session, actor=actor, members=members, first=NAMES_SHOWN
+    )
+    rows = [
+        MemberRow(member, None, [])
+        if member.all_clients
+        else MemberRow(member, *access.get(member.id, (0, [])))
+        for member in members
+    ]
     context = {
         "section": "members",
         "rows": rows,
