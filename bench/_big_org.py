@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from _harness import POSTGRES_ADMIN_URL, _admin, create_admin
 from tether import migrate
+from tether.authorizations import counts_repository as authorization_counts
 from tether.config import async_database_url
 from tether.connections import counts_repository
 from tether.db import create_engine, create_sessionmaker
@@ -298,10 +299,11 @@ async def seed(url: str, sizes: Sizes) -> Seeded:
         # What the scheduler does at each pass: fold the changes the inserts appended into the
         # kept counts (PostgreSQL; SQLite's triggers count directly).
         folding = time.perf_counter()
-        while True:
-            async with sessions.begin() as session:
-                if not await counts_repository.fold(session):
-                    break
+        for fold in (counts_repository.fold, authorization_counts.fold):
+            while True:
+                async with sessions.begin() as session:
+                    if not await fold(session):
+                        break
         folded = time.perf_counter()
         await _analyze(engine)
         counts = dict.fromkeys([s.value for s in Status], 0)

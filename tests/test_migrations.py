@@ -229,28 +229,33 @@ def _sample(kind: sa.types.TypeEngine[Any], label: str) -> Any:
     return f"{label}-{uuid.uuid4().hex}"[:length]
 
 
-def test_upgrading_counts_the_connections_already_there(
-    empty_database: Callable[[], Any],
+@pytest.mark.parametrize(
+    ("before", "table", "counts"),
+    [("0012", "connections", "connection"), ("0013", "authorizations", "authorization")],
+)
+def test_upgrading_counts_the_rows_already_there(
+    empty_database: Callable[[], Any], before: str, table: str, counts: str
 ) -> None:
-    """0013 starts the kept counts from the rows: a database upgraded with connections in it
-    counts them, and its triggers count what comes after."""
+    """0013 (connections) and 0014 (authorizations) start their kept counts from the rows: a
+    database upgraded with rows in it counts them, and the triggers count what comes after."""
     with empty_database() as url:
-        upgrade(url, "0012")
+        upgrade(url, before)
         seeded = on(url, seed)
         upgrade(url)
-        counted = on(url, lambda c: c.execute(sa.text(COUNTED)).all())
-        on(url, lambda c: c.execute(sa.text("UPDATE connections SET status = 'failing'")))
-        recounted = on(url, lambda c: c.execute(sa.text(COUNTED)).all())
+        counted = on(url, lambda c: c.execute(sa.text(counted_sql(counts))).all())
+        on(url, lambda c: c.execute(sa.text(f"UPDATE {table} SET status = 'failing'")))
+        recounted = on(url, lambda c: c.execute(sa.text(counted_sql(counts))).all())
 
-    connection = seeded["connections"]
-    assert counted == [(connection["provider"], connection["status"], 1)]
-    assert recounted == [(connection["provider"], "failing", 1)]
+    row = seeded[table]
+    assert counted == [(row["provider"], row["status"], 1)]
+    assert recounted == [(row["provider"], "failing", 1)]
 
 
-# The kept counts with the changes not yet folded (PostgreSQL's), as a count reads them.
-COUNTED = """
-    SELECT provider, status, sum(n) FROM (
-        SELECT provider, status, n FROM connection_counts
-        UNION ALL SELECT provider, status, n FROM connection_count_changes
-    ) AS both_parts GROUP BY provider, status HAVING sum(n) <> 0 ORDER BY provider, status
-"""
+def counted_sql(counts: str) -> str:
+    """The kept counts with the changes not yet folded (PostgreSQL's), as a count reads them."""
+    return f"""
+        SELECT provider, status, sum(n) FROM (
+            SELECT provider, status, n FROM {counts}_counts
+            UNION ALL SELECT provider, status, n FROM {counts}_count_changes
+        ) AS both_parts GROUP BY provider, status HAVING sum(n) <> 0 ORDER BY provider, status
+    """

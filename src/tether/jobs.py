@@ -6,6 +6,7 @@ domain, finds them all. The process entry points call it: `tether serve` and `te
 
 def load() -> None:
     """Import every domain's tasks module, which registers its jobs (again: a no-op)."""
+    import tether.authorizations.tasks
     import tether.connections.tasks
     import tether.health.tasks
     import tether.notifications.tasks

@@ -1,8 +1,10 @@
-"""The connection counts the database keeps (models/connection_count.py) never drift from the
-rows they count: statuses are changed through every path a member or a worker takes (a check,
-a reconnect, a switch, a disconnect and a connect again, a client's deletion, a sync that
-fails, an outage), several at once in random order, and after each round the counts are
-compared with a full count of the rows. On PostgreSQL the scheduler's fold runs among them.
+"""The counts the database keeps of connections (models/connection_count.py) and of
+authorizations (models/authorization_count.py) never drift from the rows they count: statuses
+are changed through every path a member or a worker takes (a check, a reconnect, a switch, a
+disconnect and a connect again, a client's deletion, a sync that fails, an outage, an
+authorization connected and deleted), several at once in random order, and after each round the
+counts are compared with a full count of the rows. On PostgreSQL the scheduler's folds run among
+them.
 
 The order comes from a seed, printed when the test fails; `TETHER_TEST_SEED` replays one."""
 
@@ -20,12 +22,26 @@ from sqlalchemy import delete, func, select
 
 from tests.fixtures.builders import Org, connect_provider, consent
 from tests.fixtures.running import Tether
+from tether.authorizations import counts_repository as authorization_counts
+from tether.authorizations import service as authorizations
+from tether.authorizations.service import ProviderSummary
 from tether.connections import counts_repository
-from tether.models import Connection, ConnectionCount, ConnectionCountChange
+from tether.db import Base
+from tether.models import (
+    Authorization,
+    AuthorizationCount,
+    AuthorizationCountChange,
+    Connection,
+    ConnectionCount,
+    ConnectionCountChange,
+)
 
-ROUNDS = 8  # at least one per operation (OPERATIONS), so each runs once or more
+ROUNDS = 9  # at least one per operation (OPERATIONS), so each runs once or more
 AT_ONCE = 6  # operations a round runs together
 USERS = {"alice": "sandbox", "bob": "sandbox", "carol": "meta_ads"}
+# Authorizations connected and deleted again by `another_authorization`: a user of USERS on a
+# provider they have no other authorization of, so that each sign-in adds a row.
+EXTRA = {"alice": "snapchat_ads", "bob": "tiktok_ads", "carol": "pinterest_ads"}
 Counts = dict[tuple[str, str], int]
 
 
@@ -41,6 +57,7 @@ class World:
     accounts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     removed: dict[str, set[str]] = field(default_factory=dict)
     clients: list[str] = field(default_factory=list)
+    extra: dict[str, str] = field(default_factory=dict)  # user: an authorization of EXTRA's
     done: list[str] = field(default_factory=list)
 
     async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -162,10 +179,29 @@ async def failed_sync(world: World) -> None:
     world.done.append(f"sync of {user}'s {row['id'][:8]} after a revoke")
 
 
+async def another_authorization(world: World) -> None:
+    """A user connects another provider, or the authorization they connected so goes (deleted:
+    it serves no client)."""
+    user = world.a_user()
+    if world.extra.get(user) == "connecting":
+        return
+    if user in world.extra:
+        authorization_id = world.extra.pop(user)
+        deleted = await world.call("DELETE", f"/authorizations/{authorization_id}")
+        assert deleted.status_code == 204, deleted.text
+        world.done.append(f"authorization of {user}'s {EXTRA[user]} deleted")
+    else:
+        world.extra[user] = "connecting"  # no other round connects it meanwhile
+        added = await connect_provider(world.org.api, EXTRA[user], username=user)
+        world.extra[user] = added["id"]
+        world.done.append(f"authorization of {user}'s {EXTRA[user]} connected")
+
+
 async def fold(world: World) -> None:
-    """The scheduler's fold, in a transaction of its own (PostgreSQL; nothing on SQLite)."""
+    """The scheduler's folds, in a transaction of their own (PostgreSQL; nothing on SQLite)."""
     async with world.tether.sessions.begin() as session:
         await counts_repository.fold(session)
+        await authorization_counts.fold(session)
     world.done.append("fold")
 
 
@@ -177,6 +213,7 @@ OPERATIONS: list[Callable[[World], Awaitable[None]]] = [
     disconnect_or_connect,
     delete_client,
     failed_sync,
+    another_authorization,
     fold,
 ]
 
@@ -193,20 +230,30 @@ async def outage(world: World) -> None:
     world.done.append("outage")
 
 
-async def full_count(tether: Tether, organization_id: uuid.UUID) -> Counts:
+# What is counted: the rows, the kept counts, the changes not yet folded in.
+KEPT: dict[str, tuple[type[Any], type[Base], type[Base]]] = {
+    "connections": (Connection, ConnectionCount, ConnectionCountChange),
+    "authorizations": (Authorization, AuthorizationCount, AuthorizationCountChange),
+}
+
+
+async def full_count(tether: Tether, organization_id: uuid.UUID, what: str) -> Counts:
+    rows = KEPT[what][0]
     stmt = (
-        select(Connection.provider, Connection.status, func.count())
-        .where(Connection.organization_id == organization_id)
-        .group_by(Connection.provider, Connection.status)
+        select(rows.provider, rows.status, func.count())
+        .where(rows.organization_id == organization_id)
+        .group_by(rows.provider, rows.status)
     )
     async with tether.sessions() as session:
         return {(p, s): n for p, s, n in await session.execute(stmt)}
 
 
-async def kept_and_pending(tether: Tether, organization_id: uuid.UUID) -> tuple[Counts, Counts]:
+async def kept_and_pending(
+    tether: Tether, organization_id: uuid.UUID, what: str
+) -> tuple[Counts, Counts]:
     found: tuple[Counts, Counts] = ({}, {})
     async with tether.sessions() as session:
-        for table, into in zip((ConnectionCount, ConnectionCountChange), found, strict=True):
+        for table, into in zip(KEPT[what][1:], found, strict=True):
             stmt = (
                 select(table.provider, table.status, func.sum(table.n))
                 .where(table.organization_id == organization_id)
@@ -223,9 +270,17 @@ def together(kept: Counts, pending: Counts) -> Counts:
 
 
 async def compare(world: World, when: str) -> None:
-    rows = await full_count(world.tether, world.org.id)
-    kept, pending = await kept_and_pending(world.tether, world.org.id)
-    assert together(kept, pending) == rows, f"{when}: the counts drifted from the rows"
+    for what in KEPT:
+        counted = await full_count(world.tether, world.org.id, what)
+        kept, pending = await kept_and_pending(world.tether, world.org.id, what)
+        assert together(kept, pending) == counted, f"{when}: the {what}' counts drifted"
+    await compare_answers(world, when)
+
+
+async def compare_answers(world: World, when: str) -> None:
+    """What the API answers of the counts: the connections' by status, and the authorizations'
+    per provider on the Data sources screen."""
+    rows = await full_count(world.tether, world.org.id, "connections")
     answered = (await world.call("GET", "/connections/counts")).json()
     by_status = {status: 0 for status in ("active", "failing", "needs_reconnect", "disconnected")}
     for (_, status), n in rows.items():
@@ -233,6 +288,19 @@ async def compare(world: World, when: str) -> None:
     assert answered == {**by_status, "total": sum(rows.values())}, when
     meta = (await world.call("GET", "/connections/counts", params={"provider": "meta_ads"})).json()
     assert meta["total"] == sum(n for (p, _), n in rows.items() if p == "meta_ads"), when
+
+    rows = await full_count(world.tether, world.org.id, "authorizations")
+    expected = {
+        provider: ProviderSummary(
+            sum(n for (p, _), n in rows.items() if p == provider),
+            rows.get((provider, "needs_reconnect"), 0),
+            rows.get((provider, "failing"), 0),
+        )
+        for provider, _ in rows
+    }
+    async with world.tether.sessions() as session:
+        summaries = await authorizations.provider_summaries(session, actor=world.org.actor())
+    assert summaries == expected, when
 
 
 @pytest.fixture
@@ -268,18 +336,20 @@ async def test_the_counts_follow_every_status_change_made_at_once(
                 await compare(world, f"after the outage of round {n}")
 
         await fold(world)
-        kept, pending = await kept_and_pending(tether, org.id)
-        rows = await full_count(tether, org.id)
-        statuses = {status for _, status in rows}
+        folded = {what: await kept_and_pending(tether, org.id, what) for what in KEPT}
+        counted = {what: await full_count(tether, org.id, what) for what in KEPT}
+        statuses = {status for _, status in counted["connections"]}
     except BaseException:
         print(f"\nseed {seed} (TETHER_TEST_SEED={seed} replays it); done: {world.done}")  # noqa: T201
         raise
 
     # Folded, the kept counts alone are the rows' (PostgreSQL; SQLite keeps them directly).
-    assert pending == {}
-    assert {key: n for key, n in kept.items() if n} == rows
+    for what, (kept, pending) in folded.items():
+        assert pending == {}, what
+        assert {key: n for key, n in kept.items() if n} == counted[what], what
     # The rounds really moved statuses around: more than one status is left, by more than one
-    # path (a check, a reconnect, a disconnect, a sync, an outage all ran).
+    # path (a check, a reconnect, a disconnect, a sync, an outage, an authorization connected or
+    # deleted all ran).
     assert len(statuses) >= 2, world.done
     kinds = {step.split()[0] for step in world.done}
-    assert {"check", "reconnect", "outage"} <= kinds, world.done
+    assert {"check", "reconnect", "outage", "authorization"} <= kinds, world.done

@@ -291,31 +291,6 @@ async def accounts_of_provider(
     return (await session.scalars(stmt.order_by(Account.name, Account.id).limit(limit))).all()
 
 
-async def provider_counts(
-    session: AsyncSession, organization_id: uuid.UUID, provider: str | None = None
-) -> Sequence[tuple[str, int, int, int]]:
-    """Per provider (or for one): how many authorizations, how many need reconnecting, how
-    many fail."""
-
-    def counted(status: Status) -> Any:
-        return func.coalesce(func.sum(case((Authorization.status == status, 1), else_=0)), 0)
-
-    stmt = (
-        select(
-            Authorization.provider,
-            func.count(),
-            counted(Status.NEEDS_RECONNECT),
-            counted(Status.FAILING),
-        )
-        .where(Authorization.organization_id == organization_id)
-        .group_by(Authorization.provider)
-    )
-    if provider:
-        stmt = stmt.where(Authorization.provider == provider)
-    rows = (await session.execute(stmt)).all()
-    return [(row[0], int(row[1]), int(row[2]), int(row[3])) for row in rows]
-
-
 async def authorizations_page(
     session: AsyncSession,
     organization_id: uuid.UUID,

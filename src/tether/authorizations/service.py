@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether import vault
 from tether.actor import Actor
-from tether.authorizations import repository
+from tether.authorizations import counts_repository, repository
 from tether.db import utcnow
 from tether.errors import BadRequest, NotFound, ProviderError, Unprocessable
 from tether.kit.crypto import Sealed
@@ -218,8 +218,8 @@ async def accounts_of_provider(
 
 
 async def provider_summaries(session: AsyncSession, *, actor: Actor) -> dict[str, ProviderSummary]:
-    """Every provider the organization has connected, with its counts; one grouped query."""
-    rows = await repository.provider_counts(session, actor.organization_id)
+    """Every provider the organization has connected, with its counts (kept by the database)."""
+    rows = await counts_repository.by_provider(session, actor.organization_id)
     return {provider: ProviderSummary(total, lapsed, failing)
             for provider, total, lapsed, failing in rows}  # fmt: skip
 
@@ -228,7 +228,7 @@ async def provider_summary(
     session: AsyncSession, *, actor: Actor, provider: str
 ) -> ProviderSummary:
     """One provider's counts of authorizations (all zero when it was never connected)."""
-    rows = await repository.provider_counts(session, actor.organization_id, provider)
+    rows = await counts_repository.by_provider(session, actor.organization_id, provider)
     return ProviderSummary(*rows[0][1:]) if rows else ProviderSummary(0, 0, 0)
 
 

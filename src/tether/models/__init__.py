@@ -4,6 +4,7 @@ from tether.models.account import Account
 from tether.models.api_token import ApiToken
 from tether.models.audit_event import AuditEvent
 from tether.models.authorization import Authorization
+from tether.models.authorization_count import AuthorizationCount, AuthorizationCountChange
 from tether.models.client import Client
 from tether.models.connection import Connection
 from tether.models.connection_count import ConnectionCount, ConnectionCountChange
@@ -32,6 +33,8 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Authorization",
+    "AuthorizationCount",
+    "AuthorizationCountChange",
     "AuthorizationRole",
     "Channel",
     "Client",

@@ -9,35 +9,13 @@ transaction waits on; the scheduler folds the changes into `connection_counts` a
 count reads both (docs/decisions/009).
 """
 
-import uuid
-
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
-
 from tether.db import Base
+from tether.models.kept_count import KeptCount, KeptCountChange
 
 
-class ConnectionCount(Base):
+class ConnectionCount(KeptCount, Base):
     __tablename__ = "connection_counts"
 
-    organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
-    )
-    provider: Mapped[str] = mapped_column(String(40), primary_key=True)
-    status: Mapped[str] = mapped_column(String(20), primary_key=True)
-    n: Mapped[int] = mapped_column(BigInteger)
 
-
-class ConnectionCountChange(Base):
-    """A statement's net change to one count, not yet folded in (PostgreSQL only). No foreign key:
-    an organization's deletion cascades to its connections, whose trigger then records changes of
-    an organization that is gone; the fold drops those."""
-
+class ConnectionCountChange(KeptCountChange, Base):
     __tablename__ = "connection_count_changes"
-    __table_args__ = (Index(None, "organization_id"),)
-
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    organization_id: Mapped[uuid.UUID]
-    provider: Mapped[str] = mapped_column(String(40))
-    status: Mapped[str] = mapped_column(String(20))
-    n: Mapped[int] = mapped_column(BigInteger)

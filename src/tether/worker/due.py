@@ -5,13 +5,17 @@ actors; `tether.jobs` imports every such module. The scheduler asks each registe
 turn, so the worker knows no domain by name.
 """
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.config import Settings
 from tether.worker.job import Job
+
+log = logging.getLogger(__name__)
 
 # What is due now, handed out in the scheduler's transaction: jobs to send once it commits.
 TakeDue = Callable[[AsyncSession, datetime, Settings], Awaitable[list[Job]]]
@@ -29,3 +33,19 @@ def sources() -> dict[str, TakeDue]:
     if not _sources:
         raise RuntimeError("No due work is registered: import tether.jobs before scheduling.")
     return dict(_sources)
+
+
+def register_fold(name: str, fold: Callable[[AsyncSession], Awaitable[int]]) -> TakeDue:
+    """Have the scheduler run `fold` (kept counts' pending changes folded in) at every pass, in
+    its own transaction under a savepoint: a fold that fails leaves the changes pending (counts
+    read them too) and the rest of the pass goes on. No job to send."""
+
+    async def take_due(session: AsyncSession, _now: datetime, _settings: Settings) -> list[Job]:
+        try:
+            async with session.begin_nested():
+                await fold(session)
+        except DBAPIError:
+            log.exception("Folding %s failed; the next pass tries again", name)
+        return []
+
+    return register(name, take_due)
