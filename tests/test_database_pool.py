@@ -1,5 +1,6 @@
 """PostgreSQL's pooled connections: one the server dropped while it sat idle is replaced before a
-request meets it, and one in steady use costs no round trip to check."""
+request meets it, one in steady use costs no round trip to check, and a request that meets a
+dropped one is asked to try again."""
 
 import asyncio
 from collections.abc import Iterator
@@ -8,6 +9,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.fixtures.databases import POSTGRES_ADMIN_URL, empty_postgres
 from tests.fixtures.keys import TEST_KEYS
 from tests.fixtures.running import bound_socket, running
-from tether import db, migrate
+from tether import db, errors_http, migrate
 from tether.app import create_app
 from tether.config import Settings
 
@@ -117,9 +119,28 @@ async def test_a_request_that_meets_a_dropped_connection_is_asked_to_retry(
             refused = await client.get("/api/v1/tokens", headers=unknown)
             assert refused.status_code == 503
             assert refused.headers["Retry-After"] == "1"
+            assert len(refused.headers.get_list("X-Request-Id")) == 1
             assert refused.json()["error"] == {
                 "code": "database_unavailable",
                 "message": "Tether lost its connection to its database for a moment. Try again.",
             }
             # The pool replaced its connections: the same request is answered.
             assert (await client.get("/api/v1/tokens", headers=unknown)).status_code == 401
+
+
+async def test_any_other_database_error_is_an_internal_error_that_tells_nothing() -> None:
+    app = FastAPI()
+    errors_http.install(app)
+
+    @app.get("/fails")
+    async def fails() -> None:
+        raise DBAPIError("SELECT secret_column", {}, Exception("relation secret_table is gone"))
+
+    sock = bound_socket()
+    with running(app, sock):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}") as c:
+            answered = await c.get("/fails")
+    assert answered.status_code == 500
+    assert answered.json()["error"]["code"] == "internal"
+    assert "secret" not in answered.text
+    assert "Retry-After" not in answered.headers

@@ -28,9 +28,7 @@ def error_response(status: int, code: str, message: str, **extra: object) -> JSO
 
 async def _tether_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, TetherError)
-    if is_page_request(request):
-        return page_error(request, error, status=error.status, message=error.message)
-    return error_response(error.status, error.code, error.message)
+    return _answer(request, error, error.status, error.code, error.message)
 
 
 async def _validation_error(request: Request, error: Exception) -> Response:
@@ -67,19 +65,22 @@ async def _integrity_error(_: Request, error: Exception) -> JSONResponse:
     return error_response(409, "conflict", "This conflicts with something that already exists.")
 
 
+def _answer(request: Request, error: Exception, status: int, code: str, message: str) -> Response:
+    """A page's error page (or flash), or the API's error body."""
+    if is_page_request(request):
+        return page_error(request, error, status=status, message=message)
+    return error_response(status, code, message)
+
+
 async def _database_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, DBAPIError)
     if not error.connection_invalidated:
-        return await _unexpected(request, error)
+        raise error  # answered by `_unexpected`, Starlette's last resort
     # The database dropped the connection (a restart, a failover): the transaction rolled back
     # and the pool replaces its connections, so the same request succeeds when sent again.
     log.warning("The database dropped a connection while serving a request; asked to retry")
     message = "Tether lost its connection to its database for a moment. Try again."
-    response: Response
-    if is_page_request(request):
-        response = page_error(request, error, status=503, message=message)
-    else:
-        response = error_response(503, "database_unavailable", message)
+    response = _answer(request, error, 503, "database_unavailable", message)
     response.headers["Retry-After"] = "1"
     return response
 
@@ -87,11 +88,7 @@ async def _database_error(request: Request, error: Exception) -> Response:
 async def _unexpected(request: Request, error: Exception) -> Response:
     log.error("Unexpected error while serving a request", exc_info=error)
     message = "Something went wrong on Tether's side; it was logged."
-    response: Response
-    if is_page_request(request):
-        response = page_error(request, error, status=500, message=message)
-    else:
-        response = error_response(500, "internal", message)
+    response = _answer(request, error, 500, "internal", message)
     # Answered outside the middlewares (Starlette's last resort), so the id is set here: the
     # person who reports the error can quote the id its log lines carry.
     request_id = request_ids.of(request.scope)
