@@ -63,6 +63,23 @@ async def test_filters_narrow_the_list_and_name_an_unknown_client(
     await expect(web.page.get_by_text("No connections here.")).to_be_visible()
 
 
+async def test_the_client_filter_suggests_matching_names_a_staff_member_may_see(
+    web: Web, connected: Connected
+) -> None:
+    for name in ("Northern Lights Spa", "Southnorth Books", "Hidden North Co"):
+        await web.org.client(name)
+    mine = [c["id"] for c in connected.clients] + [(await web.org.client("North Star Gym"))["id"]]
+    email = await web.member("staff", clients=mine)
+    await web.sign_in(email)
+
+    await web.page.get_by_label("Client").press_sequentially("north")
+    # Names that contain the words, by name, only of clients this member sees.
+    options = web.page.locator("#client-options option")
+    await expect(options).to_have_count(2)
+    values = [await option.get_attribute("value") for option in await options.all()]
+    assert values == ["North Star Gym", "Northwind Outfitters"]
+
+
 async def test_staff_see_only_their_clients(web: Web, connected: Connected) -> None:
     mine = connected.clients[0]
     email = await web.member("staff", clients=[mine["id"]])

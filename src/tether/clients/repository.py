@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tether.kit.locks_repository import lock_in_order
@@ -48,6 +48,17 @@ async def get_by_name_any_case(
     return await session.scalar(stmt)
 
 
+def _visible(
+    organization_id: uuid.UUID, client_ids: frozenset[uuid.UUID] | None, search: str | None
+) -> Select[Client]:
+    stmt = select(Client).where(Client.organization_id == organization_id)
+    if client_ids is not None:
+        stmt = stmt.where(Client.id.in_(client_ids))
+    if search:
+        stmt = stmt.where(Client.name.ilike(f"%{search}%"))
+    return stmt
+
+
 async def list_visible(
     session: AsyncSession,
     organization_id: uuid.UUID,
@@ -57,14 +68,28 @@ async def list_visible(
     limit: int,
     offset: int,
 ) -> tuple[Sequence[Client], int]:
-    stmt = select(Client).where(Client.organization_id == organization_id)
-    if client_ids is not None:
-        stmt = stmt.where(Client.id.in_(client_ids))
-    if search:
-        stmt = stmt.where(Client.name.ilike(f"%{search}%"))
+    stmt = _visible(organization_id, client_ids, search)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    return await first_visible(session, stmt, limit, offset), total or 0
+
+
+async def first_visible(
+    session: AsyncSession, stmt: Select[Client], limit: int, offset: int = 0
+) -> Sequence[Client]:
     rows = await session.scalars(stmt.order_by(Client.name, Client.id).limit(limit).offset(offset))
-    return rows.all(), total or 0
+    return rows.all()
+
+
+async def suggested(
+    session: AsyncSession,
+    organization_id: uuid.UUID,
+    client_ids: frozenset[uuid.UUID] | None,
+    search: str | None,
+    limit: int,
+) -> Sequence[Client]:
+    """The first clients by name whose name contains `search`, uncounted: a substring matches
+    through no index, so counting every match would read every name a second time."""
+    return await first_visible(session, _visible(organization_id, client_ids, search), limit)
 
 
 async def connection_count(session: AsyncSession, client_id: uuid.UUID) -> int:

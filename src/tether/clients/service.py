@@ -57,6 +57,15 @@ async def list_clients(
     )
 
 
+async def suggest_clients(
+    session: AsyncSession, *, actor: Actor, search: str | None, limit: int
+) -> Sequence[Client]:
+    """The first clients by name matching `search`, for a filter's suggestions (no total)."""
+    return await repository.suggested(
+        session, actor.organization_id, actor.client_ids, search, limit
+    )
+
+
 async def rename_client(
     session: AsyncSession, *, actor: Actor, client_id: uuid.UUID, name: str
 ) -> Client:

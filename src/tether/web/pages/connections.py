@@ -128,7 +128,7 @@ async def client_options(
     request: Request, session: SessionDep, actor: PageActor, client: Text = None
 ) -> Response:
     """Suggestions for the client filter, by name."""
-    found, _ = await clients.list_clients(session, actor=actor, search=client, limit=20, offset=0)
+    found = await clients.suggest_clients(session, actor=actor, search=client, limit=20)
     return render(request, "connections/client_options.html", {"clients": found})
 
 
