@@ -268,6 +268,41 @@ async def test_a_digest_provider_gathers_a_window_of_lapses_in_one_email(
     assert len(LINK.findall(second.text)) == 1
 
 
+async def test_a_digest_of_more_lapses_than_it_lists_counts_the_rest_and_links_to_them(
+    org: Org, tether: Tether, smtp: Mailbox
+) -> None:
+    client = await org.client("Harbor Bikes")
+    users = [f"user{n:02d}" for n in range(email.DIGEST_LISTED + 2)]
+    grants = [await snapchat_grant(tether, org, client, user) for user in users]
+    start = utcnow()
+    window = timedelta(seconds=tether.settings.email_digest_window_seconds)
+    for n, grant in enumerate(grants):
+        await snapchat_check(tether, grant, REVOKED, start + timedelta(seconds=n))
+    # The first works again before the digest leaves: told, but nothing to do.
+    await snapchat_check(tether, grants[0], OK, start + timedelta(minutes=5))
+    with at(start + window + timedelta(minutes=1)):
+        assert await deliver(tether) == 1
+
+    (digest,) = smtp.received
+    assert digest.subject == (
+        f"Snapchat Ads: {len(users)} connections need reconnecting, 1 connection works again"
+    )
+    told = len(users) + 1  # every lapse, and the one restoration
+    listed = email.DIGEST_LISTED
+    assert f"{told} things happened to your data sources on Snapchat Ads ({listed} below" in (
+        digest.text
+    )
+    # Those that need the reader come first: every one listed has its reconnect link.
+    assert len(LINK.findall(digest.text)) == listed
+    listing, more, _ = digest.text.partition(f"And {told - listed} more.")
+    assert more, digest.text
+    assert "works again" not in listing
+    everything = "/connections?tab=needs_reconnect&amp;provider=snapchat_ads"
+    assert everything in digest.html
+    assert everything.replace("&amp;", "&") in digest.text
+    assert len(bytes(digest.message)) < 102_000  # under the size at which Gmail clips one
+
+
 # -- Restoration ------------------------------------------------------------------------------
 
 

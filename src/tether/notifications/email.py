@@ -47,6 +47,11 @@ RESTORED = (Event.AUTHORIZATION_RESTORED, Event.CONNECTION_RESTORED)
 # Events whose incident message is worth repeating: what the provider said, or what is wrong.
 TOLD_WITH_DETAIL = (*LAPSES, Event.PROVIDER_OUTAGE)
 RETRY_CAP = timedelta(minutes=15)
+# A digest lists this many events in full, the lapses still to fix first; the rest it counts,
+# with a link to the screen that lists them all. Gmail clips an email's HTML beyond 102 KB, about
+# 50 events of this template (88 KiB); a lapse storm's digest listed 1,575 in 2.8 MB, of which a
+# reader saw the first screens and the mail server carried the rest for nothing.
+DIGEST_LISTED = 40
 
 # -- The scheduler's side ---------------------------------------------------------------------
 
@@ -101,6 +106,7 @@ class Draft:
 
     ids: list[uuid.UUID]
     member: Member
+    provider: str  # the provider's key
     items: list[Item] = field(default_factory=list)
     written: list[datetime] = field(default_factory=list)  # when each row was written
 
@@ -217,7 +223,7 @@ async def _drafts(session: AsyncSession, settings: Settings, ids: set[uuid.UUID]
         if member is None or incident is None:
             continue
         key: object = (row.member_id, row.provider) if row.grouping == DIGEST else row.id
-        draft = drafts.setdefault(key, Draft([], member))
+        draft = drafts.setdefault(key, Draft([], member, row.provider))
         authorization = (
             authorizations.get(incident.authorization_id) if incident.authorization_id else None
         )
@@ -334,12 +340,19 @@ def _kind(event: Event) -> str:
 
 
 def render(draft: Draft, settings: Settings) -> Message:
-    """The email: plain text and HTML from the templates, addressed to the member."""
+    """The email: plain text and HTML from the templates, addressed to the member. A digest of
+    more than `DIGEST_LISTED` events lists that many, those with a reconnect link first, and
+    counts the rest beside a link to the provider's lapsed connections in Tether."""
+    listed = sorted(draft.items, key=lambda item: item.reconnect_url is None)[:DIGEST_LISTED]
+    public_url = settings.resolved_public_url
     context = {
         "member": draft.member,
-        "items": draft.items,
+        "items": listed,
+        "total": len(draft.items),
+        "more": len(draft.items) - len(listed),
+        "more_url": f"{public_url}/connections?tab=needs_reconnect&provider={draft.provider}",
         "digest": len(draft.items) > 1,
-        "public_url": settings.resolved_public_url,
+        "public_url": public_url,
         "link_days": LIFETIME.days,
     }
     return compose(
