@@ -99,11 +99,10 @@ def migrated_url(postgres_url: str) -> str:
 async def test_a_request_that_meets_a_dropped_connection_is_asked_to_retry(
     migrated_url: str, data_dir: Path
 ) -> None:
-    postgres_url = migrated_url
     sock = bound_socket()
     settings = Settings(
         data_dir=data_dir,
-        database_url=postgres_url,
+        database_url=migrated_url,
         secret_keys=TEST_KEYS,
         background=False,
         mount_sandbox=False,
@@ -114,7 +113,7 @@ async def test_a_request_that_meets_a_dropped_connection_is_asked_to_retry(
         unknown = {"Authorization": "Bearer tth_not-a-token"}
         async with httpx.AsyncClient(base_url=base) as client:
             assert (await client.get("/api/v1/tokens", headers=unknown)).status_code == 401
-            await _terminate_all(postgres_url)  # a database restart
+            await _terminate_all(migrated_url)  # a database restart
 
             refused = await client.get("/api/v1/tokens", headers=unknown)
             assert refused.status_code == 503

@@ -70,10 +70,10 @@ async def list_visible(
 ) -> tuple[Sequence[Client], int]:
     stmt = _visible(organization_id, client_ids, search)
     total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    return await first_visible(session, stmt, limit, offset), total or 0
+    return await _first_by_name(session, stmt, limit, offset), total or 0
 
 
-async def first_visible(
+async def _first_by_name(
     session: AsyncSession, stmt: Select[Client], limit: int, offset: int = 0
 ) -> Sequence[Client]:
     rows = await session.scalars(stmt.order_by(Client.name, Client.id).limit(limit).offset(offset))
@@ -89,7 +89,7 @@ async def suggested(
 ) -> Sequence[Client]:
     """The first clients by name whose name contains `search`, uncounted: a substring matches
     through no index, so counting every match would read every name a second time."""
-    return await first_visible(session, _visible(organization_id, client_ids, search), limit)
+    return await _first_by_name(session, _visible(organization_id, client_ids, search), limit)
 
 
 async def connection_count(session: AsyncSession, client_id: uuid.UUID) -> int:

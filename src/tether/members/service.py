@@ -169,7 +169,7 @@ async def list_members(
     session: AsyncSession, *, actor: Actor
 ) -> tuple[Sequence[Member], dict[uuid.UUID, list[uuid.UUID]]]:
     """Every member of the organization, with the client lists of limited staff."""
-    members = await repository.list_all(session, actor.organization_id)
+    members = await list_member_rows(session, actor=actor)
     limited = [m.id for m in members if not m.all_clients]
     return members, await repository.client_ids_by_member(session, limited)
 

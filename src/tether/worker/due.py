@@ -37,8 +37,8 @@ def sources() -> dict[str, TakeDue]:
 
 def register_fold(name: str, fold: Callable[[AsyncSession], Awaitable[int]]) -> TakeDue:
     """Have the scheduler run `fold` (kept counts' pending changes folded in) at every pass, in
-    its own transaction under a savepoint: a fold that fails leaves the changes pending (counts
-    read them too) and the rest of the pass goes on. No job to send."""
+    the pass's transaction under a savepoint: a fold that fails leaves the changes pending
+    (counts read them too) and the rest of the pass goes on. No job to send."""
 
     async def take_due(session: AsyncSession, _now: datetime, _settings: Settings) -> list[Job]:
         try:

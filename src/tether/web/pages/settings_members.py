@@ -64,9 +64,7 @@ async def members_page(request: Request, session: SessionDep, actor: PageActor) 
         session, actor=actor, members=members, first=NAMES_SHOWN
     )
     rows = [
-        MemberRow(member, None, [])
-        if member.all_clients
-        else MemberRow(member, *access.get(member.id, (0, [])))
+        MemberRow(member, None, []) if member.all_clients else MemberRow(member, *access[member.id])
         for member in members
     ]
     context = {
