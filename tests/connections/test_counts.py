@@ -192,8 +192,18 @@ async def another_authorization(world: World) -> None:
         world.done.append(f"authorization of {user}'s {EXTRA[user]} deleted")
     else:
         world.extra[user] = "connecting"  # no other round connects it meanwhile
-        added = await connect_provider(world.org.api, EXTRA[user], username=user)
-        world.extra[user] = added["id"]
+        # As `reconnect`: a revoke of the user's grants in the same round may refuse the sign-in.
+        body = {"provider": EXTRA[user]}
+        started = await world.call("POST", "/authorizations/oauth/start", json=body)
+        callback = await consent(started.json()["authorize_url"], user)
+        async with httpx.AsyncClient(timeout=30) as browser:
+            finished = await browser.get(callback, headers={"Accept": "application/json"})
+        assert finished.status_code < 500, finished.text
+        if finished.status_code != 200:
+            del world.extra[user]
+            world.done.append(f"authorization of {user}'s {EXTRA[user]} refused")
+            return
+        world.extra[user] = finished.json()["authorization_id"]
         world.done.append(f"authorization of {user}'s {EXTRA[user]} connected")
 
 
